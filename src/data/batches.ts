@@ -1,0 +1,65 @@
+/**
+ * Seeded shuffling and batching of uint8 image arrays into float tensors, built in JS and copied to the
+ * backend once per batch (cutting batches out of one big backend tensor costs a full copy on wasm).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** mulberry32: a small, fast, well-mixed 32-bit PRNG; same seed → same sequence on every platform. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates permutation of 0..n-1 from a seed. */
+export function seededPermutation(n: number, seed: number): Int32Array {
+  const rand = mulberry32(seed);
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
+}
+
+export interface ImageArrays {
+  /** uint8 pixels, [N, H, W, C] row-major. */
+  images: Uint8Array;
+  labels: Uint8Array | Int32Array;
+  count: number;
+  shape: [number, number, number];
+  numClasses: number;
+}
+
+/**
+ * Batch `indices` as x [n, H, W, C] float32 (pixel · scale + offset) and one-hot y [n, numClasses].
+ * Default scaling maps bytes to [0, 1].
+ */
+export function makeBatch(
+  data: ImageArrays,
+  indices: ArrayLike<number>,
+  scale = 1 / 255,
+  offset = 0,
+): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const [H, W, C] = data.shape;
+  const size = H * W * C;
+  const n = indices.length;
+  const xs = new Float32Array(n * size);
+  const ys = new Float32Array(n * data.numClasses);
+  for (let i = 0; i < n; i++) {
+    const idx = indices[i];
+    const src = data.images.subarray(idx * size, (idx + 1) * size);
+    const base = i * size;
+    for (let k = 0; k < size; k++) xs[base + k] = src[k] * scale + offset;
+    ys[i * data.numClasses + data.labels[idx]] = 1;
+  }
+  return { x: tf.tensor4d(xs, [n, H, W, C]), y: tf.tensor2d(ys, [n, data.numClasses]) };
+}

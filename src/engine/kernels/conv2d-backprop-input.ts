@@ -1,0 +1,53 @@
+/**
+ * Conv2DBackpropInput for wasm as one XNNPACK convolution (tfjs's wasm kernel is a naive loop).
+ *
+ * dx[b, h, w, ci] = Σ_{i, j, co} dy[b, y, x, co] · W[i, j, ci, co]   where h + top = y·sy + i, w + left = x·sx + j
+ *
+ * Insert sy−1 / sx−1 zeros between dy's rows / columns, pad by (fh−1−top, fw−1−left), and correlate with W
+ * flipped in space and transposed to [fh, fw, Co, Ci]: a stride-1 'valid' convolution whose output is dx.
+ * Padding larger than the filter (only reachable with explicit padding) falls back to tfjs's kernel.
+ */
+import { backend_util, Conv2DBackpropInput, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs';
+import { callKernel, dilateAndPad, type KernelArgs, withTemps } from './wasm-calls.ts';
+
+export function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): TensorInfo {
+  const { dy, filter } = inputs;
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
+    strides: [number, number] | number;
+    pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
+  };
+  const info = backend_util.computeConv2DInfo(
+    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false,
+    'channelsLast',
+  );
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sy, strideWidth: sx } = info;
+  const { top, left } = info.padInfo;
+  if (dataFormat === 'NCHW' || top > fh - 1 || left > fw - 1) {
+    return callKernel(backend, Conv2DBackpropInput, inputs, attrs); // tfjs's own (slow, general) kernel
+  }
+  const [, H, W] = inputShape;
+  // Rows of the zero-inserted, padded dy: the convolution must produce exactly H rows.
+  const padH = H + fh - 1;
+  const padW = W + fw - 1;
+  return withTemps(backend, (temp) => {
+    const dyPad = temp(dilateAndPad(backend, dy, [sy, sx], fh - 1 - top, fw - 1 - left, padH, padW));
+    const flipped = temp(callKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] }));
+    const wT = temp(callKernel(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] })); // [fh, fw, Co, Ci]
+    return callKernel(backend, 'Conv2D', { x: dyPad, filter: wT }, {
+      strides: [1, 1],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: undefined,
+    } as never);
+  });
+}
+
+export const conv2dBackpropInputConfig: KernelConfig = {
+  kernelName: Conv2DBackpropInput,
+  backendName: 'wasm',
+  kernelFunc: conv2dBackpropInput as never,
+};

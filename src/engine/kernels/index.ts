@@ -1,0 +1,38 @@
+/**
+ * convlens's wasm kernels, registered in one place. Missing gradient kernels are added; slow ones are
+ * replaced, and the replaced tfjs kernel stays reachable for the composites (wasm-calls.ts).
+ */
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs';
+import { batchMatMulConfig } from './batch-mat-mul.ts';
+import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
+import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
+import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
+import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
+import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { rememberOriginal } from './wasm-calls.ts';
+
+export const wasmKernels: readonly KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
+  depthwiseConv2dBackpropFilterConfig,
+  depthwiseConv2dBackpropInputConfig,
+  maxPoolGradConfig,
+  batchMatMulConfig,
+];
+
+let registered = false;
+
+/** Register convlens's wasm kernels (idempotent). Call after importing @tensorflow/tfjs-backend-wasm. */
+export function registerWasmKernels(): void {
+  if (registered) return;
+  for (const config of wasmKernels) {
+    const existing = getKernel(config.kernelName, 'wasm');
+    if (existing != null) {
+      rememberOriginal(existing);
+      unregisterKernel(config.kernelName, 'wasm');
+    }
+    // Keep the original's setup (it binds the wasm function the original calls).
+    registerKernel({ ...config, setupFunc: existing?.setupFunc });
+  }
+  registered = true;
+}
