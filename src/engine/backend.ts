@@ -132,6 +132,9 @@ export async function selectBackend(
   candidates: readonly BackendCandidate[] = defaultCandidates,
 ): Promise<EngineInfo> {
   const forced = forcedFrom(req);
+  // Silence tfjs's console banners ("looks like you are running TensorFlow.js in Node.js"); convlens
+  // prints its own engine line instead. PROD affects logging only.
+  tf.env().set('PROD', true);
   const skipped: SkipReason[] = [];
   const order = forced ? candidates.filter((c) => c.id === forced.id) : candidates;
   for (const candidate of order) {

@@ -14,6 +14,8 @@ export interface FitOptions {
   /** Stop after this many training images (for benchmarks); whole epochs otherwise. */
   maxImages?: number;
   onEpoch?: (epoch: number, logs: EpochLogs) => void;
+  /** Called after every optimizer step with the running count of steps. */
+  onBatch?: (step: number) => void;
 }
 
 export interface EpochLogs {
@@ -60,6 +62,7 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
   const optimizer = tf.train.adam(opts.learningRate ?? 1e-3);
   const history: EpochLogs[] = [];
   let seen = 0;
+  let steps = 0;
   try {
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
       const order = seededPermutation(data.count, opts.seed * 7919 + epoch);
@@ -82,6 +85,7 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
         n += idx.length;
         seen += idx.length;
         tf.dispose([x, y, cost, hits!]);
+        opts.onBatch?.(++steps);
       }
       const seconds = (performance.now() - t0) / 1000;
       const logs: EpochLogs = { loss: lossSum / n, acc: correct / n, seconds, imagesPerSecond: n / seconds };

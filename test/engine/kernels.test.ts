@@ -1,0 +1,250 @@
+/**
+ * Every convlens wasm kernel against tfjs's cpu backend on random inputs (several shapes, stride 1 and 2,
+ * valid / same / explicit padding, dilation where the kernel takes it, batch 1 and many), relative error
+ * ≤ 1e-5; then finite-difference checks of the gradients that training uses, on tiny cases.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { backend_util } from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/data/batches.ts';
+import { wasmKernels } from '../../src/engine/kernels/index.ts';
+import { onBoth, relError, useBackend } from '../helpers/backends.ts';
+
+type Pad = 'valid' | 'same' | backend_util.ExplicitPadding;
+type Shape4 = [number, number, number, number];
+
+let seed = 1;
+function random(shape: number[], zeroFraction = 0): { values: Float32Array; shape: number[] } {
+  const rand = mulberry32(seed++);
+  const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () =>
+    rand() < zeroFraction ? 0 : rand() * 2 - 1,
+  );
+  return { values, shape };
+}
+const t = (r: { values: Float32Array; shape: number[] }) => tf.tensor(r.values, r.shape);
+
+function run(name: string, inputs: Record<string, { values: Float32Array; shape: number[] }>, attrs: object) {
+  return () => {
+    const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, t(v)]));
+    return tf.engine().runKernel(name, ins as never, attrs as never) as tf.Tensor;
+  };
+}
+
+const EXPLICIT: Pad = [[0, 0], [1, 2], [2, 0], [0, 0]];
+
+interface ConvCase {
+  x: Shape4;
+  f: [number, number];
+  co: number;
+  stride: number;
+  pad: Pad;
+}
+const convCases: ConvCase[] = [
+  { x: [1, 7, 7, 1], f: [3, 3], co: 2, stride: 1, pad: 'valid' },
+  { x: [5, 9, 10, 3], f: [3, 3], co: 4, stride: 1, pad: 'same' },
+  { x: [4, 9, 10, 3], f: [3, 2], co: 5, stride: 2, pad: 'same' },
+  { x: [3, 11, 8, 2], f: [5, 5], co: 3, stride: 2, pad: 'valid' },
+  { x: [2, 8, 9, 4], f: [3, 3], co: 2, stride: 1, pad: EXPLICIT },
+  { x: [2, 12, 12, 2], f: [4, 4], co: 3, stride: 2, pad: EXPLICIT },
+  { x: [8, 28, 28, 1], f: [5, 5], co: 6, stride: 1, pad: 'valid' }, // LeNet-5's first layer
+];
+
+function convOut(c: ConvCase): Shape4 {
+  const info = backend_util.computeConv2DInfo(c.x, [...c.f, c.x[3], c.co], c.stride, 1, c.pad as never);
+  return info.outShape as Shape4;
+}
+
+interface DepthwiseCase extends Omit<ConvCase, 'co'> {
+  m: number;
+  dilation: number;
+}
+const depthwiseCases: DepthwiseCase[] = [
+  { x: [1, 7, 7, 3], f: [3, 3], m: 1, stride: 1, dilation: 1, pad: 'same' },
+  { x: [6, 9, 10, 4], f: [3, 3], m: 1, stride: 2, dilation: 1, pad: 'same' },
+  { x: [3, 9, 9, 2], f: [3, 3], m: 2, stride: 1, dilation: 1, pad: 'valid' },
+  { x: [2, 11, 10, 3], f: [3, 3], m: 3, stride: 2, dilation: 1, pad: 'valid' },
+  { x: [2, 12, 11, 2], f: [3, 3], m: 1, stride: 1, dilation: 2, pad: 'same' },
+  { x: [3, 13, 12, 2], f: [3, 2], m: 2, stride: 1, dilation: 2, pad: 'valid' },
+  { x: [2, 10, 10, 3], f: [3, 3], m: 1, stride: 2, dilation: 1, pad: [[0, 0], [1, 1], [0, 1], [0, 0]] },
+];
+
+function depthwiseOut(c: DepthwiseCase): Shape4 {
+  const info = backend_util.computeConv2DInfo(c.x, [...c.f, c.x[3], c.m], c.stride, c.dilation, c.pad as never, undefined, true);
+  return info.outShape as Shape4;
+}
+
+const TOL = 1e-5;
+
+function effectiveShape(shape: number[], d: number): number[] {
+  return [(shape[0] - 1) * d + 1, (shape[1] - 1) * d + 1, shape[2], shape[3]];
+}
+
+/** Insert d − 1 zeros between filter taps: a dilation-d filter as an equivalent dilation-1 filter. */
+function dilateFilter(f: { values: Float32Array; shape: number[] }, d: number) {
+  const [fh, fw, c, m] = f.shape;
+  const shape = effectiveShape(f.shape, d);
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < fh; i++) {
+    for (let j = 0; j < fw; j++) {
+      for (let k = 0; k < c * m; k++) values[((i * d) * shape[1] + j * d) * c * m + k] = f.values[(i * fw + j) * c * m + k];
+    }
+  }
+  return { values, shape };
+}
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('wasm kernels match the cpu backend', () => {
+  it.each(convCases)('Conv2DBackpropFilter x=%j', async (c) => {
+    const fn = run('Conv2DBackpropFilter', { x: random(c.x), dy: random(convOut(c)) }, {
+      strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: [...c.f, c.x[3], c.co],
+    });
+    const { cpu, wasm } = await onBoth(fn);
+    expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  it.each(convCases)('Conv2DBackpropInput x=%j', async (c) => {
+    const fn = run('Conv2DBackpropInput', { dy: random(convOut(c)), filter: random([...c.f, c.x[3], c.co]) }, {
+      strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x,
+    });
+    const { cpu, wasm } = await onBoth(fn);
+    expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  // tfjs's cpu kernels ignore `dilations` here (its depthwise gradient asserts dilation 1), so for d > 1 the
+  // reference is the cpu kernel at dilation 1 with the equivalent zero-inserted filter [(fh−1)d+1, (fw−1)d+1].
+  it.each(depthwiseCases)('DepthwiseConv2dNativeBackpropFilter x=%j', async (c) => {
+    const x = random(c.x);
+    const dy = random(depthwiseOut(c));
+    const filterShape = [...c.f, c.x[3], c.m];
+    await useBackend('wasm');
+    const wasm = await tf.tidy(() => run('DepthwiseConv2dNativeBackpropFilter', { x, dy }, {
+      strides: c.stride, dilations: c.dilation, pad: c.pad, filterShape,
+    })()).data();
+    await useBackend('cpu');
+    const eff = effectiveShape(filterShape, c.dilation);
+    const full = tf.tidy(() => run('DepthwiseConv2dNativeBackpropFilter', { x, dy }, {
+      strides: c.stride, dilations: 1, pad: c.pad, filterShape: eff,
+    })());
+    const cpu = await tf.tidy(() => tf.stridedSlice(full, [0, 0, 0, 0], eff, [c.dilation, c.dilation, 1, 1])).data();
+    full.dispose();
+    expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  it.each(depthwiseCases)('DepthwiseConv2dNativeBackpropInput x=%j', async (c) => {
+    const dy = random(depthwiseOut(c));
+    const filter = random([...c.f, c.x[3], c.m]);
+    await useBackend('wasm');
+    const wasm = await tf.tidy(() => run('DepthwiseConv2dNativeBackpropInput', { dy, filter }, {
+      strides: c.stride, dilations: c.dilation, pad: c.pad, inputShape: c.x,
+    })()).data();
+    await useBackend('cpu');
+    const cpu = await tf.tidy(() => run('DepthwiseConv2dNativeBackpropInput', { dy, filter: dilateFilter(filter, c.dilation) }, {
+      strides: c.stride, dilations: 1, pad: c.pad, inputShape: c.x,
+    })()).data();
+    expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  const poolCases = [
+    { x: [1, 6, 6, 1] as Shape4, size: 2, stride: 2, pad: 'valid' as const, zeros: 0 },
+    { x: [7, 24, 24, 6] as Shape4, size: 2, stride: 2, pad: 'valid' as const, zeros: 0.5 }, // ReLU output: ties at 0
+    { x: [3, 9, 11, 4] as Shape4, size: 3, stride: 2, pad: 'same' as const, zeros: 0 },
+    { x: [2, 8, 7, 3] as Shape4, size: 3, stride: 1, pad: 'same' as const, zeros: 0.3 },
+    { x: [2, 9, 9, 2] as Shape4, size: 2, stride: 1, pad: 'valid' as const, zeros: 0 },
+  ];
+  it.each(poolCases)('MaxPoolGrad x=%j', async (c) => {
+    const x = random(c.x, c.zeros);
+    const output = await (async () => {
+      await useBackend('cpu');
+      const y = tf.maxPool(t(x) as tf.Tensor4D, c.size, c.stride, c.pad);
+      const r = { values: (await y.data()) as Float32Array, shape: y.shape };
+      y.dispose();
+      return r;
+    })();
+    const fn = run('MaxPoolGrad', { dy: random(output.shape), input: x, output }, {
+      filterSize: c.size, strides: c.stride, pad: c.pad,
+    });
+    const { cpu, wasm } = await onBoth(fn);
+    expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  const matMulCases = [
+    { a: [5, 7], b: [7, 3], ta: false, tb: false },
+    { a: [7, 5], b: [7, 3], ta: true, tb: false },
+    { a: [5, 7], b: [3, 7], ta: false, tb: true },
+    { a: [7, 5], b: [3, 7], ta: true, tb: true },
+    { a: [3, 64, 120], b: [3, 64, 84], ta: true, tb: false },
+    { a: [2, 6, 4], b: [1, 5, 4], ta: false, tb: true },
+  ];
+  it.each(matMulCases)('BatchMatMul %j', async (c) => {
+    const fn = run('BatchMatMul', { a: random(c.a), b: random(c.b) }, { transposeA: c.ta, transposeB: c.tb });
+    const { cpu, wasm } = await onBoth(fn);
+    expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  it('covers every registered convlens kernel', () => {
+    const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul'];
+    expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
+  });
+
+  it('frees every intermediate (wasm heap tensor count is unchanged)', async () => {
+    await useBackend('wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const c = convCases[2];
+    const d = depthwiseCases[3];
+    const before = backend.numDataIds();
+    tf.tidy(() => {
+      run('Conv2DBackpropFilter', { x: random(c.x), dy: random(convOut(c)) }, {
+        strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: [...c.f, c.x[3], c.co],
+      })();
+      run('DepthwiseConv2dNativeBackpropInput', { dy: random(depthwiseOut(d)), filter: random([...d.f, d.x[3], d.m]) },
+        { strides: d.stride, dilations: d.dilation, pad: d.pad, inputShape: d.x })();
+    });
+    expect(backend.numDataIds()).toBe(before);
+  });
+});
+
+/** Central finite differences of a scalar function of one tensor, evaluated on the active backend. */
+function finiteDifference(f: (x: tf.Tensor) => tf.Scalar, x: Float32Array, shape: number[], h: number): Float64Array {
+  const g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const plus = Float32Array.from(x);
+    const minus = Float32Array.from(x);
+    plus[i] += h;
+    minus[i] -= h;
+    const fp = tf.tidy(() => f(tf.tensor(plus, shape)).dataSync()[0]);
+    const fm = tf.tidy(() => f(tf.tensor(minus, shape)).dataSync()[0]);
+    g[i] = (fp - fm) / (2 * h);
+  }
+  return g;
+}
+
+describe('wasm gradients agree with finite differences', () => {
+  const x = random([2, 6, 6, 2]);
+  const w = random([3, 3, 2, 3]);
+  const wd = random([3, 3, 2, 2]);
+  const b = random([5, 3]);
+  // Distinct values at least 0.02 apart, so finite differences never cross a tie inside a pooling window.
+  const rand = mulberry32(99);
+  const spaced = { values: Float32Array.from(x.values.map((_, i) => i * 0.02 - 0.7)).sort(() => rand() - 0.5), shape: x.shape };
+  const cases: Array<{ name: string; arg: { values: Float32Array; shape: number[] }; f: (v: tf.Tensor) => tf.Tensor }> = [
+    { name: 'conv2d wrt filter (stride 2, same)', arg: w, f: (v) => tf.conv2d(t(x) as tf.Tensor4D, v as tf.Tensor4D, 2, 'same') },
+    { name: 'conv2d wrt input (stride 1, valid)', arg: x, f: (v) => tf.conv2d(v as tf.Tensor4D, t(w) as tf.Tensor4D, 1, 'valid') },
+    { name: 'depthwise wrt filter (stride 2, same)', arg: wd, f: (v) => tf.depthwiseConv2d(t(x) as tf.Tensor4D, v as tf.Tensor4D, 2, 'same') },
+    { name: 'depthwise wrt input (stride 1, same)', arg: x, f: (v) => tf.depthwiseConv2d(v as tf.Tensor4D, t(wd) as tf.Tensor4D, 1, 'same') },
+    { name: 'maxPool wrt input (3x3, stride 2, same)', arg: spaced, f: (v) => tf.maxPool(v as tf.Tensor4D, 3, 2, 'same') },
+    { name: 'matMul wrt a', arg: random([4, 5]), f: (v) => tf.matMul(v as tf.Tensor2D, t(b) as tf.Tensor2D) },
+  ];
+  it.each(cases)('$name', async ({ arg, f }) => {
+    await useBackend('wasm');
+    const weights = tf.tidy(() => tf.randomUniform(f(t(arg)).shape, -1, 1, 'float32', 7));
+    const loss = (v: tf.Tensor) => tf.sum(tf.mul(f(v), weights)) as tf.Scalar;
+    const analytic = tf.tidy(() => tf.grad(loss)(t(arg)).dataSync());
+    const numeric = finiteDifference(loss, arg.values, arg.shape, 1e-2);
+    weights.dispose();
+    expect(relError(analytic, numeric)).toBeLessThan(1e-3);
+  });
+});
