@@ -4,9 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+type Initializer = ReturnType<typeof tf.initializers.zeros>;
+
 export function seededInitializers(seed: number): () => {
-  kernelInitializer: tf.initializers.Initializer;
-  biasInitializer: tf.initializers.Initializer;
+  kernelInitializer: Initializer;
+  biasInitializer: Initializer;
 } {
   let layer = 0;
   return () => ({

@@ -32,7 +32,7 @@ export function categoricalCrossentropy(yTrue: tf.Tensor, yProb: tf.Tensor): tf.
   return tf.tidy(() => {
     const eps = 1e-7;
     const p = tf.clipByValue(yProb, eps, 1 - eps);
-    return tf.neg(tf.mean(tf.sum(tf.mul(yTrue, tf.log(p)), -1)));
+    return tf.neg(tf.mean(tf.sum(tf.mul(yTrue, tf.log(p)), -1))) as tf.Scalar;
   });
 }
 
@@ -77,7 +77,7 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
         let hits: tf.Scalar | undefined;
         const cost = optimizer.minimize(() => {
           const p = model.apply(x, { training: true }) as tf.Tensor;
-          hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')));
+          hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
           return categoricalCrossentropy(y, p);
         }, true)!;
         lossSum += cost.dataSync()[0] * idx.length;

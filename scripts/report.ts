@@ -1,0 +1,75 @@
+/**
+ * `npm run report`: run the pipeline (engine → data → train → evaluate → manifest), then build the site
+ * into a temporary folder and swap it into `--out` (default dist/). A failed run exits non-zero and leaves
+ * the previous site untouched.
+ *
+ * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 3), --seed <n>.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { selectBackend } from '../src/engine/backend.ts';
+import { writeManifest } from '../src/manifest/write.ts';
+import { MANIFEST_PATH } from '../src/manifest/read.ts';
+import { fashionLenet } from '../src/pipeline/fashion-lenet.ts';
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = process.argv[i + 1];
+  if (v == null || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+}
+
+function intOption(name: string, fallback: number): number {
+  const v = option(name);
+  if (v == null) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`--${name}: expected an integer, found '${v}'`);
+  return n;
+}
+
+/** Build the site into a fresh folder next to `out`, then replace `out` with it. */
+function buildSite(out: string): void {
+  const tmp = `${out}.building-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const astro = spawnSync(process.execPath, [resolve('node_modules/astro/astro.js'), 'build'], {
+    stdio: 'inherit',
+    env: { ...process.env, CONVLENS_OUT_DIR: tmp, ASTRO_TELEMETRY_DISABLED: '1' },
+  });
+  if (astro.status !== 0) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`astro build failed (exit ${astro.status}); the previous site in ${out} is untouched`);
+  }
+  const old = `${out}.old-${process.pid}`;
+  if (existsSync(out)) renameSync(out, old);
+  renameSync(tmp, out);
+  rmSync(old, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const out = resolve(option('out') ?? 'dist');
+  const engine = await selectBackend({ cli: option('backend'), env: process.env.CONVLENS_BACKEND });
+  console.log(engine.line);
+  const lenet = fashionLenet({
+    epochs: intOption('epochs', 3),
+    batchSize: 64,
+    learningRate: 1e-3,
+    seed: intOption('seed', 2),
+    log: (line) => console.log(line),
+  });
+  mkdirSync('content/generated', { recursive: true });
+  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, models: [lenet] }, MANIFEST_PATH);
+  const computed = performance.now();
+  buildSite(out);
+  console.log(
+    `report: ${lenet.title} test accuracy ${(lenet.evaluation.testAccuracy * 100).toFixed(2)} % · ` +
+      `compute ${((computed - t0) / 1000).toFixed(1)} s · site ${((performance.now() - computed) / 1000).toFixed(1)} s · ${out}`,
+  );
+}
+
+main().catch((err) => {
+  console.error(`convlens report failed: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+/**
+ * The default report's first model: LeNet-5 trained on real Fashion-MNIST (seed 002), evaluated on the 10k
+ * test set with a confusion matrix.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type ImageArrays, makeBatch } from '../data/batches.ts';
+import { FASHION_MNIST_CLASSES, locateFashionMnist, readMnistSplit } from '../data/idx.ts';
+import type { ModelReport } from '../manifest/schema.ts';
+import { lenet5 } from '../models/lenet5.ts';
+import { evaluate, fit } from '../train/fit.ts';
+import { summarize } from './summary.ts';
+
+export interface FashionLenetOptions {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  dataDir?: string;
+  log?: (line: string) => void;
+}
+
+function load(dir: string, split: 'train' | 'test'): ImageArrays {
+  const s = readMnistSplit(dir, split);
+  return { images: s.images, labels: s.labels, count: s.count, shape: [s.height, s.width, 1], numClasses: 10 };
+}
+
+/** confusion[true][predicted] over `data`. */
+export function confusionMatrix(model: tf.LayersModel, data: ImageArrays, batchSize = 1000): number[][] {
+  const m = Array.from({ length: data.numClasses }, () => new Array<number>(data.numClasses).fill(0));
+  for (let start = 0; start < data.count; start += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
+    const { x, y } = makeBatch(data, idx);
+    const pred = tf.tidy(() => (model.predict(x, { batchSize }) as tf.Tensor).argMax(-1).dataSync());
+    tf.dispose([x, y]);
+    idx.forEach((sample, i) => m[data.labels[sample]][pred[i]]++);
+  }
+  return m;
+}
+
+export function fashionLenet(opts: FashionLenetOptions): ModelReport {
+  const dir = locateFashionMnist(opts.dataDir);
+  const train = load(dir, 'train');
+  const test = load(dir, 'test');
+  const model = lenet5({ seed: opts.seed });
+  try {
+    const history = fit(model, train, {
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      learningRate: opts.learningRate,
+      validation: test,
+      onEpoch: (e, l) =>
+        opts.log?.(
+          `lenet5-fashion-mnist epoch ${e + 1}/${opts.epochs}: loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(4)} ` +
+            `val_acc ${l.val_acc?.toFixed(4)} (${Math.round(l.imagesPerSecond)} img/s)`,
+        ),
+    });
+    const { loss, acc } = evaluate(model, test);
+    return {
+      slug: 'lenet5-fashion-mnist',
+      title: 'LeNet-5 on Fashion-MNIST',
+      architecture: 'LeNet-5 (Keras layout)',
+      dataset: { name: 'Fashion-MNIST', classes: [...FASHION_MNIST_CLASSES], trainCount: train.count, testCount: test.count },
+      ...summarize(model),
+      training: {
+        epochs: opts.epochs,
+        batchSize: opts.batchSize,
+        learningRate: opts.learningRate,
+        seed: opts.seed,
+        history: history.map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc })),
+      },
+      evaluation: { testAccuracy: acc, testLoss: loss, confusion: confusionMatrix(model, test) },
+    };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The README's first command, end to end on real Fashion-MNIST (one epoch to keep the suite fast):
+ * the site lands in --out with the model page, and a failing run leaves the previous site untouched.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEBIAN_FASHION_MNIST } from '../src/data/idx.ts';
+
+const tsx = resolve('node_modules/tsx/dist/cli.mjs');
+function report(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [tsx, 'scripts/report.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 600_000,
+  });
+}
+
+describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'convlens-report-')), 'site');
+
+  it('trains LeNet-5 on Fashion-MNIST and builds the site', () => {
+    const run = report(['--epochs', '1', '--out', out]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/engine: wasm/);
+    const page = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
+    expect(page).toContain('Confusion matrix');
+    expect(page).toMatch(/<code[^>]*>conv2d_1<\/code>/);
+    const manifest = JSON.parse(readFileSync('content/generated/manifest.json', 'utf8'));
+    const lenet = manifest.models[0];
+    expect(lenet.evaluation.testAccuracy).toBeGreaterThan(0.8);
+    // Every test image is counted once in the confusion matrix.
+    expect(lenet.evaluation.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(10000);
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('LeNet-5 on Fashion-MNIST');
+  });
+
+  it('fails naming the corrupt file and leaves the previous site intact', () => {
+    const before = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
+    const bad = mkdtempSync(join(tmpdir(), 'convlens-bad-'));
+    mkdirSync(bad, { recursive: true });
+    for (const f of ['train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) {
+      copyFileSync(join(DEBIAN_FASHION_MNIST, f), join(bad, f));
+    }
+    const images = readFileSync(join(DEBIAN_FASHION_MNIST, 'train-images-idx3-ubyte.gz'));
+    writeFileSync(join(bad, 'train-images-idx3-ubyte.gz'), images.subarray(0, images.length >> 1));
+    const run = report(['--epochs', '1', '--out', out], { CONVLENS_FASHION_MNIST: bad });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`${join(bad, 'train-images-idx3-ubyte.gz')}: gzip data is corrupt or truncated`);
+    expect(readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8')).toBe(before);
+  });
+});
