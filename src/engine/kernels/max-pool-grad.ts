@@ -29,9 +29,10 @@ export function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): TensorInfo 
   out.fill(0);
   const xv = heapF32(backend, input);
   const dyv = heapF32(backend, dy);
-  const rowStride = W * C;
+  // Channels innermost: every read walks memory in order. best/at hold the running maximum per channel.
+  const best = new Float32Array(C);
+  const at = new Int32Array(C);
   for (let b = 0; b < B; b++) {
-    const xBase = b * H * rowStride;
     for (let oy = 0; oy < OH; oy++) {
       const y0 = oy * sy - top;
       const yStart = Math.max(0, y0);
@@ -40,21 +41,25 @@ export function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): TensorInfo 
         const x0 = ox * sx - left;
         const xStart = Math.max(0, x0);
         const xEnd = Math.min(W, x0 + fw);
-        const dyBase = ((b * OH + oy) * OW + ox) * C;
         for (let c = 0; c < C; c++) {
-          let best = Number.NEGATIVE_INFINITY;
-          let at = -1;
-          for (let y = yStart; y < yEnd; y++) {
-            let p = xBase + y * rowStride + xStart * C + c;
-            for (let x = xStart; x < xEnd; x++, p += C) {
-              const v = xv[p];
-              if (v > best) {
-                best = v;
-                at = p;
+          best[c] = Number.NEGATIVE_INFINITY;
+          at[c] = -1;
+        }
+        for (let y = yStart; y < yEnd; y++) {
+          for (let x = xStart; x < xEnd; x++) {
+            const base = ((b * H + y) * W + x) * C;
+            for (let c = 0; c < C; c++) {
+              const v = xv[base + c];
+              if (v > best[c]) {
+                best[c] = v;
+                at[c] = base + c;
               }
             }
           }
-          if (at >= 0) out[at] += dyv[dyBase + c];
+        }
+        const dyBase = ((b * OH + oy) * OW + ox) * C;
+        for (let c = 0; c < C; c++) {
+          if (at[c] >= 0) out[at[c]] += dyv[dyBase + c];
         }
       }
     }
