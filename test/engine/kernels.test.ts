@@ -184,9 +184,29 @@ describe('wasm kernels match the cpu backend', () => {
     expect(relError(wasm, cpu)).toBeLessThan(TOL);
   });
 
+  const tileCases = [
+    { shape: [1, 1, 1, 5], reps: [3, 4, 2, 1] }, // BatchNorm's gradient: [C] statistics up to [B, H, W, C]
+    { shape: [2, 3], reps: [2, 3] },
+    { shape: [4], reps: [5] },
+    { shape: [2, 1, 3, 2], reps: [1, 3, 1, 2] },
+    { shape: [3, 2, 2], reps: [1, 1, 1] },
+  ];
+  it.each(tileCases)('Tile %j', async (c) => {
+    const { cpu, wasm } = await onBoth(run('Tile', { x: random(c.shape) }, { reps: c.reps }));
+    expect(relError(wasm, cpu)).toBe(0);
+  });
+
+  it('Tile keeps int32 and bool values', async () => {
+    await useBackend('wasm');
+    const ints = tf.tidy(() => Array.from(tf.tile(tf.tensor2d([[1, -2]], [1, 2], 'int32'), [2, 2]).dataSync()));
+    expect(ints).toEqual([1, -2, 1, -2, 1, -2, 1, -2]);
+    const bools = tf.tidy(() => Array.from(tf.tile(tf.tensor1d([true, false], 'bool'), [2]).dataSync()));
+    expect(bools).toEqual([1, 0, 1, 0]);
+  });
+
   it('covers every registered convlens kernel', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul'];
+      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile'];
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 

@@ -9,6 +9,7 @@ import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { tileConfig } from './tile.ts';
 import { rememberOriginal } from './wasm-calls.ts';
 
 export const wasmKernels: readonly KernelConfig[] = [
@@ -18,6 +19,7 @@ export const wasmKernels: readonly KernelConfig[] = [
   depthwiseConv2dBackpropInputConfig,
   maxPoolGradConfig,
   batchMatMulConfig,
+  tileConfig,
 ];
 
 let registered = false;
