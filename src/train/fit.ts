@@ -44,7 +44,7 @@ export function evaluate(model: tf.LayersModel, data: ImageArrays, batchSize = 1
     const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
     const { x, y } = makeBatch(data, idx);
     const [loss, hits] = tf.tidy(() => {
-      const p = model.predict(x) as tf.Tensor;
+      const p = model.predict(x, { batchSize }) as tf.Tensor;
       return [
         categoricalCrossentropy(y, p).mul(idx.length).dataSync()[0],
         tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')).dataSync()[0],

@@ -204,9 +204,44 @@ describe('wasm kernels match the cpu backend', () => {
     expect(bools).toEqual([1, 0, 1, 0]);
   });
 
+  const reduceCases = [
+    { shape: [32, 8, 8, 48], axis: [0, 1, 2], keepDims: false }, // BatchNorm statistics
+    { shape: [6, 5, 7], axis: [0, 1], keepDims: true },
+    { shape: [9, 4], axis: 0, keepDims: false },
+    { shape: [3, 4, 5], axis: [-3], keepDims: false },
+    { shape: [3, 4, 5], axis: [0, 1, 2], keepDims: false }, // everything
+    { shape: [3, 4, 5], axis: [1, 2], keepDims: false }, // not leading: tfjs's kernel
+    { shape: [5, 3], axis: [1, 0], keepDims: true },
+  ];
+  it.each(reduceCases)('Sum and Mean %j', async (c) => {
+    for (const name of ['Sum', 'Mean']) {
+      const { cpu, wasm, shape } = await onBoth(run(name, { x: random(c.shape) }, { axis: c.axis, keepDims: c.keepDims }));
+      expect(relError(wasm, cpu), name).toBeLessThan(TOL);
+      expect(shape.length, name).toBe(c.keepDims ? c.shape.length : c.shape.length - [c.axis].flat().length);
+    }
+  });
+
+  it('Sum keeps int32 sums exact (tfjs kernel)', async () => {
+    await useBackend('wasm');
+    expect(tf.tidy(() => tf.sum(tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32'), 0).arraySync())).toEqual([4, 6]);
+  });
+
+  it('Identity shares the buffer and survives disposal of its source', async () => {
+    await useBackend('wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const a = tf.tensor1d([1, 2, 3]);
+    const before = backend.numDataIds();
+    const b = tf.clone(a);
+    expect(backend.numDataIds()).toBe(before); // no copy
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    b.dispose();
+    expect(backend.numDataIds()).toBe(before - 1);
+  });
+
   it('covers every registered convlens kernel', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile'];
+      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity'];
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 

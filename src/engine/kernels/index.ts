@@ -8,7 +8,10 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
+import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { meanConfig } from './mean.ts';
+import { sumConfig } from './sum.ts';
 import { tileConfig } from './tile.ts';
 import { rememberOriginal } from './wasm-calls.ts';
 
@@ -20,6 +23,9 @@ export const wasmKernels: readonly KernelConfig[] = [
   maxPoolGradConfig,
   batchMatMulConfig,
   tileConfig,
+  sumConfig,
+  meanConfig,
+  identityConfig,
 ];
 
 let registered = false;
