@@ -47,6 +47,9 @@ const convCases: ConvCase[] = [
   { x: [2, 8, 9, 4], f: [3, 3], co: 2, stride: 1, pad: EXPLICIT },
   { x: [2, 12, 12, 2], f: [4, 4], co: 3, stride: 2, pad: EXPLICIT },
   { x: [8, 28, 28, 1], f: [5, 5], co: 6, stride: 1, pad: 'valid' }, // LeNet-5's first layer
+  { x: [4, 8, 8, 6], f: [1, 1], co: 10, stride: 1, pad: 'same' }, // MobileNet's pointwise convs: matmul path
+  { x: [2, 5, 7, 3], f: [1, 1], co: 4, stride: 1, pad: 'valid' },
+  { x: [2, 8, 8, 3], f: [1, 1], co: 4, stride: 2, pad: 'valid' }, // strided 1x1: general path
 ];
 
 function convOut(c: ConvCase): Shape4 {

@@ -30,6 +30,9 @@ export function conv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): Te
   const bottom = Math.max(0, (oh - 1) * sy + fh - H - top);
   const right = Math.max(0, (ow - 1) * sx + fw - W - left);
 
+  if (fh === 1 && fw === 1 && sy === 1 && sx === 1 && top === 0 && left === 0) {
+    return pointwiseFilterGrad(backend, x, dy, filterShape);
+  }
   return withTemps(backend, (temp) => {
     const xT = temp(callKernel(backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] })); // [Ci, H, W, B]
     const dyT = temp(callKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] })); // [OH, OW, B, Co]
@@ -46,6 +49,22 @@ export function conv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): Te
       out = temp(callKernel(backend, 'Slice', { x: out }, { begin: [0, 0, 0, 0], size: [-1, fh, fw, -1] }));
     }
     return callKernel(backend, 'Transpose', { x: out }, { perm: [1, 2, 0, 3] }); // [fh, fw, Ci, Co]
+  });
+}
+
+/**
+ * 1x1 stride-1 convolutions (MobileNet's expand and project layers) are matrix products:
+ * dW [Ci, Co] = xᵀ [Ci, N] · dy [N, Co] with N = B·H·W.
+ */
+function pointwiseFilterGrad(backend: KernelArgs['backend'], x: TensorInfo, dy: TensorInfo, filterShape: number[]): TensorInfo {
+  const [B, H, W, Ci] = x.shape;
+  const Co = dy.shape[3];
+  return withTemps(backend, (temp) => {
+    const x2 = temp(callKernel(backend, 'Reshape', { x }, { shape: [1, B * H * W, Ci] }));
+    const xT = temp(callKernel(backend, 'Transpose', { x: x2 }, { perm: [0, 2, 1] }));
+    const dy2 = temp(callKernel(backend, 'Reshape', { x: dy }, { shape: [1, B * H * W, Co] }));
+    const dW = temp(callKernel(backend, 'BatchMatMul', { a: xT, b: dy2 }, { transposeA: false, transposeB: false }));
+    return callKernel(backend, 'Reshape', { x: dW }, { shape: filterShape });
   });
 }
 

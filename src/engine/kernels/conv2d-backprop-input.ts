@@ -28,6 +28,9 @@ export function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): Ten
   if (dataFormat === 'NCHW' || top > fh - 1 || left > fw - 1) {
     return callKernel(backend, Conv2DBackpropInput, inputs, attrs); // tfjs's own (slow, general) kernel
   }
+  if (fh === 1 && fw === 1 && sy === 1 && sx === 1 && top === 0 && left === 0) {
+    return pointwiseInputGrad(backend, dy, filter, inputShape);
+  }
   const [, H, W] = inputShape;
   // Rows of the zero-inserted, padded dy: the convolution must produce exactly H rows.
   const padH = H + fh - 1;
@@ -43,6 +46,21 @@ export function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): Ten
       dilations: [1, 1],
       dimRoundingMode: undefined,
     } as never);
+  });
+}
+
+/** 1x1 stride-1 convolutions: dx [N, Ci] = dy [N, Co] · Wᵀ [Co, Ci] with N = B·H·W. */
+function pointwiseInputGrad(
+  backend: KernelArgs['backend'], dy: TensorInfo, filter: TensorInfo, inputShape: number[],
+): TensorInfo {
+  const [B, H, W, Ci] = inputShape;
+  const Co = dy.shape[3];
+  return withTemps(backend, (temp) => {
+    const dy2 = temp(callKernel(backend, 'Reshape', { x: dy }, { shape: [1, B * H * W, Co] }));
+    const w2 = temp(callKernel(backend, 'Reshape', { x: filter }, { shape: [1, Ci, Co] }));
+    const wT = temp(callKernel(backend, 'Transpose', { x: w2 }, { perm: [0, 2, 1] }));
+    const dx = temp(callKernel(backend, 'BatchMatMul', { a: dy2, b: wT }, { transposeA: false, transposeB: false }));
+    return callKernel(backend, 'Reshape', { x: dx }, { shape: inputShape });
   });
 }
 
