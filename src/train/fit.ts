@@ -1,9 +1,45 @@
 /**
- * A deterministic training loop: seeded shuffles, one optimizer step per batch, history of every metric per
- * epoch. Categorical cross-entropy on the model's softmax output (Keras's `categorical_crossentropy`).
+ * A deterministic training loop: seeded shuffles, optional seeded augmentation, one optimizer step per batch,
+ * history of every metric per epoch, and callbacks as small objects (early stopping, best checkpoint,
+ * learning-rate schedule, progress). Categorical cross-entropy on the model's softmax output (Keras's
+ * `categorical_crossentropy`) plus the layers' regularisation losses. Frozen layers (`layer.trainable = false`)
+ * are not updated.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type ImageArrays, makeBatch, seededPermutation } from '../data/batches.ts';
+
+export interface EpochLogs {
+  loss: number;
+  acc: number;
+  val_loss?: number;
+  val_acc?: number;
+  /** Learning rate used in this epoch. */
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+/** What a callback sees and may change. */
+export interface TrainContext {
+  model: tf.LayersModel;
+  /** Set to true to stop after this epoch. */
+  stop: boolean;
+  /** Learning rate for the next epoch. */
+  learningRate: number;
+  epochs: number;
+}
+
+export interface Callback {
+  onTrainBegin?(ctx: TrainContext): void;
+  onEpochBegin?(epoch: number, ctx: TrainContext): void;
+  onBatchEnd?(step: number, ctx: TrainContext): void;
+  onEpochEnd?(epoch: number, logs: EpochLogs, ctx: TrainContext): void;
+  /** Runs also when training throws, to free what the callback holds. */
+  onTrainEnd?(ctx: TrainContext): void;
+}
+
+/** A per-batch transform of the float input batch (augmentation), seeded by step. */
+export type BatchTransform = (x: tf.Tensor4D, step: number) => tf.Tensor4D;
 
 export interface FitOptions {
   epochs: number;
@@ -11,20 +47,16 @@ export interface FitOptions {
   seed: number;
   learningRate?: number;
   validation?: ImageArrays;
+  /** Bytes → floats: x · scale + offset (default /255 → [0, 1]). */
+  scale?: number;
+  offset?: number;
+  augment?: BatchTransform;
+  callbacks?: Callback[];
   /** Stop after this many training images (for benchmarks); whole epochs otherwise. */
   maxImages?: number;
   onEpoch?: (epoch: number, logs: EpochLogs) => void;
   /** Called after every optimizer step with the running count of steps. */
   onBatch?: (step: number) => void;
-}
-
-export interface EpochLogs {
-  loss: number;
-  acc: number;
-  val_loss?: number;
-  val_acc?: number;
-  seconds: number;
-  imagesPerSecond: number;
 }
 
 /** Keras's categorical cross-entropy on probabilities, averaged over the batch. */
@@ -37,12 +69,18 @@ export function categoricalCrossentropy(yTrue: tf.Tensor, yProb: tf.Tensor): tf.
 }
 
 /** Loss and accuracy of `model` on `data`, in batches. */
-export function evaluate(model: tf.LayersModel, data: ImageArrays, batchSize = 1000): { loss: number; acc: number } {
+export function evaluate(
+  model: tf.LayersModel,
+  data: ImageArrays,
+  batchSize = 500,
+  scale = 1 / 255,
+  offset = 0,
+): { loss: number; acc: number } {
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < data.count; start += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
-    const { x, y } = makeBatch(data, idx);
+    const { x, y } = makeBatch(data, idx, scale, offset);
     const [loss, hits] = tf.tidy(() => {
       const p = model.predict(x, { batchSize }) as tf.Tensor;
       return [
@@ -58,13 +96,27 @@ export function evaluate(model: tf.LayersModel, data: ImageArrays, batchSize = 1
   return { loss: lossSum / data.count, acc: correct / data.count };
 }
 
+function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // Adam reads `learningRate` at every step; tfjs keeps it protected.
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
 export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions): EpochLogs[] {
-  const optimizer = tf.train.adam(opts.learningRate ?? 1e-3);
+  const scale = opts.scale ?? 1 / 255;
+  const offset = opts.offset ?? 0;
+  const ctx: TrainContext = { model, stop: false, learningRate: opts.learningRate ?? 1e-3, epochs: opts.epochs };
+  const callbacks = opts.callbacks ?? [];
+  const optimizer = tf.train.adam(ctx.learningRate);
   const history: EpochLogs[] = [];
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let seen = 0;
   let steps = 0;
   try {
-    for (let epoch = 0; epoch < opts.epochs; epoch++) {
+    for (const cb of callbacks) cb.onTrainBegin?.(ctx);
+    for (let epoch = 0; epoch < opts.epochs && !ctx.stop; epoch++) {
+      for (const cb of callbacks) cb.onEpochBegin?.(epoch, ctx);
+      setLearningRate(optimizer, ctx.learningRate);
+      const lr = ctx.learningRate;
       const order = seededPermutation(data.count, opts.seed * 7919 + epoch);
       const t0 = performance.now();
       let lossSum = 0;
@@ -73,32 +125,44 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
       for (let start = 0; start < data.count; start += opts.batchSize) {
         if (opts.maxImages != null && seen >= opts.maxImages) break;
         const idx = order.subarray(start, Math.min(start + opts.batchSize, data.count));
-        const { x, y } = makeBatch(data, idx);
+        const batch = makeBatch(data, idx, scale, offset);
+        const x = opts.augment ? tf.tidy(() => opts.augment!(batch.x, steps)) : batch.x;
+        const y = batch.y;
         let hits: tf.Scalar | undefined;
-        const cost = optimizer.minimize(() => {
-          const p = model.apply(x, { training: true }) as tf.Tensor;
-          hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
-          return categoricalCrossentropy(y, p);
-        }, true)!;
+        const cost = optimizer.minimize(
+          () => {
+            const p = model.apply(x, { training: true }) as tf.Tensor;
+            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
+            const loss = categoricalCrossentropy(y, p);
+            const reg = model.calculateLosses(); // kernel regularisers (L2 in seed 000's head)
+            return reg.length ? (tf.addN([loss, ...reg]) as tf.Scalar) : loss;
+          },
+          true,
+          vars,
+        )!;
         lossSum += cost.dataSync()[0] * idx.length;
         correct += hits!.dataSync()[0];
         n += idx.length;
         seen += idx.length;
-        tf.dispose([x, y, cost, hits!]);
-        opts.onBatch?.(++steps);
+        tf.dispose([batch.x, x, y, cost, hits!]);
+        steps++;
+        for (const cb of callbacks) cb.onBatchEnd?.(steps, ctx);
+        opts.onBatch?.(steps);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const logs: EpochLogs = { loss: lossSum / n, acc: correct / n, seconds, imagesPerSecond: n / seconds };
+      const logs: EpochLogs = { loss: lossSum / n, acc: correct / n, lr, seconds, imagesPerSecond: n / seconds };
       if (opts.validation) {
-        const v = evaluate(model, opts.validation);
+        const v = evaluate(model, opts.validation, 500, scale, offset);
         logs.val_loss = v.loss;
         logs.val_acc = v.acc;
       }
       history.push(logs);
+      for (const cb of callbacks) cb.onEpochEnd?.(epoch, logs, ctx);
       opts.onEpoch?.(epoch, logs);
       if (opts.maxImages != null && seen >= opts.maxImages) break;
     }
   } finally {
+    for (const cb of callbacks) cb.onTrainEnd?.(ctx);
     optimizer.dispose();
   }
   return history;
