@@ -3,7 +3,7 @@
  * into a temporary folder and swap it into `--out` (default dist/). A failed run exits non-zero and leaves
  * the previous site untouched.
  *
- * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 3), --seed <n>.
+ * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 3), --seed <n>, --no-cache.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -52,7 +52,9 @@ async function main(): Promise<void> {
   const out = resolve(option('out') ?? 'dist');
   const engine = await selectBackend({ cli: option('backend'), env: process.env.CONVLENS_BACKEND });
   console.log(engine.line);
-  const lenet = fashionLenet({
+  const lenet = await fashionLenet({
+    backend: engine.id,
+    noCache: process.argv.includes('--no-cache'),
     epochs: intOption('epochs', 3),
     batchSize: 64,
     learningRate: 1e-3,

@@ -7,6 +7,8 @@ import { type ImageArrays, makeBatch } from '../data/batches.ts';
 import { FASHION_MNIST_CLASSES, locateFashionMnist, readMnistSplit } from '../data/idx.ts';
 import type { ModelReport } from '../manifest/schema.ts';
 import { lenet5 } from '../models/lenet5.ts';
+import { cacheKey, dataFingerprint, trainWithCache } from '../train/cache.ts';
+import { progress } from '../train/callbacks.ts';
 import { evaluate, fit } from '../train/fit.ts';
 import { summarize } from './summary.ts';
 
@@ -16,6 +18,10 @@ export interface FashionLenetOptions {
   learningRate: number;
   seed: number;
   dataDir?: string;
+  /** Folder of the training cache (default .cache/models); `noCache` trains regardless. */
+  cacheDir?: string;
+  noCache?: boolean;
+  backend: string;
   log?: (line: string) => void;
 }
 
@@ -37,24 +43,35 @@ export function confusionMatrix(model: tf.LayersModel, data: ImageArrays, batchS
   return m;
 }
 
-export function fashionLenet(opts: FashionLenetOptions): ModelReport {
+export async function fashionLenet(opts: FashionLenetOptions): Promise<ModelReport> {
   const dir = locateFashionMnist(opts.dataDir);
   const train = load(dir, 'train');
   const test = load(dir, 'test');
-  const model = lenet5({ seed: opts.seed });
+  const training = { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, optimizer: 'adam' };
+  const key = cacheKey({
+    model: { zoo: 'lenet5', inputShape: train.shape, numClasses: 10 },
+    data: [dataFingerprint(train), dataFingerprint(test)],
+    training,
+    seed: opts.seed,
+    backend: opts.backend,
+  });
+  const { model, history, cached } = await trainWithCache({
+    dir: opts.cacheDir ?? '.cache/models',
+    key,
+    noCache: opts.noCache,
+    build: () => lenet5({ seed: opts.seed }),
+    train: (m) =>
+      fit(m, train, {
+        epochs: opts.epochs,
+        batchSize: opts.batchSize,
+        seed: opts.seed,
+        learningRate: opts.learningRate,
+        validation: test,
+        callbacks: [progress({ label: 'lenet5-fashion-mnist', stepsPerEpoch: Math.ceil(train.count / opts.batchSize) })],
+      }).map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc })),
+  });
+  if (cached) opts.log?.(`lenet5-fashion-mnist: trained model loaded from the cache (${key})`);
   try {
-    const history = fit(model, train, {
-      epochs: opts.epochs,
-      batchSize: opts.batchSize,
-      seed: opts.seed,
-      learningRate: opts.learningRate,
-      validation: test,
-      onEpoch: (e, l) =>
-        opts.log?.(
-          `lenet5-fashion-mnist epoch ${e + 1}/${opts.epochs}: loss ${l.loss.toFixed(4)} acc ${l.acc.toFixed(4)} ` +
-            `val_acc ${l.val_acc?.toFixed(4)} (${Math.round(l.imagesPerSecond)} img/s)`,
-        ),
-    });
     const { loss, acc } = evaluate(model, test);
     return {
       slug: 'lenet5-fashion-mnist',
@@ -62,13 +79,7 @@ export function fashionLenet(opts: FashionLenetOptions): ModelReport {
       architecture: 'LeNet-5 (Keras layout)',
       dataset: { name: 'Fashion-MNIST', classes: [...FASHION_MNIST_CLASSES], trainCount: train.count, testCount: test.count },
       ...summarize(model),
-      training: {
-        epochs: opts.epochs,
-        batchSize: opts.batchSize,
-        learningRate: opts.learningRate,
-        seed: opts.seed,
-        history: history.map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc })),
-      },
+      training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, history },
       evaluation: { testAccuracy: acc, testLoss: loss, confusion: confusionMatrix(model, test) },
     };
   } finally {
