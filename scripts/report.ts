@@ -3,7 +3,7 @@
  * into a temporary folder and swap it into `--out` (default dist/). A failed run exits non-zero and leaves
  * the previous site untouched.
  *
- * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 3), --seed <n>, --no-cache.
+ * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 5), --seed <n>, --no-cache.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -55,8 +55,9 @@ async function main(): Promise<void> {
   const lenet = await fashionLenet({
     backend: engine.id,
     noCache: process.argv.includes('--no-cache'),
-    epochs: intOption('epochs', 3),
-    batchSize: 64,
+    epochs: intOption('epochs', 5),
+    batchSize: 32,
+    validationCount: 5000,
     learningRate: 1e-3,
     seed: intOption('seed', 2),
     log: (line) => console.log(line),

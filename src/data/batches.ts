@@ -63,3 +63,35 @@ export function makeBatch(
   }
   return { x: tf.tensor4d(xs, [n, H, W, C]), y: tf.tensor2d(ys, [n, data.numClasses]) };
 }
+
+/** Copy the samples at `indices` into a new ImageArrays. */
+export function subset<T extends ImageArrays>(data: T, indices: ArrayLike<number>): ImageArrays {
+  const [H, W, C] = data.shape;
+  const size = H * W * C;
+  const images = new Uint8Array(indices.length * size);
+  const labels = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const idx = indices[i];
+    images.set(data.images.subarray(idx * size, (idx + 1) * size), i * size);
+    labels[i] = data.labels[idx];
+  }
+  return { images, labels, count: indices.length, shape: data.shape, numClasses: data.numClasses };
+}
+
+/**
+ * A seeded train/validation split (Keras's `validation_split` with a shuffle first): the same seed always
+ * puts the same samples in validation. Returns the positions too, so sample ids can follow.
+ */
+export function splitSeeded(
+  data: ImageArrays,
+  validationCount: number,
+  seed: number,
+): { train: ImageArrays; validation: ImageArrays; trainIndex: Int32Array; validationIndex: Int32Array } {
+  if (!(validationCount > 0 && validationCount < data.count)) {
+    throw new Error(`validation split: need 0 < count < ${data.count}, got ${validationCount}`);
+  }
+  const order = seededPermutation(data.count, seed);
+  const validationIndex = order.slice(0, validationCount).sort();
+  const trainIndex = order.slice(validationCount).sort();
+  return { train: subset(data, trainIndex), validation: subset(data, validationIndex), trainIndex, validationIndex };
+}

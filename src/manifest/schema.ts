@@ -35,6 +35,8 @@ export const ModelReport = z.object({
     name: z.string(),
     classes: z.array(z.string()).min(2),
     trainCount: z.number().int().positive(),
+    /** Held out of training for model selection (best epoch). */
+    validationCount: z.number().int().nonnegative().default(0),
     testCount: z.number().int().positive(),
   }),
   layers: z.array(LayerSummary).min(1),

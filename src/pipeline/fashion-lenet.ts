@@ -3,12 +3,12 @@
  * test set with a confusion matrix.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type ImageArrays, makeBatch } from '../data/batches.ts';
+import { type ImageArrays, makeBatch, splitSeeded } from '../data/batches.ts';
 import { FASHION_MNIST_CLASSES, locateFashionMnist, readMnistSplit } from '../data/idx.ts';
 import type { ModelReport } from '../manifest/schema.ts';
 import { lenet5 } from '../models/lenet5.ts';
 import { cacheKey, dataFingerprint, trainWithCache } from '../train/cache.ts';
-import { progress } from '../train/callbacks.ts';
+import { bestCheckpoint, progress } from '../train/callbacks.ts';
 import { evaluate, fit } from '../train/fit.ts';
 import { summarize } from './summary.ts';
 
@@ -17,6 +17,8 @@ export interface FashionLenetOptions {
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** Training images held out for validation (model selection). */
+  validationCount: number;
   dataDir?: string;
   /** Folder of the training cache (default .cache/models); `noCache` trains regardless. */
   cacheDir?: string;
@@ -45,12 +47,18 @@ export function confusionMatrix(model: tf.LayersModel, data: ImageArrays, batchS
 
 export async function fashionLenet(opts: FashionLenetOptions): Promise<ModelReport> {
   const dir = locateFashionMnist(opts.dataDir);
-  const train = load(dir, 'train');
+  const full = load(dir, 'train');
   const test = load(dir, 'test');
-  const training = { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, optimizer: 'adam' };
+  // Model selection (best epoch) on a seeded validation split of the training data; the test set is only
+  // used for the final numbers.
+  const { train, validation } = splitSeeded(full, opts.validationCount, opts.seed);
+  const training = {
+    epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, optimizer: 'adam',
+    validationCount: opts.validationCount, checkpoint: 'best val_acc',
+  };
   const key = cacheKey({
     model: { zoo: 'lenet5', inputShape: train.shape, numClasses: 10 },
-    data: [dataFingerprint(train), dataFingerprint(test)],
+    data: [dataFingerprint(full), dataFingerprint(test)],
     training,
     seed: opts.seed,
     backend: opts.backend,
@@ -66,8 +74,8 @@ export async function fashionLenet(opts: FashionLenetOptions): Promise<ModelRepo
         batchSize: opts.batchSize,
         seed: opts.seed,
         learningRate: opts.learningRate,
-        validation: test,
-        callbacks: [progress({ label: 'lenet5-fashion-mnist', stepsPerEpoch: Math.ceil(train.count / opts.batchSize) })],
+        validation,
+        callbacks: [bestCheckpoint({ monitor: 'val_acc' }), progress({ label: 'lenet5-fashion-mnist', stepsPerEpoch: Math.ceil(train.count / opts.batchSize) })],
       }).map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc })),
   });
   if (cached) opts.log?.(`lenet5-fashion-mnist: trained model loaded from the cache (${key})`);
@@ -77,7 +85,10 @@ export async function fashionLenet(opts: FashionLenetOptions): Promise<ModelRepo
       slug: 'lenet5-fashion-mnist',
       title: 'LeNet-5 on Fashion-MNIST',
       architecture: 'LeNet-5 (Keras layout)',
-      dataset: { name: 'Fashion-MNIST', classes: [...FASHION_MNIST_CLASSES], trainCount: train.count, testCount: test.count },
+      dataset: {
+        name: 'Fashion-MNIST', classes: [...FASHION_MNIST_CLASSES], trainCount: train.count,
+        validationCount: validation.count, testCount: test.count,
+      },
       ...summarize(model),
       training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, history },
       evaluation: { testAccuracy: acc, testLoss: loss, confusion: confusionMatrix(model, test) },
