@@ -1,0 +1,165 @@
+/**
+ * A synthetic "shapes" data set generated from a seed: RGB images of a few shape classes at random position,
+ * scale, rotation and colour on textured or cluttered backgrounds, with each sample's ground-truth object mask
+ * (used later to score explanations: pointing game, energy inside the mask).
+ *
+ * With `shortcut: true` the background colour predicts the class in the training split only (a "cheating"
+ * signal): a model that learns it fails on the shortcut-free test split, and its explanations point at the
+ * background.
+ */
+import type { ImageArrays } from './batches.ts';
+import { mulberry32 } from './batches.ts';
+
+export const SHAPE_CLASSES = ['circle', 'square', 'triangle', 'star', 'hexagon'] as const;
+export type ShapeClass = (typeof SHAPE_CLASSES)[number];
+
+export interface ShapesOptions {
+  count: number;
+  seed: number;
+  size?: number;
+  classes?: readonly ShapeClass[];
+  /** Background colour = f(class): a shortcut present in this split only when true. */
+  shortcut?: boolean;
+  /** Share of samples with cluttered (distractor) rather than textured backgrounds. */
+  clutter?: number;
+}
+
+export interface ShapesDataset extends ImageArrays {
+  classes: string[];
+  /** Stable per-sample ids: `shapes-<seed>-<index>`. */
+  ids: string[];
+  /** Ground-truth object masks, [N, H, W], 1 inside the shape. */
+  masks: Uint8Array;
+}
+
+type Point = [number, number];
+
+/** Unit-radius outline of each polygonal class, centred at the origin. */
+function outline(kind: ShapeClass): Point[] {
+  const regular = (n: number, phase: number): Point[] =>
+    Array.from({ length: n }, (_, i) => {
+      const a = phase + (2 * Math.PI * i) / n;
+      return [Math.cos(a), Math.sin(a)];
+    });
+  switch (kind) {
+    case 'square':
+      return regular(4, Math.PI / 4);
+    case 'triangle':
+      return regular(3, -Math.PI / 2);
+    case 'hexagon':
+      return regular(6, 0);
+    case 'star':
+      return Array.from({ length: 10 }, (_, i) => {
+        const a = -Math.PI / 2 + (Math.PI * i) / 5;
+        const r = i % 2 === 0 ? 1 : 0.42;
+        return [r * Math.cos(a), r * Math.sin(a)];
+      });
+    default:
+      return [];
+  }
+}
+
+function insidePolygon(x: number, y: number, poly: Point[]): boolean {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i];
+    const [xj, yj] = poly[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+function hsl(h: number, s: number, l: number): [number, number, number] {
+  const f = (n: number) => {
+    const k = (n + h * 12) % 12;
+    const a = s * Math.min(l, 1 - l);
+    return 255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1)));
+  };
+  return [f(0), f(8), f(4)];
+}
+
+export function generateShapes(opts: ShapesOptions): ShapesDataset {
+  const size = opts.size ?? 64;
+  const classes = opts.classes ?? SHAPE_CLASSES;
+  const clutter = opts.clutter ?? 0.5;
+  const rand = mulberry32(opts.seed);
+  const n = opts.count;
+  const images = new Uint8Array(n * size * size * 3);
+  const masks = new Uint8Array(n * size * size);
+  const labels = new Int32Array(n);
+  const ids: string[] = [];
+  const SS = 3; // supersampling per axis for anti-aliased edges
+  for (let s = 0; s < n; s++) {
+    const label = s % classes.length; // balanced
+    labels[s] = label;
+    ids.push(`shapes-${opts.seed}-${s}`);
+    const kind = classes[label];
+    // Background: a base colour (class-coded under the shortcut) with low-frequency texture and pixel noise.
+    const bgHue = opts.shortcut ? (label / classes.length + 0.03 * (rand() - 0.5) + 1) % 1 : rand();
+    const [br, bg, bb] = hsl(bgHue, 0.25 + 0.3 * rand(), 0.35 + 0.3 * rand());
+    const waves = Array.from({ length: 3 }, () => [rand() * 0.4, rand() * 0.4, rand() * 2 * Math.PI, 12 + 18 * rand()]);
+    const cluttered = rand() < clutter;
+    const distractors = cluttered
+      ? Array.from({ length: 4 + Math.floor(rand() * 4) }, () => ({
+          x0: rand() * size, y0: rand() * size, x1: rand() * size, y1: rand() * size,
+          w: 0.8 + rand() * 1.5, col: hsl(rand(), 0.5, 0.3 + 0.4 * rand()),
+        }))
+      : [];
+    // The object: radius 22–42 % of the image, fully inside it, random rotation and a colour far from the bg.
+    const radius = size * (0.22 + 0.2 * rand());
+    const cx = radius + rand() * (size - 2 * radius);
+    const cy = radius + rand() * (size - 2 * radius);
+    const rot = rand() * 2 * Math.PI;
+    const [fr, fg, fb] = hsl((bgHue + 0.35 + 0.3 * rand()) % 1, 0.65 + 0.3 * rand(), 0.45 + 0.2 * rand());
+    const poly = outline(kind).map(([px, py]): Point => {
+      const c = Math.cos(rot);
+      const sn = Math.sin(rot);
+      return [cx + radius * (px * c - py * sn), cy + radius * (px * sn + py * c)];
+    });
+    const inside = (x: number, y: number) =>
+      kind === 'circle' ? (x - cx) ** 2 + (y - cy) ** 2 <= radius * radius : insidePolygon(x, y, poly);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        let r = br;
+        let g = bg;
+        let b = bb;
+        for (let w = 0; w < waves.length; w++) {
+          const wave = waves[w];
+          const t = Math.sin((2 * Math.PI * (wave[0] * x + wave[1] * y)) / (wave[3] * 0.4) + wave[2]) * 18;
+          r += t;
+          g += t * 0.8;
+          b += t * 0.6;
+        }
+        const noise = (rand() - 0.5) * 24;
+        r += noise;
+        g += noise;
+        b += noise;
+        for (let k = 0; k < distractors.length; k++) {
+          const d = distractors[k];
+          // Distance from the pixel to the segment.
+          const vx = d.x1 - d.x0;
+          const vy = d.y1 - d.y0;
+          const t = Math.max(0, Math.min(1, ((x - d.x0) * vx + (y - d.y0) * vy) / (vx * vx + vy * vy || 1)));
+          const dist = Math.hypot(x - d.x0 - t * vx, y - d.y0 - t * vy);
+          if (dist < d.w) {
+            r = d.col[0];
+            g = d.col[1];
+            b = d.col[2];
+          }
+        }
+        let cover = 0;
+        const nearObject = Math.abs(x + 0.5 - cx) <= radius + 1 && Math.abs(y + 0.5 - cy) <= radius + 1;
+        for (let i = 0; nearObject && i < SS; i++) {
+          for (let j = 0; j < SS; j++) if (inside(x + (j + 0.5) / SS, y + (i + 0.5) / SS)) cover++;
+        }
+        const a = cover / (SS * SS);
+        const p = ((s * size + y) * size + x) * 3;
+        images[p] = Math.max(0, Math.min(255, Math.round(r * (1 - a) + fr * a)));
+        images[p + 1] = Math.max(0, Math.min(255, Math.round(g * (1 - a) + fg * a)));
+        images[p + 2] = Math.max(0, Math.min(255, Math.round(b * (1 - a) + fb * a)));
+        masks[(s * size + y) * size + x] = a >= 0.5 ? 1 : 0;
+      }
+    }
+  }
+  return { images, labels, count: n, shape: [size, size, 3], numClasses: classes.length, classes: [...classes], ids, masks };
+}
