@@ -15,6 +15,12 @@ export interface MobileNetV2Options {
   head?: 'imagenet' | 'none' | 'seed000';
   dropout?: number;
   l2?: number;
+  /**
+   * BatchNorm momentum of the moving statistics. Keras uses 0.999, tuned for ImageNet-length training; a model
+   * trained from scratch for a few hundred steps needs ~0.9 or its inference-mode statistics stay at their
+   * initial values.
+   */
+  bnMomentum?: number;
   seed?: number;
 }
 
@@ -45,11 +51,12 @@ export function mobileNetV2({
   head = 'imagenet',
   dropout = 0.5,
   l2 = 1e-4,
+  bnMomentum = 0.999,
   seed = 0,
 }: MobileNetV2Options = {}): tf.LayersModel {
   let seq = seed * 1000;
   const glorot = () => tf.initializers.glorotUniform({ seed: ++seq });
-  const bn = (name: string) => tf.layers.batchNormalization({ name, epsilon: 1e-3, momentum: 0.999 });
+  const bn = (name: string) => tf.layers.batchNormalization({ name, epsilon: 1e-3, momentum: bnMomentum });
   const relu6 = (name: string) => tf.layers.reLU({ name, maxValue: 6 });
 
   const input = tf.input({ shape: inputShape, name: 'input_1' });
@@ -95,13 +102,13 @@ export function mobileNetV2({
   } else if (head === 'seed000') {
     const reg = () => tf.regularizers.l2({ l2 });
     x = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as T;
-    x = tf.layers.batchNormalization({ name: 'head_bn_1' }).apply(x) as T;
+    x = tf.layers.batchNormalization({ name: 'head_bn_1', momentum: bnMomentum }).apply(x) as T;
     x = tf.layers.dropout({ name: 'head_dropout', rate: dropout, seed: ++seq }).apply(x) as T;
     x = tf.layers.dense({ name: 'head_dense', units: 128, kernelRegularizer: reg(), kernelInitializer: glorot() }).apply(x) as T;
-    x = tf.layers.batchNormalization({ name: 'head_bn_2' }).apply(x) as T;
+    x = tf.layers.batchNormalization({ name: 'head_bn_2', momentum: bnMomentum }).apply(x) as T;
     x = tf.layers.reLU({ name: 'head_relu' }).apply(x) as T;
     x = tf.layers.dense({ name: 'logits', units: numClasses, kernelRegularizer: reg(), kernelInitializer: glorot() }).apply(x) as T;
-    x = tf.layers.batchNormalization({ name: 'head_bn_3' }).apply(x) as T;
+    x = tf.layers.batchNormalization({ name: 'head_bn_3', momentum: bnMomentum }).apply(x) as T;
     x = tf.layers.activation({ name: 'predictions', activation: 'softmax' }).apply(x) as T;
   }
   return tf.model({ inputs: input, outputs: x, name: `mobilenetv2_${alpha}_${inputShape[0]}` });

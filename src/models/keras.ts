@@ -1,0 +1,316 @@
+/**
+ * Loading users' Keras models without Python.
+ *
+ * - Keras 2 legacy HDF5 (`model.save('m.h5')`): root attribute `model_config` (JSON), group `model_weights` with
+ *   attribute `layer_names`; each layer group has attribute `weight_names` ("conv2d/kernel:0", …) naming its
+ *   datasets, in the layer's weight order.
+ * - Keras 3 `.keras`: a zip of `config.json` (Keras 3 serialisation: `module`, `registered_name`, dtype policies,
+ *   `batch_shape`, `__keras_tensor__` inbound nodes) and `model.weights.h5`, where each layer of a Sequential or
+ *   Functional model lives at `layers/<snake_case(class name)>[_k]/vars/<i>` (k counts earlier layers of the same
+ *   class; Keras 2.13 wrote `_layer_checkpoint_dependencies` instead of `layers`).
+ *
+ * Configs are converted to the Keras 2 form that tfjs-layers deserialises; weights are matched by layer and
+ * checked by count and shape. Files are read with h5wasm (the HDF5 C library in WebAssembly).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { unzipSync } from 'fflate';
+import h5wasm from 'h5wasm/node';
+import { loadModel, ModelFileError } from './io.ts';
+
+type Json = Record<string, unknown>;
+
+/** Keras's `naming.to_snake_case`: the key of a layer inside a Keras 3 weights file. */
+export function toSnakeCase(name: string): string {
+  return name
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
+ * Check an HDF5 file's signature and that it is as long as its superblock says, so a truncated or foreign
+ * file gets a clear error instead of the HDF5 library's diagnostic stack.
+ */
+export function checkHdf5(bytes: Uint8Array, file: string): void {
+  let base = -1;
+  for (let at = 0; at + 8 <= bytes.length; at = at === 0 ? 512 : at * 2) {
+    if (HDF5_SIGNATURE.every((b, i) => bytes[at + i] === b)) {
+      base = at;
+      break;
+    }
+  }
+  if (base < 0) throw new ModelFileError(`${file}: not an HDF5 file (no HDF5 signature); expected a Keras .h5 model`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = bytes[base + 8];
+  const readAddr = (pos: number, size: number) => (size === 8 ? Number(view.getBigUint64(pos, true)) : view.getUint32(pos, true));
+  let eof: number;
+  if (version === 0 || version === 1) {
+    const sizeOfOffsets = bytes[base + 13];
+    const addrs = base + 24 + (version === 1 ? 4 : 0);
+    eof = readAddr(addrs + 2 * sizeOfOffsets, sizeOfOffsets);
+  } else if (version === 2 || version === 3) {
+    const sizeOfOffsets = bytes[base + 9];
+    eof = readAddr(base + 12 + 2 * sizeOfOffsets, sizeOfOffsets);
+  } else {
+    return; // a future superblock version: let the library judge
+  }
+  if (bytes.length - base < eof) {
+    throw new ModelFileError(`${file}: truncated HDF5 file (${bytes.length} bytes; its superblock says ${eof + base})`);
+  }
+}
+
+/** Open HDF5 bytes with h5wasm through a temporary file (h5wasm's Node build reads real paths). */
+async function withHdf5<T>(bytes: Uint8Array, file: string, f: (h5: InstanceType<typeof h5wasm.File>) => T): Promise<T> {
+  checkHdf5(bytes, file);
+  await h5wasm.ready;
+  const dir = mkdtempSync(join(tmpdir(), 'convlens-h5-'));
+  const path = join(dir, 'model.h5');
+  writeFileSync(path, bytes);
+  let h5: InstanceType<typeof h5wasm.File> | undefined;
+  try {
+    h5 = new h5wasm.File(path, 'r');
+    return f(h5);
+  } finally {
+    h5?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function attr(entity: { attrs: Record<string, { value: unknown }> }, name: string): unknown {
+  const a = entity.attrs[name];
+  if (a == null) return undefined;
+  const v = a.value;
+  return v instanceof Uint8Array ? new TextDecoder().decode(v) : v;
+}
+
+const asStrings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v == null ? [] : [String(v)]);
+
+/** Keras 3 serialised objects → the Keras 2 {class_name, config} form tfjs-layers reads. */
+function convertValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(convertValue);
+  if (v == null || typeof v !== 'object') return v;
+  const o = v as Json;
+  if (o.class_name === 'DTypePolicy' || o.class_name === 'Policy' || o.class_name === 'FloatDTypePolicy') {
+    return ((o.config as Json)?.name as string) ?? 'float32';
+  }
+  if (o.class_name === '__tuple__' && Array.isArray((o.config as Json)?.value)) return convertValue((o.config as Json).value);
+  const out: Json = {};
+  for (const [k, val] of Object.entries(o)) {
+    if (k === 'module' || k === 'registered_name' || k === 'build_config' || k === 'compile_config') continue;
+    out[k] = convertValue(val);
+  }
+  return out;
+}
+
+/** Keras 3 inbound node {args, kwargs} → Keras 2 [[layer, nodeIndex, tensorIndex, kwargs], …]. */
+function convertInboundNode(node: unknown): unknown {
+  if (Array.isArray(node)) return node; // already Keras 2
+  const tensors: unknown[] = [];
+  const collect = (x: unknown): void => {
+    if (Array.isArray(x)) x.forEach(collect);
+    else if (x != null && typeof x === 'object') {
+      const o = x as Json;
+      if (o.class_name === '__keras_tensor__') {
+        const [layer, nodeIndex, tensorIndex] = (o.config as Json).keras_history as [string, number, number];
+        tensors.push([layer, nodeIndex, tensorIndex, {}]);
+      } else Object.values(o).forEach(collect);
+    }
+  };
+  collect((node as Json).args);
+  return tensors;
+}
+
+/** Convert a Keras 2 or Keras 3 model config to what tfjs-layers deserialises. */
+export function toTfjsModelConfig(raw: Json): Json {
+  const model = convertValue(raw) as Json;
+  if (model.class_name === 'Model') model.class_name = 'Functional';
+  const config = model.config as Json;
+  const layers = (config?.layers ?? []) as Json[];
+  for (const layer of layers) {
+    const lc = layer.config as Json;
+    if (layer.class_name === 'InputLayer' && lc.batch_shape != null && lc.batch_input_shape == null) {
+      lc.batch_input_shape = lc.batch_shape;
+      delete lc.batch_shape;
+    }
+    if (Array.isArray(layer.inbound_nodes)) layer.inbound_nodes = layer.inbound_nodes.map(convertInboundNode);
+    if (layer.name == null && lc?.name != null) layer.name = lc.name;
+  }
+  // Keras 3 lists a Sequential's InputLayer among its layers; Keras 2 and tfjs put the input shape on the first
+  // layer instead (and Sequential.layers excludes the input).
+  if (model.class_name === 'Sequential' && layers[0]?.class_name === 'InputLayer' && layers.length > 1) {
+    const input = layers.shift()!.config as Json;
+    const first = layers[0].config as Json;
+    first.batch_input_shape ??= input.batch_input_shape;
+  }
+  return model;
+}
+
+/** tfjs-layers' registry of deserialisable classes. */
+function knownClasses(): Set<string> {
+  const map = (tf.serialization.SerializationMap.getMap() as unknown as { classNameMap: Record<string, unknown> }).classNameMap;
+  return new Set(Object.keys(map));
+}
+
+/** Refuse unsupported layers with one error naming each (layer, class) and what to do. */
+function checkLayerClasses(config: Json, file: string): void {
+  const known = knownClasses();
+  const bad: string[] = [];
+  const visit = (m: Json) => {
+    for (const layer of ((m.config as Json)?.layers ?? []) as Json[]) {
+      const cls = String(layer.class_name);
+      const name = String((layer.config as Json)?.name ?? layer.name);
+      if (cls === 'Sequential' || cls === 'Functional' || cls === 'Model') visit(layer);
+      else if (!known.has(cls)) bad.push(`'${name}' (${cls})`);
+    }
+  };
+  visit(config);
+  if (bad.length > 0) {
+    throw new ModelFileError(
+      `${file}: TensorFlow.js has no implementation of layer ${bad.join(', ')}. Replace ${bad.length > 1 ? 'them' : 'it'} ` +
+        'with built-in Keras layers (for a Lambda or custom layer: rewrite it as standard layers) and save the model again.',
+    );
+  }
+}
+
+async function buildModel(config: Json, file: string): Promise<tf.LayersModel> {
+  const converted = toTfjsModelConfig(config);
+  checkLayerClasses(converted, file);
+  try {
+    return await tf.models.modelFromJSON({ modelTopology: converted } as never);
+  } catch (err) {
+    throw new ModelFileError(`${file}: the model config could not be built by TensorFlow.js: ${(err as Error).message}`);
+  }
+}
+
+/** Set a layer's weights from arrays, checking count and shapes. */
+function assignWeights(layer: tf.layers.Layer, arrays: Array<{ name: string; shape: number[]; value: ArrayLike<number> }>, file: string): void {
+  const expected = layer.weights;
+  if (expected.length !== arrays.length) {
+    throw new ModelFileError(
+      `${file}: layer '${layer.name}' (${layer.getClassName()}) has ${expected.length} weights but the file has ` +
+        `${arrays.length} (${arrays.map((a) => a.name).join(', ') || 'none'})`,
+    );
+  }
+  const tensors = arrays.map((a, i) => {
+    const want = expected[i].shape;
+    if (want.join() !== a.shape.join()) {
+      throw new ModelFileError(
+        `${file}: weight ${a.name} of layer '${layer.name}' has shape [${a.shape}] but the model needs [${want}]`,
+      );
+    }
+    return tf.tensor(Float32Array.from(a.value), a.shape);
+  });
+  try {
+    layer.setWeights(tensors);
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
+function dataset(h5: InstanceType<typeof h5wasm.File>, path: string, file: string) {
+  const d = h5.get(path) as { shape: number[] | null; value: unknown } | null;
+  if (d == null || !('shape' in d)) throw new ModelFileError(`${file}: missing weight dataset '${path}'`);
+  return { name: path, shape: d.shape ?? [], value: d.value as ArrayLike<number> };
+}
+
+/** Keras 2 legacy HDF5 whole-model file. */
+export async function loadKerasH5(path: string): Promise<tf.LayersModel> {
+  const file = resolve(path);
+  const bytes = readOrFail(file);
+  const { config, weights } = await withHdf5(bytes, file, (h5) => {
+    const rawConfig = attr(h5, 'model_config');
+    if (rawConfig == null) {
+      throw new ModelFileError(
+        `${file}: no 'model_config' attribute: this holds weights only (model.save_weights). Save the whole model with model.save('model.h5') or model.save('model.keras')`,
+      );
+    }
+    const root = h5.get('model_weights') as (InstanceType<typeof h5wasm.Group>) | null;
+    if (root == null) throw new ModelFileError(`${file}: missing group 'model_weights'`);
+    const weights = new Map<string, ReturnType<typeof dataset>[]>();
+    for (const layerName of asStrings(attr(root, 'layer_names'))) {
+      const group = h5.get(`model_weights/${layerName}`) as InstanceType<typeof h5wasm.Group> | null;
+      if (group == null) throw new ModelFileError(`${file}: missing group 'model_weights/${layerName}'`);
+      weights.set(layerName, asStrings(attr(group, 'weight_names')).map((w) => dataset(h5, `model_weights/${layerName}/${w}`, file)));
+    }
+    return { config: JSON.parse(String(rawConfig)) as Json, weights };
+  });
+  const model = await buildModel(config, file);
+  for (const layer of model.layers) {
+    if (layer.weights.length === 0) continue;
+    const arrays = weights.get(layer.name);
+    if (arrays == null) throw new ModelFileError(`${file}: no weights for layer '${layer.name}' in 'model_weights'`);
+    assignWeights(layer, arrays, file);
+  }
+  return model;
+}
+
+/** Keras 3 `.keras` zip archive. */
+export async function loadKeras3(path: string): Promise<tf.LayersModel> {
+  const file = resolve(path);
+  const bytes = readOrFail(file);
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes);
+  } catch (err) {
+    throw new ModelFileError(`${file}: not a readable .keras (zip) archive (${(err as Error).message}); truncated or not a Keras 3 file`);
+  }
+  for (const needed of ['config.json', 'model.weights.h5']) {
+    if (entries[needed] == null) throw new ModelFileError(`${file}: the archive has no ${needed} (found: ${Object.keys(entries).join(', ')})`);
+  }
+  let config: Json;
+  try {
+    config = JSON.parse(new TextDecoder().decode(entries['config.json']));
+  } catch (err) {
+    throw new ModelFileError(`${file}: config.json is not valid JSON (${(err as Error).message})`);
+  }
+  const model = await buildModel(config, file);
+  const layerConfigs = ((config.config as Json)?.layers ?? []) as Json[];
+  // Keras 3 Sequential.layers excludes the InputLayer; Functional.layers includes it (it has no variables).
+  const ordered = layerConfigs.filter((l) => !(config.class_name === 'Sequential' && l.class_name === 'InputLayer'));
+  const used = new Map<string, number>();
+  const keys = ordered.map((l) => {
+    const base = toSnakeCase(String(l.class_name));
+    const n = used.has(base) ? used.get(base)! + 1 : 0;
+    used.set(base, n);
+    return { name: String((l.config as Json)?.name ?? l.name), key: n === 0 ? base : `${base}_${n}` };
+  });
+  await withHdf5(entries['model.weights.h5'], `${file}!model.weights.h5`, (h5) => {
+    const prefix = h5.get('layers') != null ? 'layers' : h5.get('_layer_checkpoint_dependencies') != null ? '_layer_checkpoint_dependencies' : null;
+    for (const { name, key } of keys) {
+      const layer = model.getLayer(name);
+      if (layer.weights.length === 0) continue;
+      if (prefix == null) throw new ModelFileError(`${file}!model.weights.h5: missing group 'layers'`);
+      const group = h5.get(`${prefix}/${key}/vars`) as InstanceType<typeof h5wasm.Group> | null;
+      if (group == null) throw new ModelFileError(`${file}!model.weights.h5: missing group '${prefix}/${key}/vars' for layer '${name}'`);
+      const indices = group.keys().map(Number).filter(Number.isInteger).sort((a, b) => a - b);
+      assignWeights(layer, indices.map((i) => dataset(h5, `${prefix}/${key}/vars/${i}`, `${file}!model.weights.h5`)), file);
+    }
+  });
+  return model;
+}
+
+function readOrFail(file: string): Uint8Array {
+  try {
+    const b = readFileSync(file);
+    if (b.length === 0) throw new ModelFileError(`${file}: empty file (0 bytes)`);
+    return b;
+  } catch (err) {
+    if (err instanceof ModelFileError) throw err;
+    throw new ModelFileError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** Load a model by file type: model.json (tfjs layers), .h5/.hdf5 (Keras 2), .keras (Keras 3). */
+export async function loadAnyModel(path: string): Promise<tf.LayersModel> {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.json') return loadModel(path);
+  if (ext === '.h5' || ext === '.hdf5') return loadKerasH5(path);
+  if (ext === '.keras') return loadKeras3(path);
+  throw new ModelFileError(`${resolve(path)}: unknown model type '${ext}'; expected model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3)`);
+}
