@@ -1,0 +1,76 @@
+/** `convlens summary` and `convlens predict` through the real command (package.json bin). */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { saveModel } from '../src/models/io.ts';
+import { useBackend } from './helpers/backends.ts';
+import { writeKeras2H5, writeKeras3 } from './helpers/keras-writers.ts';
+
+const bin = resolve('scripts/convlens.mjs');
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+const dir = mkdtempSync(join(tmpdir(), 'convlens-cli-'));
+
+/** A 2-class model over 8x8 RGB: class 0 ⇐ red-dominant, class 1 ⇐ blue-dominant (hand-set weights). */
+function colourModel(): tf.LayersModel {
+  const m = tf.sequential({ name: 'colour' });
+  m.add(tf.layers.globalAveragePooling2d({ inputShape: [8, 8, 3], name: 'gap' }));
+  m.add(tf.layers.dense({ units: 2, activation: 'softmax', name: 'out' }));
+  m.getLayer('out').setWeights([tf.tensor2d([[8, -8], [0, 0], [-8, 8]]), tf.tensor1d([0, 0])]);
+  return m;
+}
+
+beforeAll(async () => {
+  await useBackend('wasm');
+  const m = colourModel();
+  await saveModel(m, join(dir, 'tfjs'));
+  await writeKeras2H5(m, join(dir, 'm.h5'));
+  await writeKeras3(m, join(dir, 'm.keras'));
+  mkdirSync(join(dir, 'imgs'));
+  await sharp({ create: { width: 20, height: 10, channels: 3, background: '#ff0000' } }).png().toFile(join(dir, 'imgs', 'a-red.png'));
+  await sharp({ create: { width: 9, height: 9, channels: 3, background: '#0000ff' } }).jpeg().toFile(join(dir, 'imgs', 'b-blue.jpg'));
+  writeFileSync(join(dir, 'bad.png'), 'not a png');
+});
+
+describe('convlens CLI', () => {
+  it.each(['tfjs/model.json', 'm.h5', 'm.keras'])('summary --json of %s', (file) => {
+    const r = run('summary', join(dir, file), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      layers: [
+        { name: 'gap', className: 'GlobalAveragePooling2D', outputShape: [3], params: 0 },
+        { name: 'out', className: 'Dense', outputShape: [2], params: 8 },
+      ],
+      totalParams: 8,
+      trainableParams: 8,
+    });
+  });
+
+  it('summary prints a Keras-style table', () => {
+    const r = run('summary', join(dir, 'm.h5'));
+    expect(r.stdout).toMatch(/ out \(Dense\)\s+\(None, 2\)\s+8/);
+    expect(r.stdout).toContain('Total params: 8');
+  });
+
+  it('predict --json ranks classes per image (folder input)', () => {
+    const r = run('predict', join(dir, 'm.keras'), join(dir, 'imgs'), '--classes', 'red,blue', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as Array<{ file: string; top: Array<{ index: number; label: string; probability: number }> }>;
+    expect(out.map((p) => [p.file.endsWith('a-red.png'), p.top[0].label])).toEqual([[true, 'red'], [false, 'blue']]);
+    // softmax([8·1 − 0, −8·1]) for pure red: p(red) = 1 / (1 + e^−16)
+    expect(out[0].top[0].probability).toBeCloseTo(1 / (1 + Math.exp(-16)), 6);
+    expect(out[0].top.map((t) => t.index)).toEqual([0, 1]);
+  });
+
+  it('errors name the file or option', () => {
+    expect(run('predict', join(dir, 'm.h5'), join(dir, 'bad.png')).stderr).toMatch(/bad.png: cannot be read as an image/);
+    expect(run('predict', join(dir, 'm.h5'), join(dir, 'imgs'), '--classes', 'a,b,c').stderr).toMatch(/--classes names 3 classes but the model has 2 outputs/);
+    expect(run('summary', join(dir, 'missing.keras')).stderr).toMatch(/missing.keras: cannot read \(ENOENT\)/);
+    const r = run('frobnicate');
+    expect([r.status, r.stderr.includes("unknown command 'frobnicate'")]).toEqual([2, true]);
+    expect(run('predict', '--help').stdout).toContain('--classes');
+  });
+});
