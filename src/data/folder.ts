@@ -10,7 +10,7 @@ import { extname, join, relative, resolve } from 'node:path';
 import { decode as decodeBmp } from 'bmp-ts';
 import sharp from 'sharp';
 import { DataError } from './idx.ts';
-import type { ImageArrays } from './batches.ts';
+import { type Dataset, scaling } from './dataset.ts';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff', '.avif'];
 
@@ -33,12 +33,12 @@ export interface FolderOptions {
   warn?: (message: string) => void;
   /** Largest accepted image, in pixels, before decoding (a declared 20000x20000 is refused). */
   maxPixels?: number;
+  /** How bytes become model inputs (default '/255' → [0, 1]). */
+  scaling?: '/255' | '[-1,1]';
 }
 
-export interface FolderDataset extends ImageArrays {
-  classes: string[];
-  /** Paths relative to the folder: stable sample ids. */
-  ids: string[];
+/** Ids are paths relative to the folder. */
+export interface FolderDataset extends Dataset {
   files: string[];
   /** False for a flat folder of unlabeled images (labels are then -1). */
   labeled: boolean;
@@ -160,6 +160,8 @@ export async function loadImageFolder(opts: FolderOptions): Promise<FolderDatase
   const images = new Uint8Array(keep.length * size);
   keep.forEach((i, k) => images.set(decoded[i]!, k * size));
   return {
+    name: root,
+    ...scaling(opts.scaling ?? '/255'),
     images,
     labels: Int32Array.from(keep.map((i) => labels[i])),
     count: keep.length,

@@ -7,8 +7,8 @@
  * signal): a model that learns it fails on the shortcut-free test split, and its explanations point at the
  * background.
  */
-import type { ImageArrays } from './batches.ts';
 import { mulberry32 } from './batches.ts';
+import { type Dataset, scaling } from './dataset.ts';
 
 export const SHAPE_CLASSES = ['circle', 'square', 'triangle', 'star', 'hexagon'] as const;
 export type ShapeClass = (typeof SHAPE_CLASSES)[number];
@@ -24,11 +24,8 @@ export interface ShapesOptions {
   clutter?: number;
 }
 
-export interface ShapesDataset extends ImageArrays {
-  classes: string[];
-  /** Stable per-sample ids: `shapes-<seed>-<index>`. */
-  ids: string[];
-  /** Ground-truth object masks, [N, H, W], 1 inside the shape. */
+/** Ids are `shapes-<seed>-<index>`; masks are always present. */
+export interface ShapesDataset extends Dataset {
   masks: Uint8Array;
 }
 
@@ -96,7 +93,10 @@ export function generateShapes(opts: ShapesOptions): ShapesDataset {
     const kind = classes[label];
     // Background: a base colour (class-coded under the shortcut) with low-frequency texture and pixel noise.
     const bgHue = opts.shortcut ? (label / classes.length + 0.03 * (rand() - 0.5) + 1) % 1 : rand();
-    const [br, bg, bb] = hsl(bgHue, 0.25 + 0.3 * rand(), 0.35 + 0.3 * rand());
+    // Under the shortcut the whole background colour (not only its hue) is fixed by the class.
+    const sat = 0.25 + 0.3 * rand();
+    const light = 0.35 + 0.3 * rand();
+    const [br, bg, bb] = opts.shortcut ? hsl(bgHue, 0.55, 0.5) : hsl(bgHue, sat, light);
     const waves = Array.from({ length: 3 }, () => [rand() * 0.4, rand() * 0.4, rand() * 2 * Math.PI, 12 + 18 * rand()]);
     const cluttered = rand() < clutter;
     const distractors = cluttered
@@ -161,5 +161,9 @@ export function generateShapes(opts: ShapesOptions): ShapesDataset {
       }
     }
   }
-  return { images, labels, count: n, shape: [size, size, 3], numClasses: classes.length, classes: [...classes], ids, masks };
+  return {
+    name: `shapes-${opts.seed}${opts.shortcut ? '-shortcut' : ''}`,
+    images, labels, count: n, shape: [size, size, 3], numClasses: classes.length, classes: [...classes], ids, masks,
+    ...scaling('/255'),
+  };
 }
