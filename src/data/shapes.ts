@@ -100,9 +100,9 @@ export function generateShapes(opts: ShapesOptions): ShapesDataset {
     const waves = Array.from({ length: 3 }, () => [rand() * 0.4, rand() * 0.4, rand() * 2 * Math.PI, 12 + 18 * rand()]);
     const cluttered = rand() < clutter;
     const distractors = cluttered
-      ? Array.from({ length: 4 + Math.floor(rand() * 4) }, () => ({
+      ? Array.from({ length: 2 + Math.floor(rand() * 3) }, () => ({
           x0: rand() * size, y0: rand() * size, x1: rand() * size, y1: rand() * size,
-          w: 0.8 + rand() * 1.5, col: hsl(rand(), 0.5, 0.3 + 0.4 * rand()),
+          w: 0.6 + rand() * 0.8, col: hsl(rand(), 0.5, 0.3 + 0.4 * rand()),
         }))
       : [];
     // The object: radius 22–42 % of the image, fully inside it, random rotation and a colour far from the bg.
@@ -125,12 +125,12 @@ export function generateShapes(opts: ShapesOptions): ShapesDataset {
         let b = bb;
         for (let w = 0; w < waves.length; w++) {
           const wave = waves[w];
-          const t = Math.sin((2 * Math.PI * (wave[0] * x + wave[1] * y)) / (wave[3] * 0.4) + wave[2]) * 18;
+          const t = Math.sin((2 * Math.PI * (wave[0] * x + wave[1] * y)) / (wave[3] * 0.4) + wave[2]) * 7;
           r += t;
           g += t * 0.8;
           b += t * 0.6;
         }
-        const noise = (rand() - 0.5) * 24;
+        const noise = (rand() - 0.5) * 12;
         r += noise;
         g += noise;
         b += noise;

@@ -1,0 +1,117 @@
+/**
+ * Evaluating a LayersModel layer by layer, so explanations can read any intermediate activation and
+ * differentiate with respect to it. `runGraph` walks the model's graph lazily from the output back, so
+ * replacing a layer's output (to take gradients with respect to it) skips everything upstream of it.
+ * Works for Sequential and functional models with branches and merges (MobileNetV2's residual adds).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Layer = tf.layers.Layer;
+
+export interface RunOptions {
+  /** Layers whose outputs are returned. */
+  capture?: string[];
+  /** Layers whose outputs are replaced by the given tensors (their inputs are then not evaluated). */
+  replace?: Record<string, tf.Tensor>;
+  /** Stop before the final softmax and return the logits (see `logitsLayer`). */
+  logits?: boolean;
+  training?: boolean;
+}
+
+export interface RunResult {
+  output: tf.Tensor;
+  captured: Record<string, tf.Tensor>;
+}
+
+/** The layers feeding `layer` (first inbound node), by name. */
+function inboundLayers(layer: Layer): Layer[] {
+  const node = layer.inboundNodes[0];
+  return node ? (node.inboundLayers as Layer[]) : [];
+}
+
+/** Names of the model's input layers. */
+function isInputLayer(layer: Layer): boolean {
+  return layer.getClassName() === 'InputLayer';
+}
+
+/**
+ * How the model turns logits into probabilities, if it does: a final Dense with softmax, or a final
+ * Activation/Softmax layer. Returns the layer and how to get logits from it.
+ */
+export function softmaxHead(model: tf.LayersModel): { layer: Layer; kind: 'dense' | 'activation' } | undefined {
+  const last = model.layers[model.layers.length - 1];
+  const config = last.getConfig() as { activation?: string };
+  const cls = last.getClassName();
+  if (cls === 'Dense' && config.activation === 'softmax') return { layer: last, kind: 'dense' };
+  if ((cls === 'Activation' && config.activation === 'softmax') || cls === 'Softmax') return { layer: last, kind: 'activation' };
+  return undefined;
+}
+
+export function runGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOptions = {}): RunResult {
+  const memo = new Map<string, tf.Tensor>();
+  const replace = opts.replace ?? {};
+  const head = opts.logits ? softmaxHead(model) : undefined;
+  const kwargs = { training: opts.training ?? false };
+  const outputLayer = model.layers[model.layers.length - 1];
+
+  const evaluate = (layer: Layer): tf.Tensor => {
+    const known = memo.get(layer.name);
+    if (known) return known;
+    let out: tf.Tensor;
+    if (layer.name in replace) out = replace[layer.name];
+    else if (isInputLayer(layer)) out = x;
+    else {
+      const parents = inboundLayers(layer);
+      const inputs = parents.length === 0 ? x : parents.length === 1 ? evaluate(parents[0]) : parents.map(evaluate);
+      if (head && layer === head.layer) {
+        const inp = inputs as tf.Tensor;
+        if (head.kind === 'activation') out = inp;
+        else {
+          // The Dense layer without its softmax: x·W + b.
+          const [kernel, bias] = layer.getWeights();
+          out = bias ? tf.add(tf.matMul(inp as tf.Tensor2D, kernel as tf.Tensor2D), bias) : tf.matMul(inp as tf.Tensor2D, kernel as tf.Tensor2D);
+        }
+      } else out = layer.apply(inputs, kwargs) as tf.Tensor;
+    }
+    memo.set(layer.name, out);
+    return out;
+  };
+
+  const output = evaluate(outputLayer);
+  const captured: Record<string, tf.Tensor> = {};
+  for (const name of opts.capture ?? []) {
+    captured[name] = evaluate(model.getLayer(name));
+  }
+  return { output, captured };
+}
+
+/** True for layers with a spatial [B, H, W, C] output. */
+export function isSpatial(layer: Layer): boolean {
+  const shape = layer.outputShape as (number | null)[];
+  return Array.isArray(shape) && !Array.isArray(shape[0]) && shape.length === 4;
+}
+
+const CONV_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
+
+/**
+ * The default CAM layer: the output of the last convolutional layer *after its activation* — the last
+ * spatial layer at or after the last convolution, before spatial resolution is pooled away
+ * (`block5_conv3` in VGG16 (activation fused), `relu_2_2` in TinyVGG, `out_relu` in MobileNetV2).
+ */
+export function defaultCamLayer(model: tf.LayersModel): string {
+  const layers = model.layers;
+  let lastConv = -1;
+  layers.forEach((l, i) => {
+    if (CONV_CLASSES.has(l.getClassName())) lastConv = i;
+  });
+  if (lastConv < 0) throw new Error(`${model.name}: no convolutional layer, so no CAM layer; pass one explicitly`);
+  let chosen = lastConv;
+  // Follow activation / normalisation layers that keep the shape (ReLU, BatchNorm, Activation).
+  for (let i = lastConv + 1; i < layers.length; i++) {
+    const cls = layers[i].getClassName();
+    const sameShape = JSON.stringify(layers[i].outputShape) === JSON.stringify(layers[chosen].outputShape);
+    if (sameShape && ['ReLU', 'Activation', 'BatchNormalization', 'LeakyReLU', 'ELU'].includes(cls)) chosen = i;
+    else break;
+  }
+  return layers[chosen].name;
+}

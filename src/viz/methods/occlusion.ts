@@ -1,0 +1,94 @@
+/**
+ * Occlusion sensitivity (Zeiler & Fergus 2014, Sec. 4.2; seed 001): slide a patch of `fill` over the image and
+ * record how much the target class's probability drops. All occluded copies of a sample (plus the original)
+ * run as one batch. `lowRes` is the drop per patch position [B, gh, gw]; `maps` averages, per pixel, the drops
+ * of every patch covering it [B, H, W] (Captum's Occlusion).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import type { AttributionMethod } from '../types.ts';
+
+export const occlusionParams = z.object({
+  patch: z.number().int().min(1).default(4),
+  stride: z.number().int().min(1).default(2),
+  /** 'zero' (black in input units), 'mean' (the image's mean per channel) or a constant. */
+  fill: z.union([z.enum(['zero', 'mean']), z.number()]).default('zero'),
+  batchSize: z.number().int().min(1).default(512),
+}).strict();
+export type OcclusionParams = z.infer<typeof occlusionParams>;
+
+/** Patch origins along one axis: 0, s, 2s, … while the patch fits. */
+export function patchOrigins(size: number, patch: number, stride: number): number[] {
+  const out: number[] = [];
+  for (let o = 0; o + patch <= size; o += stride) out.push(o);
+  return out;
+}
+
+export const occlusion: AttributionMethod<OcclusionParams> = {
+  id: 'occlusion',
+  title: 'Occlusion sensitivity',
+  family: 'perturbation',
+  signed: true,
+  reference: 'Zeiler & Fergus 2014, Sec. 4.2: Δp_c when a patch is grey-boxed',
+  params: occlusionParams,
+  attribute({ model, x, targets }, params) {
+    const { patch, stride, fill, batchSize } = occlusionParams.parse(params);
+    const [B, H, W, C] = x.shape;
+    const ys = patchOrigins(H, patch, stride);
+    const xs = patchOrigins(W, patch, stride);
+    const P = ys.length * xs.length;
+    // One mask per patch position, shared by every sample: 1 inside the patch. [P, H, W, 1]
+    const maskData = new Float32Array(P * H * W);
+    ys.forEach((oy, i) =>
+      xs.forEach((ox, j) => {
+        const base = (i * xs.length + j) * H * W;
+        for (let y = oy; y < oy + patch; y++) for (let xx = ox; xx < ox + patch; xx++) maskData[base + y * W + xx] = 1;
+      }),
+    );
+    const drops: number[][] = [];
+    const baseProbs: number[] = [];
+    const masks = tf.tensor4d(maskData, [P, H, W, 1]);
+    try {
+      for (let b = 0; b < B; b++) {
+        const probs: number[] = [];
+        for (let start = 0; start < P + 1; start += batchSize) {
+          const n = Math.min(batchSize, P + 1 - start);
+          const chunk = tf.tidy(() => {
+            const xb = tf.slice(x, [b, 0, 0, 0], [1, H, W, C]);
+            const fillValue = fill === 'zero' ? tf.zerosLike(xb) : fill === 'mean' ? tf.broadcastTo(tf.mean(xb, [1, 2], true), xb.shape) : tf.fill(xb.shape, fill);
+            // Row 0 of the first chunk is the original image; then the occluded copies.
+            const first = start === 0 ? 1 : 0;
+            const m = tf.slice(masks, [Math.max(0, start - 1), 0, 0, 0], [n - first, H, W, 1]);
+            let batch = tf.add(tf.mul(xb, tf.sub(1, m)), tf.mul(fillValue, m));
+            if (first) batch = tf.concat([xb, batch]);
+            const p = model.predict(batch as tf.Tensor4D, { batchSize: n }) as tf.Tensor2D;
+            return tf.slice(p, [0, targets[b]], [n, 1]).dataSync();
+          });
+          probs.push(...chunk);
+        }
+        baseProbs.push(probs[0]);
+        drops.push(probs.slice(1).map((p) => probs[0] - p));
+      }
+    } finally {
+      masks.dispose();
+    }
+    return tf.tidy(() => {
+      const grid = tf.tensor3d(drops.flat(), [B, ys.length, xs.length]);
+      // Per pixel: mean drop of the patches covering it (0 where none does).
+      const sum = new Float32Array(B * H * W);
+      const count = new Float32Array(H * W);
+      ys.forEach((oy, i) =>
+        xs.forEach((ox, j) => {
+          for (let y = oy; y < oy + patch; y++) {
+            for (let xx = ox; xx < ox + patch; xx++) {
+              count[y * W + xx]++;
+              for (let b = 0; b < B; b++) sum[b * H * W + y * W + xx] += drops[b][i * xs.length + j];
+            }
+          }
+        }),
+      );
+      for (let b = 0; b < B; b++) for (let p = 0; p < H * W; p++) sum[b * H * W + p] /= Math.max(1, count[p]);
+      return { maps: tf.tensor3d(sum, [B, H, W]), lowRes: grid, extras: { baseProbability: baseProbs } };
+    });
+  },
+};

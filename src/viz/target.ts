@@ -1,0 +1,32 @@
+/**
+ * Targets: the score a method explains. For a model ending in softmax the score is the pre-softmax logit of
+ * the target class (Grad-CAM paper, Sec. 3; seed 001 swaps softmax for linear), otherwise the output itself.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { runGraph } from './graph.ts';
+
+/** Σ_b score[b, target_b] — summing over the batch keeps every sample's gradient independent. */
+export function targetScore(model: tf.LayersModel, x: tf.Tensor, targets: number[], replace?: Record<string, tf.Tensor>): tf.Scalar {
+  const logits = runGraph(model, x, { logits: true, replace }).output as tf.Tensor2D;
+  return tf.sum(tf.mul(logits, targetMask(targets, logits.shape[1]))) as tf.Scalar;
+}
+
+/** [B, K] with 1 at (b, targets[b]); any K ≥ 1 (tf.oneHot needs K ≥ 2). */
+export function targetMask(targets: number[], classes: number): tf.Tensor2D {
+  const m = new Float32Array(targets.length * classes);
+  targets.forEach((t, b) => {
+    if (!(t >= 0 && t < classes)) throw new Error(`target class ${t} is outside the model's ${classes} outputs`);
+    m[b * classes + t] = 1;
+  });
+  return tf.tensor2d(m, [targets.length, classes]);
+}
+
+/** Predicted class per sample. */
+export function predictedClasses(model: tf.LayersModel, x: tf.Tensor4D): number[] {
+  return tf.tidy(() => Array.from((model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor).argMax(-1).dataSync()));
+}
+
+/** Repeat each sample's target `times` times (for batched noise samples, IG steps, occlusion copies). */
+export function repeatTargets(targets: number[], times: number): number[] {
+  return targets.flatMap((t) => Array<number>(times).fill(t));
+}

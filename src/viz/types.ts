@@ -1,0 +1,54 @@
+/**
+ * The attribution-method interface: each method is one file that declares what it needs and returns arrays;
+ * rendering to images is shared (src/render). Maps are raw numbers at the input resolution; the normalisation
+ * and colormap contract lives in src/render/normalize.ts.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { z } from "zod";
+
+export interface AttributionInput {
+  model: tf.LayersModel;
+  /** Preprocessed inputs [B, H, W, C]. */
+  x: tf.Tensor4D;
+  /** Target class per sample (default: the predicted class). */
+  targets: number[];
+  /** Layer for CAM methods (default: defaultCamLayer). */
+  layer?: string;
+  /** Seed for methods with randomness (SmoothGrad's noise). */
+  seed: number;
+}
+
+export interface AttributionResult {
+  /** [B, H, W] attribution per pixel at input resolution (signed for gradient × input and IG). */
+  maps: tf.Tensor3D;
+  /** Optional per-channel attributions [B, H, W, C] (guided backprop in colour, raw gradients). */
+  channels?: tf.Tensor4D;
+  /** CAMs at the layer's own resolution [B, h, w]. */
+  lowRes?: tf.Tensor3D;
+  /** Per-sample numbers (IG's completeness gap, occlusion's baseline probability, …). */
+  extras?: Record<string, number[]>;
+}
+
+export type Family = 'gradient' | 'cam' | 'perturbation';
+
+export interface AttributionMethod<P extends Record<string, unknown> = Record<string, unknown>> {
+  /** URL-safe id, also the /methods/<id>/ page. */
+  id: string;
+  title: string;
+  family: Family;
+  /** Whether the map is signed (diverging colormap) or magnitude-only (sequential colormap). */
+  signed: boolean;
+  /** Paper and equation the implementation follows. */
+  reference: string;
+  params: z.ZodType<P, z.ZodTypeDef, unknown>;
+  /** Tensors in the result are owned by the caller (dispose them). */
+  attribute(input: AttributionInput, params: P): AttributionResult;
+}
+
+/** A method that produces gradients with respect to the input, so SmoothGrad can wrap it. */
+export interface InputGradientMethod<P extends Record<string, unknown> = Record<string, unknown>> extends AttributionMethod<P> {
+  /** ∂(target score)/∂x or a modified version of it, [B, H, W, C]. */
+  inputGradients(input: AttributionInput, params: P): tf.Tensor4D;
+  /** How per-channel gradients become one map per pixel. */
+  reduce(x: tf.Tensor4D, gradients: tf.Tensor4D): tf.Tensor3D;
+}
