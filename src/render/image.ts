@@ -1,0 +1,64 @@
+/**
+ * Encoding arrays as images with sharp: grayscale/RGB bytes to PNG or WebP, nearest-neighbour upscaling for
+ * small inputs (a 28x28 map is unreadable at 1:1), heatmap overlays, and grids of channels.
+ */
+import sharp from 'sharp';
+
+export interface Raster {
+  /** Bytes, row-major, `channels` per pixel. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+}
+
+/** Inputs in model units → display bytes using the dataset's declared range. */
+export function toBytes(values: ArrayLike<number>, range: [number, number]): Uint8Array {
+  const [lo, hi] = range;
+  return Uint8Array.from(values, (v) => Math.max(0, Math.min(255, Math.round(((v - lo) / (hi - lo)) * 255))));
+}
+
+/** Gray → RGB by repetition; RGB unchanged. */
+export function asRgb(r: Raster): Raster {
+  if (r.channels === 3) return r;
+  const data = new Uint8Array(r.width * r.height * 3);
+  for (let i = 0; i < r.width * r.height; i++) data.fill(r.data[i], i * 3, i * 3 + 3);
+  return { ...r, data, channels: 3 };
+}
+
+/** α-blend a heatmap (RGB) over an image: out = (1 − α)·image + α·heat (Grad-CAM overlays use α = 0.5). */
+export function overlay(image: Raster, heat: Uint8Array, alpha = 0.5): Raster {
+  const base = asRgb(image);
+  const data = new Uint8Array(base.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = Math.round((1 - alpha) * base.data[i] + alpha * heat[i]);
+  return { ...base, data };
+}
+
+/** Tile equally sized rasters into a grid with `gap` pixels of `background` between them. */
+export function grid(tiles: Raster[], columns: number, gap = 1, background = 255): Raster {
+  if (tiles.length === 0) throw new Error('grid: no tiles');
+  const { width: w, height: h, channels: c } = tiles[0];
+  const rows = Math.ceil(tiles.length / columns);
+  const W = columns * w + (columns - 1) * gap;
+  const H = rows * h + (rows - 1) * gap;
+  const data = new Uint8Array(W * H * c).fill(background);
+  tiles.forEach((t, i) => {
+    const ox = (i % columns) * (w + gap);
+    const oy = Math.floor(i / columns) * (h + gap);
+    for (let y = 0; y < h; y++) data.set(t.data.subarray(y * w * c, (y + 1) * w * c), ((oy + y) * W + ox) * c);
+  });
+  return { data, width: W, height: H, channels: c };
+}
+
+/** Encode as PNG (lossless) or WebP, upscaled by an integer factor with nearest-neighbour sampling. */
+export async function encode(r: Raster, format: 'png' | 'webp', scale = 1): Promise<Buffer> {
+  let img = sharp(Buffer.from(r.data), { raw: { width: r.width, height: r.height, channels: r.channels } });
+  if (scale > 1) img = img.resize(r.width * scale, r.height * scale, { kernel: 'nearest' });
+  // Fixed encoder settings and no metadata, so the same array gives the same bytes.
+  return format === 'png' ? img.png({ compressionLevel: 9, adaptiveFiltering: false }).toBuffer() : img.webp({ quality: 90, effort: 4 }).toBuffer();
+}
+
+/** An integer upscale that brings the longer side to at least `target` pixels. */
+export function upscaleFor(width: number, height: number, target = 160): number {
+  return Math.max(1, Math.ceil(target / Math.max(width, height)));
+}
