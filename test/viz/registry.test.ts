@@ -23,7 +23,7 @@ const quick: Record<string, object> = {
 
 describe.each(Object.entries(models))('every method on %s', (_, build) => {
   const { model, shape } = build();
-  const x = tf.randomUniform([2, ...shape] as number[], 0, 1, "float32", 4) as tf.Tensor4D;
+  const x = tf.randomUniform([2, ...shape] as [number, number, number, number], 0, 1, "float32", 4) as tf.Tensor4D;
   it.each(ATTRIBUTION_METHODS.map((m) => [m.id, m] as const))('%s', (_id, method) => {
     const params = method.params.parse(quick[method.id] ?? {});
     const run = () => {
