@@ -5,7 +5,9 @@ import starlight from '@astrojs/starlight';
 import { defineConfig } from 'astro/config';
 
 const manifestPath = './content/generated/manifest.json';
-const models = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')).models : [];
+const manifest = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) : { models: [], methods: [] };
+const models = manifest.models ?? [];
+const methods = manifest.methods ?? [];
 
 export default defineConfig({
   // scripts/report.ts builds into a temporary folder and swaps it into place (atomic output).
@@ -22,6 +24,7 @@ export default defineConfig({
           label: 'Models',
           items: models.map((m) => ({ label: m.title, link: `/models/${m.slug}/` })),
         },
+        { label: 'Methods', items: methods.map((m) => ({ label: m.title, link: `/methods/${m.id}/` })) },
         { label: 'Guides', autogenerate: { directory: 'guides' } },
       ],
     }),

@@ -12,6 +12,7 @@ import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
 import { MANIFEST_PATH } from '../src/manifest/read.ts';
 import { fashionLenet } from '../src/pipeline/fashion-lenet.ts';
+import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,8 +53,11 @@ async function main(): Promise<void> {
   const out = resolve(option('out') ?? 'dist');
   const engine = await selectBackend({ cli: option('backend'), env: process.env.CONVLENS_BACKEND });
   console.log(engine.line);
+  // Generated assets are rebuilt from scratch: stale images from an earlier run must not leak into the site.
+  rmSync('public/generated', { recursive: true, force: true });
   const lenet = await fashionLenet({
     backend: engine.id,
+    publicDir: 'public',
     noCache: process.argv.includes('--no-cache'),
     epochs: intOption('epochs', 5),
     batchSize: 32,
@@ -63,7 +67,8 @@ async function main(): Promise<void> {
     log: (line) => console.log(line),
   });
   mkdirSync('content/generated', { recursive: true });
-  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, models: [lenet] }, MANIFEST_PATH);
+  const methods = ATTRIBUTION_METHODS.map(({ id, title, family, signed, reference }) => ({ id, title, family, signed, reference }));
+  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, methods, models: [lenet] }, MANIFEST_PATH);
   const computed = performance.now();
   buildSite(out);
   console.log(

@@ -34,6 +34,19 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     // Every test image is counted once in the confusion matrix.
     expect(lenet.evaluation.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(10000);
     expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('LeNet-5 on Fashion-MNIST');
+    // Layer pages with channel anchors, sample pages with every method, method pages.
+    const layer = readFileSync(join(out, 'models/lenet5-fashion-mnist/layers/conv2d-1/index.html'), 'utf8');
+    expect(layer).toContain('id="channel-15"');
+    expect(layer).toContain('14×14 input pixels');
+    const sample = lenet.samples[0];
+    const samplePage = readFileSync(join(out, `models/lenet5-fashion-mnist/samples/${sample.slug}/index.html`), 'utf8');
+    for (const a of sample.attributions) {
+      expect(samplePage).toContain(a.image.src);
+      expect(existsSync(join(out, a.image.src)), a.image.src).toBe(true);
+      expect(existsSync(join(out, a.npy)), a.npy).toBe(true);
+    }
+    expect(sample.attributions.map((a: { method: string }) => a.method)).toContain('grad-cam');
+    expect(existsSync(join(out, 'methods/integrated-gradients/index.html'))).toBe(true);
   });
 
   it('fails naming the corrupt file and leaves the previous site intact', () => {

@@ -1,20 +1,40 @@
 /**
  * The manifest: the one contract between the pipeline (Node, TensorFlow.js) and the site (Astro).
  * The pipeline writes it with `writeManifest`; every page parses it with `readManifest`. Neither side
- * imports the other.
+ * imports the other. Asset paths are site-absolute URLs under /generated/.
  */
 import { z } from 'zod';
 
-/** One layer row of a Keras-style summary. */
+/** An image written by the pipeline. */
+export const Asset = z.object({
+  /** Site URL, e.g. /generated/lenet5/samples/3/grad-cam.png */
+  src: z.string().startsWith('/generated/'),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  /** What the image shows, for alt text. */
+  alt: z.string(),
+});
+export type Asset = z.infer<typeof Asset>;
+
+/** One layer row of a Keras-style summary, with its place in the graph and the input. */
 export const LayerSummary = z.object({
   /** Layer name as in the model (Keras names for zoo models). */
   name: z.string(),
+  /** URL-safe, unique within the model. */
+  slug: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
   /** tfjs/Keras class name, e.g. `Conv2D`. */
   className: z.string(),
   /** Output shape without the batch axis. */
   outputShape: z.array(z.number().int().nullable()),
   /** Number of weights, trainable and not. */
   params: z.number().int().nonnegative(),
+  trainableParams: z.number().int().nonnegative().default(0),
+  /** Names of the layers feeding this one (functional models branch and merge). */
+  inbound: z.array(z.string()).default([]),
+  /** The layer's config (Keras get_config), as JSON. */
+  config: z.record(z.unknown()).default({}),
+  /** Receptive field size, jump and start in input pixels (conv/pool layers and what follows them). */
+  field: z.object({ rf: z.tuple([z.number(), z.number()]), jump: z.tuple([z.number(), z.number()]), start: z.tuple([z.number(), z.number()]), global: z.boolean() }).optional(),
 });
 
 /** Metrics of one training epoch. */
@@ -25,6 +45,65 @@ export const EpochRecord = z.object({
   val_loss: z.number().optional(),
   val_acc: z.number().min(0).max(1).optional(),
 });
+
+export const MethodInfo = z.object({
+  id: z.string(),
+  title: z.string(),
+  family: z.enum(['gradient', 'cam', 'perturbation']),
+  signed: z.boolean(),
+  reference: z.string(),
+});
+
+/** One attribution of one sample: the image, the raw array, the scale the colours stand for. */
+export const Attribution = z.object({
+  method: z.string(),
+  image: Asset,
+  /** Raw float map [H, W] as NumPy .npy. */
+  npy: z.string().startsWith('/generated/'),
+  /** The raw value that full colour stands for (see the normalisation contract). */
+  scale: z.number(),
+  params: z.record(z.unknown()),
+  /** CAM layer, when the method uses one. */
+  layer: z.string().optional(),
+  extras: z.record(z.number()).default({}),
+  milliseconds: z.number().nonnegative(),
+});
+
+export const Sample = z.object({
+  /** Stable dataset id, e.g. fashion-mnist/test/17 */
+  id: z.string(),
+  slug: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+  label: z.number().int(),
+  predicted: z.number().int(),
+  probability: z.number(),
+  top: z.array(z.object({ index: z.number().int(), label: z.string(), probability: z.number() })),
+  image: Asset,
+  attributions: z.array(Attribution),
+});
+
+export const ChannelStats = z.object({
+  mean: z.array(z.number()),
+  max: z.array(z.number()),
+  zeroFraction: z.array(z.number()),
+  dead: z.array(z.boolean()),
+});
+
+export const LayerView = z.object({
+  layer: z.string(),
+  /** Per sample: the grid of every channel (seed 000's per-channel standardisation, viridis). */
+  grids: z.array(z.object({ sample: z.string(), image: Asset, columns: z.number().int(), tile: z.tuple([z.number(), z.number()]) })),
+  /** Per channel, first sample, full size: anchors #channel-N point here. */
+  channels: z.array(Asset),
+  /** Sum over channels per sample (seed 003's fused map). */
+  fused: z.array(z.object({ sample: z.string(), image: Asset })),
+  stats: ChannelStats.optional(),
+  /** Dense layers: the sample's activations as a bar chart is drawn by the site from these numbers. */
+  vectors: z.array(z.object({ sample: z.string(), values: z.array(z.number()) })).default([]),
+  /** Conv kernels: one image per input channel (grayscale, min–max) or RGB for the first layer. */
+  filters: Asset.optional(),
+});
+
+export type LayerView = z.infer<typeof LayerView>;
 
 export const ModelReport = z.object({
   /** URL-safe identifier, used in /models/<slug>/. */
@@ -38,6 +117,7 @@ export const ModelReport = z.object({
     /** Held out of training for model selection (best epoch). */
     validationCount: z.number().int().nonnegative().default(0),
     testCount: z.number().int().positive(),
+    preview: Asset.optional(),
   }),
   layers: z.array(LayerSummary).min(1),
   totalParams: z.number().int().positive(),
@@ -52,9 +132,14 @@ export const ModelReport = z.object({
   evaluation: z.object({
     testAccuracy: z.number().min(0).max(1),
     testLoss: z.number(),
+    topK: z.record(z.number()).default({}),
     /** confusion[true][predicted] = count of test images. */
     confusion: z.array(z.array(z.number().int().nonnegative())),
+    perClass: z.array(z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() })).default([]),
   }),
+  camLayer: z.string().optional(),
+  samples: z.array(Sample).default([]),
+  layerViews: z.array(LayerView).default([]),
 });
 export type ModelReport = z.infer<typeof ModelReport>;
 
@@ -62,6 +147,7 @@ export const Manifest = z.object({
   version: z.literal(1),
   /** The engine that computed everything: backend id and the selection line. */
   engine: z.object({ backend: z.string(), line: z.string() }),
+  methods: z.array(MethodInfo).default([]),
   models: z.array(ModelReport),
 });
 export type Manifest = z.infer<typeof Manifest>;

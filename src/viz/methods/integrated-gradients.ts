@@ -12,7 +12,7 @@ import { runGraph } from '../graph.ts';
 
 export const integratedGradientsParams = z.object({
   /** Riemann steps m (paper: 20–300). */
-  steps: z.number().int().min(1).max(1024).default(64),
+  steps: z.number().int().min(1).max(1024).default(128),
   /** Baseline x': 'black' (all zeros in input units), 'mean' (the image's mean per channel). */
   baseline: z.enum(['black', 'mean']).default('black'),
 }).strict();

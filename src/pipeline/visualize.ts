@@ -1,0 +1,280 @@
+/**
+ * The visualize step for one model: pick samples, run every attribution method on them (batched), capture every
+ * layer's activations, draw filters, and write images + .npy arrays under public/generated/<model>/ with their
+ * manifest entries.
+ */
+import { mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { makeBatch } from '../data/batches.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { Asset, LayerView, ModelReport } from '../manifest/schema.ts';
+import { uniqueSlugs } from '../manifest/slug.ts';
+import { colorize } from '../render/colormap.ts';
+import { asRgb, encode, grid, overlay, type Raster, toBytes, upscaleFor } from '../render/image.ts';
+import { minMax, normalizeMap, standardizeChannel } from '../render/normalize.ts';
+import { npyBytes } from '../render/npy.ts';
+import { allActivations, channelStats } from '../viz/activations.ts';
+import { defaultCamLayer } from '../viz/graph.ts';
+import { receptiveFields } from '../viz/receptive-field.ts';
+import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
+
+export interface VisualizeOptions {
+  model: tf.LayersModel;
+  slug: string;
+  /** Test data the samples come from. */
+  data: Dataset;
+  /** Dataset indices of the samples to explain. */
+  sampleIndices: number[];
+  /** public/ folder; assets go to <publicDir>/generated/<slug>/. */
+  publicDir: string;
+  seed: number;
+  /** Parameters per method id (defaults otherwise). */
+  methodParams?: Record<string, object>;
+}
+
+/** A deterministic class-balanced pick: the first test sample of each class, then the most confident mistakes. */
+export function pickSamples(data: Dataset, probs: Float32Array, perClass = 1, mistakes = 2): number[] {
+  const K = data.numClasses;
+  const chosen: number[] = [];
+  for (let k = 0; k < K; k++) {
+    let found = 0;
+    for (let i = 0; i < data.count && found < perClass; i++) {
+      if (data.labels[i] === k) {
+        chosen.push(i);
+        found++;
+      }
+    }
+  }
+  const wrong: Array<{ i: number; p: number }> = [];
+  for (let i = 0; i < data.count; i++) {
+    const row = probs.subarray(i * K, (i + 1) * K);
+    let pred = 0;
+    for (let k = 1; k < K; k++) if (row[k] > row[pred]) pred = k;
+    if (pred !== data.labels[i]) wrong.push({ i, p: row[pred] });
+  }
+  wrong.sort((a, b) => b.p - a.p || a.i - b.i);
+  for (const w of wrong.slice(0, mistakes)) if (!chosen.includes(w.i)) chosen.push(w.i);
+  return chosen;
+}
+
+/** Layer rows for the manifest: summary, graph edges, config, receptive fields. */
+export function layerSummaries(model: tf.LayersModel): ModelReport['layers'] {
+  const fields = receptiveFields(model);
+  const slugs = uniqueSlugs(model.layers.map((l) => l.name));
+  return model.layers.map((layer, i) => {
+    const shape = layer.outputShape as (number | null)[];
+    const node = layer.inboundNodes[0];
+    const f = fields.get(layer.name);
+    return {
+      name: layer.name,
+      slug: slugs[i],
+      className: layer.getClassName(),
+      outputShape: shape.slice(1),
+      params: layer.countParams(),
+      trainableParams: layer.trainableWeights.reduce((n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1), 0),
+      inbound: ((node?.inboundLayers ?? []) as tf.layers.Layer[]).map((l) => l.name),
+      config: JSON.parse(JSON.stringify(layer.getConfig())) as Record<string, unknown>,
+      field: f ? { rf: f.rf, jump: f.jump, start: f.start, global: f.global } : undefined,
+    };
+  });
+}
+
+class AssetWriter {
+  private readonly pending: Promise<void>[] = [];
+  constructor(
+    private readonly publicDir: string,
+    private readonly base: string,
+  ) {}
+
+  /** Encode and queue a raster; returns its manifest entry at once. */
+  image(rel: string, r: Raster, alt: string, format: 'png' | 'webp' = 'png'): Asset {
+    const scale = upscaleFor(r.width, r.height);
+    const url = `/generated/${this.base}/${rel}.${format}`;
+    const path = join(this.publicDir, url);
+    mkdirSync(join(path, '..'), { recursive: true });
+    this.pending.push(encode(r, format, scale).then((b) => writeFile(path, b)));
+    return { src: url, width: r.width * scale, height: r.height * scale, alt };
+  }
+
+  npy(rel: string, data: Float32Array, shape: number[]): string {
+    const url = `/generated/${this.base}/${rel}.npy`;
+    const path = join(this.publicDir, url);
+    mkdirSync(join(path, '..'), { recursive: true });
+    this.pending.push(writeFile(path, npyBytes(data, shape)));
+    return url;
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+}
+
+export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer'>> {
+  const { model, data, sampleIndices, seed } = opts;
+  const out = new AssetWriter(opts.publicDir, opts.slug);
+  const [H, W, C] = data.shape;
+  const { x } = (() => {
+    const b = makeBatch(data, sampleIndices, data.scale, data.offset);
+    b.y.dispose();
+    return b;
+  })();
+  const sampleSlugs = uniqueSlugs(sampleIndices.map((i) => data.ids[i]));
+  const camLayer = defaultCamLayer(model);
+  try {
+    const probs = tf.tidy(() => (model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor).dataSync() as Float32Array);
+    const K = data.numClasses;
+    const predicted = sampleIndices.map((_, s) => {
+      const row = probs.subarray(s * K, (s + 1) * K);
+      let p = 0;
+      for (let k = 1; k < K; k++) if (row[k] > row[p]) p = k;
+      return p;
+    });
+    const pixels = x.dataSync();
+    const sampleRaster = (s: number): Raster => ({
+      data: toBytes(pixels.subarray(s * H * W * C, (s + 1) * H * W * C), data.range),
+      width: W,
+      height: H,
+      channels: C as 1 | 3,
+    });
+
+    // Attributions: every method on all samples at once, explaining the predicted class.
+    const perSample = sampleIndices.map(() => [] as ModelReport['samples'][number]['attributions']);
+    for (const method of ATTRIBUTION_METHODS) {
+      const params = method.params.parse(opts.methodParams?.[method.id] ?? {}) as Record<string, unknown>;
+      const t0 = performance.now();
+      const r = method.attribute({ model, x, targets: predicted, seed, layer: camLayer }, params as never);
+      const ms = (performance.now() - t0) / sampleIndices.length;
+      const maps = r.maps.dataSync() as Float32Array;
+      tf.dispose([r.maps, r.channels, r.lowRes].filter(Boolean) as tf.Tensor[]);
+      sampleIndices.forEach((_, s) => {
+        const raw = maps.slice(s * H * W, (s + 1) * H * W);
+        const norm = normalizeMap(raw, method.signed);
+        const heat = colorize(norm.values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
+        const picture = method.family === 'cam' ? overlay(sampleRaster(s), heat, 0.5) : { data: heat, width: W, height: H, channels: 3 as const };
+        const extras = Object.fromEntries(Object.entries(r.extras ?? {}).map(([k, v]) => [k, v[s]]));
+        perSample[s].push({
+          method: method.id,
+          image: out.image(`samples/${sampleSlugs[s]}/${method.id}`, picture, `${method.title} for ${data.ids[sampleIndices[s]]}, class ${data.classes[predicted[s]]}`),
+          npy: out.npy(`samples/${sampleSlugs[s]}/${method.id}`, raw, [H, W]),
+          scale: norm.scale,
+          params,
+          layer: method.family === 'cam' ? camLayer : undefined,
+          extras,
+          milliseconds: ms,
+        });
+      });
+    }
+
+    const samples: ModelReport['samples'] = sampleIndices.map((index, s) => {
+      const row = Array.from(probs.subarray(s * K, (s + 1) * K));
+      const top = row
+        .map((p, k) => ({ index: k, label: data.classes[k], probability: p }))
+        .sort((a, b) => b.probability - a.probability || a.index - b.index)
+        .slice(0, 5);
+      return {
+        id: data.ids[index],
+        slug: sampleSlugs[s],
+        label: data.labels[index],
+        predicted: predicted[s],
+        probability: row[predicted[s]],
+        top,
+        image: out.image(`samples/${sampleSlugs[s]}/input`, sampleRaster(s), `Input ${data.ids[index]}, true class ${data.classes[data.labels[index]]}`),
+        attributions: perSample[s],
+      };
+    });
+
+    // Activations of every layer for every sample, one forward pass.
+    const acts = allActivations(model, x);
+    const layerSlugs = uniqueSlugs(model.layers.map((l) => l.name));
+    const layerViews: LayerView[] = [];
+    try {
+      model.layers.forEach((layer, li) => {
+        const a = acts[layer.name];
+        if (!a) return;
+        const values = a.dataSync() as Float32Array;
+        const view: LayerView = { layer: layer.name, grids: [], channels: [], fused: [], vectors: [] };
+        const lslug = layerSlugs[li];
+        if (a.rank === 4) {
+          const [, h, w, k] = a.shape;
+          view.stats = channelStats(values, k);
+          const columns = Math.ceil(Math.sqrt(k));
+          sampleIndices.forEach((_, s) => {
+            const tiles: Raster[] = [];
+            const fusedMap = new Float32Array(h * w);
+            for (let c = 0; c < k; c++) {
+              const ch = new Float32Array(h * w);
+              for (let p = 0; p < h * w; p++) {
+                ch[p] = values[((s * h * w + p) * k) + c];
+                fusedMap[p] += ch[p];
+              }
+              tiles.push({ data: colorize(Float32Array.from(standardizeChannel(ch), (v) => v / 255), 'viridis'), width: w, height: h, channels: 3 });
+              if (s === 0) {
+                view.channels.push(out.image(`layers/${lslug}/channel-${c}`, tiles[c], `${layer.name} channel ${c} for ${samples[0].id}`));
+              }
+            }
+            view.grids.push({
+              sample: samples[s].slug,
+              image: out.image(`layers/${lslug}/grid-${samples[s].slug}`, grid(tiles, columns, 1), `All ${k} channels of ${layer.name} for ${samples[s].id}`),
+              columns,
+              tile: [w, h],
+            });
+            view.fused.push({
+              sample: samples[s].slug,
+              image: out.image(`layers/${lslug}/fused-${samples[s].slug}`, { data: colorize(minMax(fusedMap), 'viridis'), width: w, height: h, channels: 3 }, `Sum of the channels of ${layer.name} for ${samples[s].id}`),
+            });
+          });
+        } else if (a.rank === 2) {
+          const units = a.shape[1] as number;
+          view.stats = channelStats(values, units);
+          view.vectors = sampleIndices.map((_, s) => ({ sample: samples[s].slug, values: Array.from(values.subarray(s * units, (s + 1) * units)) }));
+        }
+        const filters = filterImage(layer);
+        if (filters) view.filters = out.image(`layers/${lslug}/filters`, filters.raster, `${filters.what} of ${layer.name}`);
+        layerViews.push(view);
+      });
+    } finally {
+      tf.dispose(Object.values(acts));
+    }
+    await out.flush();
+    return { samples, layerViews, camLayer };
+  } finally {
+    x.dispose();
+  }
+}
+
+/**
+ * Kernels as pictures: a first layer with 3 input channels as RGB tiles (min–max per filter, seed 000),
+ * otherwise one grayscale tile per (input channel, filter) — rows are input channels — and depthwise
+ * kernels one tile per channel.
+ */
+export function filterImage(layer: tf.layers.Layer): { raster: Raster; what: string } | undefined {
+  const cls = layer.getClassName();
+  if (cls !== 'Conv2D' && cls !== 'DepthwiseConv2D') return undefined;
+  const kernel = layer.getWeights()[0];
+  const [kh, kw, cin, cout] = kernel.shape;
+  const v = kernel.dataSync();
+  const at = (i: number, j: number, c: number, o: number) => v[((i * kw + j) * cin + c) * cout + o];
+  if (cls === 'Conv2D' && cin === 3) {
+    const tiles = Array.from({ length: cout }, (_, o) => {
+      const rgb = new Float32Array(kh * kw * 3);
+      for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < 3; c++) rgb[(i * kw + j) * 3 + c] = at(i, j, c, o);
+      return { data: Uint8Array.from(minMax(rgb), (t) => Math.round(t * 255)), width: kw, height: kh, channels: 3 as const };
+    });
+    return { raster: grid(tiles, Math.min(16, cout), 1), what: `${cout} RGB filters` };
+  }
+  const rows = Math.min(cin, 32);
+  const cols = Math.min(cout, 32);
+  const tiles: Raster[] = [];
+  for (let c = 0; c < rows; c++) {
+    for (let o = 0; o < cols; o++) {
+      const k = new Float32Array(kh * kw);
+      for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) k[i * kw + j] = at(i, j, c, o);
+      tiles.push(asRgb({ data: Uint8Array.from(minMax(k), (t) => Math.round(t * 255)), width: kw, height: kh, channels: 1 }));
+    }
+  }
+  const what = cls === 'DepthwiseConv2D' ? `Depthwise kernels (${rows} channels × ${cols} multipliers)` : `Kernels (rows: ${rows} input channels, columns: ${cols} filters)`;
+  return { raster: grid(tiles, cols, 1), what };
+}
+
