@@ -4,6 +4,7 @@
  * images/s over the 10k test set, test accuracy after 3 epochs. Prints a table with ratios to the first
  * backend and writes bench/results.json. A benchmark, not a test: nothing here passes or fails.
  *
+ * It also times explanations on LeNet-5: Grad-CAM (batched) and occlusion (4x4 patch, stride 2) per image.
  * Options: --backends wasm,cpu (default: every backend that loads), --quick (smaller blocks, for a smoke run).
  * The pure-JS cpu backend trains at ~17 images/s, so its blocks are cut to 256 images and its 3-epoch accuracy
  * (≈ 3 hours) is skipped unless --full is given; results.json says so in `note`.
@@ -16,12 +17,18 @@ import { makeBatch } from '../src/data/batches.ts';
 import { locateFashionMnist, readMnistSplit } from '../src/data/idx.ts';
 import { lenet5 } from '../src/models/lenet5.ts';
 import { evaluate, fit } from '../src/train/fit.ts';
+import { gradCam } from '../src/viz/methods/grad-cam.ts';
+import { occlusion } from '../src/viz/methods/occlusion.ts';
 
 interface Result {
   backend: BackendId;
   train_img_per_s: { '64': number; '256': number };
   infer_img_per_s: number;
   test_acc_3ep: number | null;
+  /** Grad-CAM on conv2d_1, batched over 256 test images, ms per image (median of 3). */
+  gradcam_ms_per_img: number;
+  /** Occlusion, 4x4 patch at stride 2: 169 occluded copies + the original per image, ms per image. */
+  occlusion_ms_per_img: number;
   block_images: number;
   note?: string;
 }
@@ -51,6 +58,37 @@ function trainRate(train: ImageArrays, batchSize: number, blockImages: number): 
   }
   model.dispose();
   return median(rates);
+}
+
+function explainCosts(test: ImageArrays, slow: boolean): { gradcam: number; occlusion: number } {
+  const model = lenet5({ seed: 1 });
+  const n = slow ? 8 : 256;
+  const { x, y } = makeBatch(test, Array.from({ length: n }, (_, i) => i));
+  const targets = Array.from(test.labels.subarray(0, n));
+  const timeIt = (f: () => void, reps = 3) => {
+    f(); // warm-up
+    const t: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      f();
+      t.push(performance.now() - t0);
+    }
+    return median(t);
+  };
+  const gradcam = timeIt(() => {
+    const r = gradCam.attribute({ model, x: x as tf.Tensor4D, targets, seed: 0 }, {} as never);
+    r.maps.dataSync();
+    tf.dispose([r.maps, r.lowRes!]);
+  }) / n;
+  const m = slow ? 2 : 16;
+  const xo = tf.slice(x, [0, 0, 0, 0], [m, 28, 28, 1]) as tf.Tensor4D;
+  const occ = timeIt(() => {
+    const r = occlusion.attribute({ model, x: xo, targets: targets.slice(0, m), seed: 0 }, occlusion.params.parse({ patch: 4, stride: 2 }));
+    tf.dispose([r.maps, r.lowRes!]);
+  }) / m;
+  tf.dispose([x, y, xo]);
+  model.dispose();
+  return { gradcam: Number(gradcam.toFixed(4)), occlusion: Number(occ.toFixed(3)) };
 }
 
 function inferRate(test: ImageArrays, batchSize = 1000): number {
@@ -95,11 +133,16 @@ async function main(): Promise<void> {
       train_img_per_s: { '64': 0, '256': 0 },
       infer_img_per_s: 0,
       test_acc_3ep: null,
+      gradcam_ms_per_img: 0,
+      occlusion_ms_per_img: 0,
       block_images: blockImages,
     };
     r.train_img_per_s['256'] = Math.round(trainRate(train, 256, blockImages));
     r.train_img_per_s['64'] = Math.round(trainRate(train, 64, blockImages));
     r.infer_img_per_s = Math.round(inferRate(test));
+    const costs = explainCosts(test, slow);
+    r.gradcam_ms_per_img = costs.gradcam;
+    r.occlusion_ms_per_img = costs.occlusion;
     if (slow) {
       r.note = 'cpu: 3 blocks of 256 images and no 3-epoch accuracy (≈ 3 h at this speed); run with --full for both';
     } else if (!quick) {
@@ -113,7 +156,7 @@ async function main(): Promise<void> {
   }
   if (results.length === 0) throw new Error('no backend could be benchmarked');
   const base = results[0];
-  console.log('\nbackend   train@64  train@256  infer   acc(3ep)  train@256 / ' + base.backend);
+  console.log('\nbackend   train@64  train@256  infer   acc(3ep)  gradcam ms/img  occlusion ms/img  train@256 / ' + base.backend);
   for (const r of results) {
     console.log(
       [
@@ -122,6 +165,8 @@ async function main(): Promise<void> {
         String(r.train_img_per_s['256']).padStart(10),
         String(r.infer_img_per_s).padStart(7),
         String(r.test_acc_3ep ?? '—').padStart(9),
+        String(r.gradcam_ms_per_img).padStart(15),
+        String(r.occlusion_ms_per_img).padStart(17),
         (r.train_img_per_s['256'] / base.train_img_per_s['256']).toFixed(3).padStart(12),
       ].join(' '),
     );
