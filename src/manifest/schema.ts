@@ -101,6 +101,8 @@ export const LayerView = z.object({
   vectors: z.array(z.object({ sample: z.string(), values: z.array(z.number()) })).default([]),
   /** Conv kernels: one image per input channel (grayscale, min–max) or RGB for the first layer. */
   filters: Asset.optional(),
+  /** Activation maximization of the first channels: the input that most excites each, and the mean activation reached. */
+  actmax: z.array(z.object({ channel: z.number().int(), image: Asset, value: z.number() })).default([]),
 });
 
 export type LayerView = z.infer<typeof LayerView>;
@@ -138,6 +140,8 @@ export const ModelReport = z.object({
     perClass: z.array(z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() })).default([]),
   }),
   camLayer: z.string().optional(),
+  /** Activation maximization of each class's logit. */
+  classMax: z.array(z.object({ index: z.number().int(), image: Asset, value: z.number() })).default([]),
   samples: z.array(Sample).default([]),
   layerViews: z.array(LayerView).default([]),
 });

@@ -15,7 +15,10 @@ import { colorize } from '../render/colormap.ts';
 import { asRgb, encode, grid, overlay, type Raster, toBytes, upscaleFor } from '../render/image.ts';
 import { minMax, normalizeMap, standardizeChannel } from '../render/normalize.ts';
 import { npyBytes } from '../render/npy.ts';
+import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
+
+const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 import { defaultCamLayer } from '../viz/graph.ts';
 import { receptiveFields } from '../viz/receptive-field.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
@@ -32,6 +35,8 @@ export interface VisualizeOptions {
   seed: number;
   /** Parameters per method id (defaults otherwise). */
   methodParams?: Record<string, object>;
+  /** Activation maximization: channels per conv layer and ascent steps. */
+  actmax?: { maxChannels: number; steps: number };
 }
 
 /** A deterministic class-balanced pick: the first test sample of each class, then the most confident mistakes. */
@@ -111,7 +116,7 @@ class AssetWriter {
   }
 }
 
-export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer'>> {
+export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax'>> {
   const { model, data, sampleIndices, seed } = opts;
   const out = new AssetWriter(opts.publicDir, opts.slug);
   const [H, W, C] = data.shape;
@@ -122,6 +127,11 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
   })();
   const sampleSlugs = uniqueSlugs(sampleIndices.map((i) => data.ids[i]));
   const camLayer = defaultCamLayer(model);
+  const actmax = opts.actmax ?? { maxChannels: 16, steps: 96 };
+  const actmaxOptions = {
+    steps: actmax.steps, stepSize: 0.01, range: data.range, seed,
+    regularizers: [totalVariation(0.05), l2Penalty(0.01, (data.range[0] + data.range[1]) / 2)], jitter: { pixels: 1 },
+  };
   try {
     const probs = tf.tidy(() => (model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor).dataSync() as Float32Array);
     const K = data.numClasses;
@@ -194,7 +204,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         const a = acts[layer.name];
         if (!a) return;
         const values = a.dataSync() as Float32Array;
-        const view: LayerView = { layer: layer.name, grids: [], channels: [], fused: [], vectors: [] };
+        const view: LayerView = { layer: layer.name, grids: [], channels: [], fused: [], vectors: [], actmax: [] };
         const lslug = layerSlugs[li];
         if (a.rank === 4) {
           const [, h, w, k] = a.shape;
@@ -232,13 +242,33 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         }
         const filters = filterImage(layer);
         if (filters) view.filters = out.image(`layers/${lslug}/filters`, filters.raster, `${filters.what} of ${layer.name}`);
+        if (CONV.has(layer.getClassName()) && a.rank === 4) {
+          const k = Math.min(a.shape[3] as number, actmax.maxChannels);
+          const r = maximize(model, Array.from({ length: k }, (_, c) => ({ kind: 'channel' as const, layer: layer.name, channel: c })), actmaxOptions);
+          const imgs = r.images.dataSync();
+          r.images.dispose();
+          view.actmax = r.values.map((value, c) => ({
+            channel: c,
+            value,
+            image: out.image(`layers/${lslug}/actmax-${c}`, { data: toBytes(imgs.subarray(c * H * W * C, (c + 1) * H * W * C), data.range), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises ${layer.name} channel ${c}`),
+          }));
+        }
         layerViews.push(view);
       });
     } finally {
       tf.dispose(Object.values(acts));
     }
+    // Each class's logit, maximised from noise.
+    const cm = maximize(model, data.classes.map((_, index) => ({ kind: 'class' as const, index })), actmaxOptions);
+    const cimgs = cm.images.dataSync();
+    cm.images.dispose();
+    const classMax = cm.values.map((value, index) => ({
+      index,
+      value,
+      image: out.image(`classes/actmax-${index}`, { data: toBytes(cimgs.subarray(index * H * W * C, (index + 1) * H * W * C), data.range), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises the ${data.classes[index]} logit`),
+    }));
     await out.flush();
-    return { samples, layerViews, camLayer };
+    return { samples, layerViews, camLayer, classMax };
   } finally {
     x.dispose();
   }
