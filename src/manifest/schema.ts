@@ -130,6 +130,8 @@ export const ModelReport = z.object({
     learningRate: z.number().positive(),
     seed: z.number().int(),
     history: z.array(EpochRecord),
+    /** Loss and accuracy per epoch as SVG charts. */
+    charts: z.array(Asset).default([]),
   }),
   evaluation: z.object({
     testAccuracy: z.number().min(0).max(1),

@@ -12,7 +12,7 @@ import { bestCheckpoint, progress } from '../train/callbacks.ts';
 import { evaluate, fit } from '../train/fit.ts';
 import { evaluateProbabilities } from '../viz/evaluation.ts';
 import { layerSummaries, pickSamples, visualize } from './visualize.ts';
-import { dataPreview } from './preview.ts';
+import { dataPreview, learningCharts } from './preview.ts';
 
 export interface FashionLenetOptions {
   epochs: number;
@@ -99,7 +99,7 @@ export async function fashionLenet(opts: FashionLenetOptions): Promise<ModelRepo
       layers: summary,
       totalParams: model.countParams(),
       trainableParams: summary.reduce((n, l) => n + l.trainableParams, 0),
-      training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, history },
+      training: { epochs: opts.epochs, batchSize: opts.batchSize, learningRate: opts.learningRate, seed: opts.seed, history, charts: learningCharts(history, opts.publicDir, slug) },
       evaluation: { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass },
       ...views,
     };

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.ts';
 import type { Asset } from '../manifest/schema.ts';
+import { lineChart } from '../render/charts.ts';
 import { encode, grid, upscaleFor } from '../render/image.ts';
 
 export async function dataPreview(data: Dataset, n: number, publicDir: string, slug: string): Promise<Asset> {
@@ -22,4 +23,26 @@ export async function dataPreview(data: Dataset, n: number, publicDir: string, s
   writeFileSync(join(publicDir, url), await encode(r, 'png', scale));
   const labels = Array.from({ length: count }, (_, i) => data.classes[data.labels[i]]).join(', ');
   return { src: url, width: r.width * scale, height: r.height * scale, alt: `${count} training images of ${data.name}: ${labels}` };
+}
+
+/** Learning curves: loss and accuracy, training vs validation, as SVG files. */
+export function learningCharts(
+  history: Array<{ epoch: number; loss: number; acc: number; val_loss?: number; val_acc?: number }>,
+  publicDir: string,
+  slug: string,
+): Asset[] {
+  const dir = join(publicDir, 'generated', slug);
+  mkdirSync(dir, { recursive: true });
+  const series = (key: 'loss' | 'acc' | 'val_loss' | 'val_acc', name: string) => ({
+    name,
+    points: history.filter((h) => h[key] != null).map((h) => ({ x: h.epoch, y: h[key] as number })),
+  });
+  const charts = [
+    { file: 'loss', title: 'Loss per epoch', y: 'cross-entropy', s: [series('loss', 'training'), series('val_loss', 'validation')] },
+    { file: 'accuracy', title: 'Accuracy per epoch', y: 'accuracy', s: [series('acc', 'training'), series('val_acc', 'validation')] },
+  ];
+  return charts.map((c) => {
+    writeFileSync(join(dir, `${c.file}.svg`), lineChart(c.s.filter((x) => x.points.length), { title: c.title, yLabel: c.y }));
+    return { src: `/generated/${slug}/${c.file}.svg`, width: 560, height: 260, alt: `${c.title}: ${c.s.map((x) => `${x.name} ${x.points.map((p) => p.y.toFixed(3)).join(', ')}`).join('; ')}` };
+  });
 }
