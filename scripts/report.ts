@@ -6,11 +6,12 @@
  * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 5), --seed <n>, --no-cache.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
 import { MANIFEST_PATH } from '../src/manifest/read.ts';
+import { reportJson } from '../src/manifest/report-json.ts';
 import { fashionLenet } from '../src/pipeline/fashion-lenet.ts';
 import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
 
@@ -30,8 +31,8 @@ function intOption(name: string, fallback: number): number {
   return n;
 }
 
-/** Build the site into a fresh folder next to `out`, then replace `out` with it. */
-function buildSite(out: string): void {
+/** Build the site into a fresh folder next to `out`, add `extra` files, then replace `out` with it. */
+function buildSite(out: string, extra: Record<string, string> = {}): void {
   const tmp = `${out}.building-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   const astro = spawnSync(process.execPath, [resolve('node_modules/astro/astro.js'), 'build'], {
@@ -41,6 +42,10 @@ function buildSite(out: string): void {
   if (astro.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(`astro build failed (exit ${astro.status}); the previous site in ${out} is untouched`);
+  }
+  for (const [rel, text] of Object.entries(extra)) {
+    mkdirSync(dirname(join(tmp, rel)), { recursive: true });
+    writeFileSync(join(tmp, rel), text);
   }
   const old = `${out}.old-${process.pid}`;
   if (existsSync(out)) renameSync(out, old);
@@ -68,9 +73,19 @@ async function main(): Promise<void> {
   });
   mkdirSync('content/generated', { recursive: true });
   const methods = ATTRIBUTION_METHODS.map(({ id, title, family, signed, reference }) => ({ id, title, family, signed, reference }));
-  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, methods, models: [lenet] }, MANIFEST_PATH);
+  const manifest = { version: 1 as const, engine: { backend: engine.id, line: engine.line }, methods, models: [lenet] };
+  writeManifest(manifest, MANIFEST_PATH);
   const computed = performance.now();
-  buildSite(out);
+  const extra: Record<string, string> = {};
+  for (const model of manifest.models) extra[`models/${model.slug}/report.json`] = `${JSON.stringify(reportJson(model, manifest), null, 2)}\n`;
+  extra['build-info.json'] = `${JSON.stringify({
+    engine: engine.line,
+    computeSeconds: Number(((computed - t0) / 1000).toFixed(2)),
+    builtAt: new Date().toISOString(),
+    node: process.version,
+    attributionMilliseconds: Object.fromEntries(lenet.samples[0]?.attributions.map((a) => [a.method, Number(a.milliseconds.toFixed(3))]) ?? []),
+  }, null, 2)}\n`;
+  buildSite(out, extra);
   console.log(
     `report: ${lenet.title} test accuracy ${(lenet.evaluation.testAccuracy * 100).toFixed(2)} % · ` +
       `compute ${((computed - t0) / 1000).toFixed(1)} s · site ${((performance.now() - computed) / 1000).toFixed(1)} s · ${out}`,

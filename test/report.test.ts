@@ -3,7 +3,7 @@
  * the site lands in --out with the model page, and a failing run leaves the previous site untouched.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +47,18 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     }
     expect(sample.attributions.map((a: { method: string }) => a.method)).toContain('grad-cam');
     expect(existsSync(join(out, 'methods/integrated-gradients/index.html'))).toBe(true);
+  });
+
+  it('is deterministic: a second cold run (no cache) writes byte-identical report.json and images', () => {
+    const outB = join(mkdtempSync(join(tmpdir(), 'convlens-report-b-')), 'site');
+    const run = report(['--epochs', '1', '--out', outB, '--no-cache']);
+    expect(run.status, run.stderr).toBe(0);
+    const rel = 'models/lenet5-fashion-mnist/report.json';
+    expect(readFileSync(join(outB, rel), 'utf8')).toBe(readFileSync(join(out, rel), 'utf8'));
+    const images = readdirSync(join(out, 'generated'), { recursive: true }).map(String).filter((f) => /\.(png|npy|svg)$/.test(f));
+    expect(images.length).toBeGreaterThan(300);
+    const differing = images.filter((f) => !readFileSync(join(out, 'generated', f)).equals(readFileSync(join(outB, 'generated', f))));
+    expect(differing).toEqual([]);
   });
 
   it('fails naming the corrupt file and leaves the previous site intact', () => {

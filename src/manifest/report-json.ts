@@ -1,0 +1,41 @@
+/**
+ * dist/models/<model>/report.json: machine-readable results for CI gates. Byte-identical across runs with one
+ * config (no timings, no dates: those go to dist/build-info.json).
+ */
+import type { Manifest, ModelReport } from './schema.ts';
+
+export function reportJson(model: ModelReport, manifest: Manifest): object {
+  const classes = model.dataset.classes;
+  return {
+    model: model.slug,
+    title: model.title,
+    architecture: model.architecture,
+    backend: manifest.engine.backend,
+    seed: model.training.seed,
+    dataset: { name: model.dataset.name, classes, trainCount: model.dataset.trainCount, validationCount: model.dataset.validationCount, testCount: model.dataset.testCount },
+    layers: model.layers.map((l) => ({ name: l.name, className: l.className, outputShape: l.outputShape, params: l.params })),
+    totalParams: model.totalParams,
+    trainableParams: model.trainableParams,
+    training: { epochs: model.training.epochs, batchSize: model.training.batchSize, learningRate: model.training.learningRate, history: model.training.history },
+    metrics: {
+      accuracy: model.evaluation.testAccuracy,
+      loss: model.evaluation.testLoss,
+      topK: model.evaluation.topK,
+      perClass: model.evaluation.perClass.map((p, i) => ({ class: classes[i], ...p })),
+    },
+    confusionMatrix: model.evaluation.confusion,
+    camLayer: model.camLayer,
+    methods: manifest.methods.map((m) => {
+      const params = model.samples[0]?.attributions.find((a) => a.method === m.id)?.params ?? {};
+      return { id: m.id, title: m.title, params };
+    }),
+    samples: model.samples.map((s) => ({
+      id: s.id,
+      file: s.image.src,
+      label: classes[s.label],
+      predicted: classes[s.predicted],
+      probability: s.probability,
+      top: s.top.map((t) => ({ label: t.label, probability: t.probability })),
+    })),
+  };
+}
