@@ -31,13 +31,21 @@ function intOption(name: string, fallback: number): number {
   return n;
 }
 
+/** The environment minus what switches Astro/Vite out of a production build (NODE_ENV, a test runner's flags). */
+function withoutNodeEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const drop = new Set(['NODE_ENV', 'TEST', 'DEV', 'PROD', 'MODE', 'BASE_URL', 'SSR']);
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !drop.has(k) && !k.startsWith('VITEST')));
+}
+
 /** Build the site into a fresh folder next to `out`, add `extra` files, then replace `out` with it. */
 function buildSite(out: string, extra: Record<string, string> = {}): void {
   const tmp = `${out}.building-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   const astro = spawnSync(process.execPath, [resolve('node_modules/astro/astro.js'), 'build'], {
     stdio: 'inherit',
-    env: { ...process.env, CONVLENS_OUT_DIR: tmp, ASTRO_TELEMETRY_DISABLED: '1' },
+    // Without NODE_ENV and test-runner flags: under vitest (NODE_ENV=test, DEV=1, MODE=test) Astro renders pages as
+    // in development (no search); unset, `astro build` uses production throughout.
+    env: { ...withoutNodeEnv(process.env), CONVLENS_OUT_DIR: tmp, ASTRO_TELEMETRY_DISABLED: '1' },
   });
   if (astro.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });

@@ -1,0 +1,108 @@
+/**
+ * The built site in a real browser (Debian's chromium through playwright-core): home → model → layer → sample
+ * → method by clicking links; every image decodes; #channel-N lands on that channel; search finds a layer;
+ * no console errors; no request leaves 127.0.0.1.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEBIAN_FASHION_MNIST } from '../../src/data/idx.ts';
+import { serve } from './serve.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ready = existsSync(CHROMIUM) && existsSync(DEBIAN_FASHION_MNIST);
+
+describe.runIf(ready)('the report site in Chromium', () => {
+  let browser: Browser;
+  let server: Awaited<ReturnType<typeof serve>>;
+  const outside: string[] = [];
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'convlens-e2e-')), 'site');
+    const run = spawnSync(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--epochs', '1', '--out', out], { encoding: 'utf8', timeout: 600_000 });
+    if (run.status !== 0) throw new Error(`report failed: ${run.stderr}`);
+    server = await serve(out);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function open(path: string): Promise<Page> {
+    const page = await browser.newPage();
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (!['127.0.0.1'].includes(u.hostname) && !u.protocol.startsWith('data') && !u.protocol.startsWith('blob')) outside.push(r.url());
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+    await page.goto(server.url + path);
+    return page;
+  }
+
+  async function brokenImages(page: Page): Promise<string[]> {
+    await page.evaluate(async () => {
+      // Lazy images below the fold: load them all, then check.
+      for (const img of Array.from(document.images)) img.loading = 'eager';
+      await Promise.all(Array.from(document.images).map((img) => (img.complete ? null : new Promise((r) => { img.onload = img.onerror = r; }))));
+    });
+    return page.evaluate(() => Array.from(document.images).filter((i) => !(i.complete && i.naturalWidth > 0)).map((i) => i.src));
+  }
+
+  it('home → model → layer → sample → method by clicking, every image decodes', async () => {
+    const page = await open('/');
+    await page.getByRole('link', { name: 'LeNet-5 on Fashion-MNIST' }).first().click();
+    await page.waitForURL(/\/models\/lenet5-fashion-mnist\/$/);
+    expect(await brokenImages(page)).toEqual([]);
+    // The architecture diagram's node links to the layer page.
+    await page.locator('.cl-arch a', { hasText: 'conv2d_1' }).first().click();
+    await page.waitForURL(/\/layers\/conv2d-1\/$/);
+    expect(await page.locator('h1').textContent()).toContain('conv2d_1');
+    expect(await brokenImages(page)).toEqual([]);
+    await page.locator('.cl-card a').first().click();
+    await page.waitForURL(/\/samples\//);
+    expect(await brokenImages(page)).toEqual([]);
+    await page.getByRole('link', { name: 'Grad-CAM', exact: true }).first().click();
+    await page.waitForURL(/\/methods\/grad-cam\/$/);
+    expect(await brokenImages(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('a #channel-N link lands on that channel', async () => {
+    const page = await open('/models/lenet5-fashion-mnist/layers/conv2d-1/#channel-12');
+    const box = await page.locator('#channel-12').boundingBox();
+    expect(box).not.toBeNull();
+    expect(box!.y).toBeGreaterThanOrEqual(0);
+    expect(box!.y).toBeLessThan(400);
+    expect(await page.locator('#channel-12 td').first().textContent()).toBe('12');
+    await page.close();
+  });
+
+  it('search finds a layer by name', async () => {
+    const page = await open('/');
+    await page.waitForLoadState('networkidle');
+    await page.locator('button[data-open-modal]').first().click();
+    await page.locator('dialog[open]').waitFor({ timeout: 10_000 });
+    const input = page.locator('dialog[open] .pagefind-ui__search-input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill('max_pooling2d_1');
+    await expect.poll(() => page.locator('a[href*="/layers/max-pooling2d-1/"]').count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    await page.close();
+  });
+
+  it('no console errors and no request outside 127.0.0.1', () => {
+    expect(consoleErrors).toEqual([]);
+    expect(outside).toEqual([]);
+  });
+});
