@@ -3,7 +3,8 @@
  * into a temporary folder and swap it into `--out` (default dist/). A failed run exits non-zero and leaves
  * the previous site untouched.
  *
- * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 5), --seed <n>, --no-cache.
+ * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 5), --seed <n>, --no-cache,
+ * --only <model,…> (slugs of the default report).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,8 @@ import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
 import { MANIFEST_PATH } from '../src/manifest/read.ts';
 import { reportJson } from '../src/manifest/report-json.ts';
-import { fashionLenet } from '../src/pipeline/fashion-lenet.ts';
+import { defaultSpecs } from '../src/pipeline/default-report.ts';
+import { modelReport } from '../src/pipeline/model-report.ts';
 import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
 
 function option(name: string): string | undefined {
@@ -68,20 +70,18 @@ async function main(): Promise<void> {
   console.log(engine.line);
   // Generated assets are rebuilt from scratch: stale images from an earlier run must not leak into the site.
   rmSync('public/generated', { recursive: true, force: true });
-  const lenet = await fashionLenet({
-    backend: engine.id,
-    publicDir: 'public',
-    noCache: process.argv.includes('--no-cache'),
-    epochs: intOption('epochs', 5),
-    batchSize: 32,
-    validationCount: 5000,
-    learningRate: 1e-3,
-    seed: intOption('seed', 2),
-    log: (line) => console.log(line),
-  });
+  const only = option('only')?.split(',');
+  const specs = defaultSpecs({ epochs: intOption('epochs', 5), seed: intOption('seed', 2), only });
+  if (specs.length === 0) throw new Error(`--only ${only?.join(',')}: no such model (default report: lenet5-fashion-mnist, random-cnn-shapes)`);
+  const models = [];
+  for (const spec of specs) {
+    models.push(await modelReport(spec, {
+      backend: engine.id, publicDir: 'public', noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line),
+    }));
+  }
   mkdirSync('content/generated', { recursive: true });
   const methods = ATTRIBUTION_METHODS.map(({ id, title, family, signed, reference }) => ({ id, title, family, signed, reference }));
-  const manifest = { version: 1 as const, engine: { backend: engine.id, line: engine.line }, methods, models: [lenet] };
+  const manifest = { version: 1 as const, engine: { backend: engine.id, line: engine.line }, methods, models };
   writeManifest(manifest, MANIFEST_PATH);
   const computed = performance.now();
   const extra: Record<string, string> = {};
@@ -91,13 +91,16 @@ async function main(): Promise<void> {
     computeSeconds: Number(((computed - t0) / 1000).toFixed(2)),
     builtAt: new Date().toISOString(),
     node: process.version,
-    attributionMilliseconds: Object.fromEntries(lenet.samples[0]?.attributions.map((a) => [a.method, Number(a.milliseconds.toFixed(3))]) ?? []),
+    attributionMilliseconds: Object.fromEntries(
+      models.map((m) => [m.slug, Object.fromEntries(m.samples[0]?.attributions.map((a) => [a.method, Number(a.milliseconds.toFixed(3))]) ?? [])]),
+    ),
   }, null, 2)}\n`;
   buildSite(out, extra);
-  console.log(
-    `report: ${lenet.title} test accuracy ${(lenet.evaluation.testAccuracy * 100).toFixed(2)} % · ` +
-      `compute ${((computed - t0) / 1000).toFixed(1)} s · site ${((performance.now() - computed) / 1000).toFixed(1)} s · ${out}`,
-  );
+  for (const m of models) {
+    const acc = m.evaluation ? `test accuracy ${(m.evaluation.testAccuracy * 100).toFixed(2)} %` : 'untrained feature extractor';
+    console.log(`report: ${m.title}: ${acc}, ${m.layers.length} layers, ${m.samples.length} samples`);
+  }
+  console.log(`report: compute ${((computed - t0) / 1000).toFixed(1)} s · site ${((performance.now() - computed) / 1000).toFixed(1)} s · ${out}`);
 }
 
 main().catch((err) => {

@@ -1,5 +1,4 @@
 /** `convlens summary` and `convlens predict` through the real command (package.json bin). */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,10 +7,11 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../src/models/io.ts';
 import { useBackend } from './helpers/backends.ts';
+import { runNode } from './helpers/run.ts';
 import { writeKeras2H5, writeKeras3 } from './helpers/keras-writers.ts';
 
 const bin = resolve('scripts/convlens.mjs');
-const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+const run = (...args: string[]) => runNode([bin, ...args], {}, 120_000);
 const dir = mkdtempSync(join(tmpdir(), 'convlens-cli-'));
 
 /** A 2-class model over 8x8 RGB: class 0 ⇐ red-dominant, class 1 ⇐ blue-dominant (hand-set weights). */
@@ -36,8 +36,8 @@ beforeAll(async () => {
 });
 
 describe('convlens CLI', () => {
-  it.each(['tfjs/model.json', 'm.h5', 'm.keras'])('summary --json of %s', (file) => {
-    const r = run('summary', join(dir, file), '--json');
+  it.each(['tfjs/model.json', 'm.h5', 'm.keras'])('summary --json of %s', async (file) => {
+    const r = await run('summary', join(dir, file), '--json');
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       layers: [
@@ -49,14 +49,14 @@ describe('convlens CLI', () => {
     });
   });
 
-  it('summary prints a Keras-style table', () => {
-    const r = run('summary', join(dir, 'm.h5'));
+  it('summary prints a Keras-style table', async () => {
+    const r = await run('summary', join(dir, 'm.h5'));
     expect(r.stdout).toMatch(/ out \(Dense\)\s+\(None, 2\)\s+8/);
     expect(r.stdout).toContain('Total params: 8');
   });
 
-  it('predict --json ranks classes per image (folder input)', () => {
-    const r = run('predict', join(dir, 'm.keras'), join(dir, 'imgs'), '--classes', 'red,blue', '--json');
+  it('predict --json ranks classes per image (folder input)', async () => {
+    const r = await run('predict', join(dir, 'm.keras'), join(dir, 'imgs'), '--classes', 'red,blue', '--json');
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as Array<{ file: string; top: Array<{ index: number; label: string; probability: number }> }>;
     expect(out.map((p) => [p.file.endsWith('a-red.png'), p.top[0].label])).toEqual([[true, 'red'], [false, 'blue']]);
@@ -65,12 +65,12 @@ describe('convlens CLI', () => {
     expect(out[0].top.map((t) => t.index)).toEqual([0, 1]);
   });
 
-  it('errors name the file or option', () => {
-    expect(run('predict', join(dir, 'm.h5'), join(dir, 'bad.png')).stderr).toMatch(/bad.png: cannot be read as an image/);
-    expect(run('predict', join(dir, 'm.h5'), join(dir, 'imgs'), '--classes', 'a,b,c').stderr).toMatch(/--classes names 3 classes but the model has 2 outputs/);
-    expect(run('summary', join(dir, 'missing.keras')).stderr).toMatch(/missing.keras: cannot read \(ENOENT\)/);
-    const r = run('frobnicate');
+  it('errors name the file or option', async () => {
+    expect((await run('predict', join(dir, 'm.h5'), join(dir, 'bad.png'))).stderr).toMatch(/bad.png: cannot be read as an image/);
+    expect((await run('predict', join(dir, 'm.h5'), join(dir, 'imgs'), '--classes', 'a,b,c')).stderr).toMatch(/--classes names 3 classes but the model has 2 outputs/);
+    expect((await run('summary', join(dir, 'missing.keras'))).stderr).toMatch(/missing.keras: cannot read \(ENOENT\)/);
+    const r = await run('frobnicate');
     expect([r.status, r.stderr.includes("unknown command 'frobnicate'")]).toEqual([2, true]);
-    expect(run('predict', '--help').stdout).toContain('--classes');
+    expect((await run('predict', '--help')).stdout).toContain('--classes');
   });
 });

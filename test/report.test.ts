@@ -2,27 +2,23 @@
  * The README's first command, end to end on real Fashion-MNIST (one epoch to keep the suite fast):
  * the site lands in --out with the model page, and a failing run leaves the previous site untouched.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEBIAN_FASHION_MNIST } from '../src/data/idx.ts';
+import { runNode } from './helpers/run.ts';
 
 const tsx = resolve('node_modules/tsx/dist/cli.mjs');
 function report(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [tsx, 'scripts/report.ts', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 600_000,
-  });
+  return runNode([tsx, 'scripts/report.ts', ...args], env);
 }
 
 describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'convlens-report-')), 'site');
 
-  it('trains LeNet-5 on Fashion-MNIST and builds the site', () => {
-    const run = report(['--epochs', '1', '--out', out]);
+  it('trains LeNet-5 on Fashion-MNIST and builds the site', async () => {
+    const run = await report(['--epochs', '1', '--out', out]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/engine: wasm/);
     const page = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
@@ -49,9 +45,9 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(existsSync(join(out, 'methods/integrated-gradients/index.html'))).toBe(true);
   });
 
-  it('is deterministic: a second cold run (no cache) writes byte-identical report.json and images', () => {
+  it('is deterministic: a second cold run (no cache) writes byte-identical report.json and images', async () => {
     const outB = join(mkdtempSync(join(tmpdir(), 'convlens-report-b-')), 'site');
-    const run = report(['--epochs', '1', '--out', outB, '--no-cache']);
+    const run = await report(['--epochs', '1', '--out', outB, '--no-cache']);
     expect(run.status, run.stderr).toBe(0);
     const rel = 'models/lenet5-fashion-mnist/report.json';
     expect(readFileSync(join(outB, rel), 'utf8')).toBe(readFileSync(join(out, rel), 'utf8'));
@@ -61,7 +57,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(differing).toEqual([]);
   });
 
-  it('fails naming the corrupt file and leaves the previous site intact', () => {
+  it('fails naming the corrupt file and leaves the previous site intact', async () => {
     const before = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
     const bad = mkdtempSync(join(tmpdir(), 'convlens-bad-'));
     mkdirSync(bad, { recursive: true });
@@ -70,7 +66,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     }
     const images = readFileSync(join(DEBIAN_FASHION_MNIST, 'train-images-idx3-ubyte.gz'));
     writeFileSync(join(bad, 'train-images-idx3-ubyte.gz'), images.subarray(0, images.length >> 1));
-    const run = report(['--epochs', '1', '--out', out], { CONVLENS_FASHION_MNIST: bad });
+    const run = await report(['--epochs', '1', '--out', out], { CONVLENS_FASHION_MNIST: bad });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(`${join(bad, 'train-images-idx3-ubyte.gz')}: gzip data is corrupt or truncated`);
     expect(readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8')).toBe(before);

@@ -11,19 +11,19 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
     title: model.title,
     architecture: model.architecture,
     backend: manifest.engine.backend,
-    seed: model.training.seed,
+    seed: model.training?.seed,
     dataset: { name: model.dataset.name, classes, trainCount: model.dataset.trainCount, validationCount: model.dataset.validationCount, testCount: model.dataset.testCount },
     layers: model.layers.map((l) => ({ name: l.name, className: l.className, outputShape: l.outputShape, params: l.params })),
     totalParams: model.totalParams,
     trainableParams: model.trainableParams,
-    training: { epochs: model.training.epochs, batchSize: model.training.batchSize, learningRate: model.training.learningRate, history: model.training.history },
-    metrics: {
+    training: model.training && { epochs: model.training.epochs, batchSize: model.training.batchSize, learningRate: model.training.learningRate, history: model.training.history },
+    metrics: model.evaluation && {
       accuracy: model.evaluation.testAccuracy,
       loss: model.evaluation.testLoss,
       topK: model.evaluation.topK,
       perClass: model.evaluation.perClass.map((p, i) => ({ class: classes[i], ...p })),
     },
-    confusionMatrix: model.evaluation.confusion,
+    confusionMatrix: model.evaluation?.confusion,
     camLayer: model.camLayer,
     methods: manifest.methods.map((m) => {
       const params = model.samples[0]?.attributions.find((a) => a.method === m.id)?.params ?? {};
@@ -33,7 +33,7 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
       id: s.id,
       file: s.image.src,
       label: classes[s.label],
-      predicted: classes[s.predicted],
+      predicted: s.predicted >= 0 ? classes[s.predicted] : null,
       probability: s.probability,
       top: s.top.map((t) => ({ label: t.label, probability: t.probability })),
     })),

@@ -74,6 +74,7 @@ export const Sample = z.object({
   id: z.string(),
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
   label: z.number().int(),
+  /** −1 for models without a classifier head. */
   predicted: z.number().int(),
   probability: z.number(),
   top: z.array(z.object({ index: z.number().int(), label: z.string(), probability: z.number() })),
@@ -115,7 +116,7 @@ export const ModelReport = z.object({
   dataset: z.object({
     name: z.string(),
     classes: z.array(z.string()).min(2),
-    trainCount: z.number().int().positive(),
+    trainCount: z.number().int().nonnegative(),
     /** Held out of training for model selection (best epoch). */
     validationCount: z.number().int().nonnegative().default(0),
     testCount: z.number().int().positive(),
@@ -124,6 +125,7 @@ export const ModelReport = z.object({
   layers: z.array(LayerSummary).min(1),
   totalParams: z.number().int().positive(),
   trainableParams: z.number().int().nonnegative(),
+  /** Absent for models shown with their initial (random) weights. */
   training: z.object({
     epochs: z.number().int().positive(),
     batchSize: z.number().int().positive(),
@@ -132,7 +134,8 @@ export const ModelReport = z.object({
     history: z.array(EpochRecord),
     /** Loss and accuracy per epoch as SVG charts. */
     charts: z.array(Asset).default([]),
-  }),
+  }).optional(),
+  /** Absent for models without a classifier head (feature extractors). */
   evaluation: z.object({
     testAccuracy: z.number().min(0).max(1),
     testLoss: z.number(),
@@ -140,7 +143,9 @@ export const ModelReport = z.object({
     /** confusion[true][predicted] = count of test images. */
     confusion: z.array(z.array(z.number().int().nonnegative())),
     perClass: z.array(z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() })).default([]),
-  }),
+  }).optional(),
+  /** One-paragraph description shown on the model page. */
+  description: z.string().default(''),
   camLayer: z.string().optional(),
   /** Activation maximization of each class's logit. */
   classMax: z.array(z.object({ index: z.number().int(), image: Asset, value: z.number() })).default([]),

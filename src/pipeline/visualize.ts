@@ -37,6 +37,8 @@ export interface VisualizeOptions {
   methodParams?: Record<string, object>;
   /** Activation maximization: channels per conv layer and ascent steps. */
   actmax?: { maxChannels: number; steps: number };
+  /** Run the attribution methods (classifiers only). */
+  attributions?: boolean;
 }
 
 /** A deterministic class-balanced pick: the first test sample of each class, then the most confident mistakes. */
@@ -126,14 +128,15 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     return b;
   })();
   const sampleSlugs = uniqueSlugs(sampleIndices.map((i) => data.ids[i]));
-  const camLayer = defaultCamLayer(model);
+  const classifier = opts.attributions ?? true;
+  const camLayer = classifier ? defaultCamLayer(model) : undefined;
   const actmax = opts.actmax ?? { maxChannels: 16, steps: 96 };
   const actmaxOptions = {
     steps: actmax.steps, stepSize: 0.01, range: data.range, seed,
     regularizers: [totalVariation(0.05), l2Penalty(0.01, (data.range[0] + data.range[1]) / 2)], jitter: { pixels: 1 },
   };
   try {
-    const probs = tf.tidy(() => (model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor).dataSync() as Float32Array);
+    const probs = classifier ? tf.tidy(() => (model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor).dataSync() as Float32Array) : new Float32Array(sampleIndices.length * data.numClasses);
     const K = data.numClasses;
     const predicted = sampleIndices.map((_, s) => {
       const row = probs.subarray(s * K, (s + 1) * K);
@@ -151,7 +154,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
 
     // Attributions: every method on all samples at once, explaining the predicted class.
     const perSample = sampleIndices.map(() => [] as ModelReport['samples'][number]['attributions']);
-    for (const method of ATTRIBUTION_METHODS) {
+    for (const method of classifier ? ATTRIBUTION_METHODS : []) {
       const params = method.params.parse(opts.methodParams?.[method.id] ?? {}) as Record<string, unknown>;
       const t0 = performance.now();
       const r = method.attribute({ model, x, targets: predicted, seed, layer: camLayer }, params as never);
@@ -179,7 +182,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
 
     const samples: ModelReport['samples'] = sampleIndices.map((index, s) => {
       const row = Array.from(probs.subarray(s * K, (s + 1) * K));
-      const top = row
+      const top = !classifier ? [] : row
         .map((p, k) => ({ index: k, label: data.classes[k], probability: p }))
         .sort((a, b) => b.probability - a.probability || a.index - b.index)
         .slice(0, 5);
@@ -187,8 +190,8 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         id: data.ids[index],
         slug: sampleSlugs[s],
         label: data.labels[index],
-        predicted: predicted[s],
-        probability: row[predicted[s]],
+        predicted: classifier ? predicted[s] : -1,
+        probability: classifier ? row[predicted[s]] : 0,
         top,
         image: out.image(`samples/${sampleSlugs[s]}/input`, sampleRaster(s), `Input ${data.ids[index]}, true class ${data.classes[data.labels[index]]}`),
         attributions: perSample[s],
@@ -259,6 +262,10 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       tf.dispose(Object.values(acts));
     }
     // Each class's logit, maximised from noise.
+    if (!classifier) {
+      await out.flush();
+      return { samples, layerViews, camLayer, classMax: [] };
+    }
     const cm = maximize(model, data.classes.map((_, index) => ({ kind: 'class' as const, index })), actmaxOptions);
     const cimgs = cm.images.dataSync();
     cm.images.dispose();

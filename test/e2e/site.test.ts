@@ -3,13 +3,13 @@
  * → method by clicking links; every image decodes; #channel-N lands on that channel; search finds a layer;
  * no console errors; no request leaves 127.0.0.1.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEBIAN_FASHION_MNIST } from '../../src/data/idx.ts';
+import { runNode } from '../helpers/run.ts';
 import { serve } from './serve.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -23,7 +23,7 @@ describe.runIf(ready)('the report site in Chromium', () => {
 
   beforeAll(async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'convlens-e2e-')), 'site');
-    const run = spawnSync(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--epochs', '1', '--out', out], { encoding: 'utf8', timeout: 600_000 });
+    const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--epochs', '1', '--out', out, '--only', 'lenet5-fashion-mnist']);
     if (run.status !== 0) throw new Error(`report failed: ${run.stderr}`);
     server = await serve(out);
     browser = await chromium.launch({

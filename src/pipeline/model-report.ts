@@ -1,0 +1,132 @@
+/**
+ * One model's report, whatever the model: build (from the zoo) or load, train with the cache when asked,
+ * evaluate when it classifies the test data, and run the visualize step. The default report's models are
+ * specs for this function (src/pipeline/default-report.ts).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/dataset.ts';
+import type { ModelReport } from '../manifest/schema.ts';
+import { cacheKey, dataFingerprint, trainWithCache } from '../train/cache.ts';
+import { bestCheckpoint, progress, type Monitor } from '../train/callbacks.ts';
+import { evaluate, fit } from '../train/fit.ts';
+import { evaluateProbabilities } from '../viz/evaluation.ts';
+import { predictAll } from './predict.ts';
+import { dataPreview, learningCharts } from './preview.ts';
+import { layerSummaries, pickSamples, visualize } from './visualize.ts';
+
+export interface TrainingSpec {
+  train: Dataset;
+  validation: Dataset;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Keep the best epoch by this metric (default val_acc). */
+  checkpoint?: Monitor;
+}
+
+export interface ModelSpec {
+  slug: string;
+  title: string;
+  architecture: string;
+  description: string;
+  /** Architecture identity for the cache key (zoo name and options). */
+  identity: unknown;
+  build: () => tf.LayersModel;
+  /** Omitted: the model is shown with its initial weights (seed 003's random CNN). */
+  training?: TrainingSpec;
+  /** Test data: samples come from here; evaluated when `classifier`. */
+  test: Dataset;
+  /** The model's outputs are the test data's classes (so evaluation and attributions apply). */
+  classifier: boolean;
+  seed: number;
+  actmax?: { maxChannels: number; steps: number };
+}
+
+export interface RunContext {
+  backend: string;
+  publicDir: string;
+  cacheDir?: string;
+  noCache?: boolean;
+  log?: (line: string) => void;
+}
+
+export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<ModelReport> {
+  const { slug, test } = spec;
+  let model: tf.LayersModel;
+  let history: ModelReport['training'] extends infer T ? (T extends { history: infer H } ? H : never) : never = [];
+  const t = spec.training;
+  if (t) {
+    const key = cacheKey({
+      model: spec.identity,
+      data: [dataFingerprint(t.train), dataFingerprint(t.validation), dataFingerprint(test)],
+      training: { epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: 'adam', checkpoint: t.checkpoint ?? 'val_acc' },
+      seed: spec.seed,
+      backend: ctx.backend,
+    });
+    const result = await trainWithCache({
+      dir: ctx.cacheDir ?? '.cache/models',
+      key,
+      noCache: ctx.noCache,
+      build: spec.build,
+      train: (m) =>
+        fit(m, t.train, {
+          epochs: t.epochs,
+          batchSize: t.batchSize,
+          seed: spec.seed,
+          learningRate: t.learningRate,
+          validation: t.validation,
+          scale: t.train.scale,
+          offset: t.train.offset,
+          callbacks: [bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }), progress({ label: slug, stepsPerEpoch: Math.ceil(t.train.count / t.batchSize) })],
+        }).map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc })),
+    });
+    if (result.cached) ctx.log?.(`${slug}: trained model loaded from the cache (${key})`);
+    model = result.model;
+    history = result.history;
+  } else {
+    model = spec.build();
+  }
+  try {
+    let evaluation: ModelReport['evaluation'];
+    let probs: Float32Array | undefined;
+    if (spec.classifier) {
+      const { loss } = evaluate(model, test, 500, test.scale, test.offset);
+      probs = predictAll(model, test);
+      const ev = evaluateProbabilities(probs, test.labels, test.numClasses);
+      evaluation = { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass };
+    }
+    const samples = probs ? pickSamples(test, probs) : pickSamples(test, new Float32Array(0), 1, 0);
+    const t0 = performance.now();
+    const views = await visualize({
+      model, slug, data: test, sampleIndices: samples, publicDir: ctx.publicDir, seed: spec.seed,
+      attributions: spec.classifier, actmax: spec.actmax,
+    });
+    ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const summary = layerSummaries(model);
+    return {
+      slug,
+      title: spec.title,
+      architecture: spec.architecture,
+      description: spec.description,
+      dataset: {
+        name: test.name.split('/')[0],
+        classes: test.classes,
+        trainCount: t?.train.count ?? 0,
+        validationCount: t?.validation.count ?? 0,
+        testCount: test.count,
+        preview: await dataPreview(t?.train ?? test, 15, ctx.publicDir, slug),
+      },
+      layers: summary,
+      totalParams: model.countParams(),
+      trainableParams: summary.reduce((n, l) => n + l.trainableParams, 0),
+      training: t && {
+        epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, seed: spec.seed, history,
+        charts: learningCharts(history, ctx.publicDir, slug),
+      },
+      evaluation,
+      ...views,
+    };
+  } finally {
+    model.dispose();
+  }
+}
