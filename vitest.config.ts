@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One file at a time: the end-to-end and Lighthouse checks measure the site, and must not share the
+    // two cores with a training run in another worker.
+    fileParallelism: false,
   },
 });

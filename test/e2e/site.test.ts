@@ -3,7 +3,7 @@
  * → method by clicking links; every image decodes; #channel-N lands on that channel; search finds a layer;
  * no console errors; no request leaves 127.0.0.1.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -100,6 +100,23 @@ describe.runIf(ready)('the report site in Chromium', () => {
     await expect.poll(() => page.locator('a[href*="/layers/max-pooling2d-1/"]').count(), { timeout: 15_000 }).toBeGreaterThan(0);
     await page.close();
   });
+
+  it.each(['/models/lenet5-fashion-mnist/', '/models/lenet5-fashion-mnist/layers/conv2d-1/'])('Lighthouse on %s: performance ≥ 0.95, accessibility 1, best practices ≥ 0.95, SEO ≥ 0.9', async (path) => {
+    const json = join(mkdtempSync(join(tmpdir(), 'convlens-lh-')), 'lh.json');
+    const flags = '--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync --no-first-run';
+    const run = await runNode(
+      [resolve('node_modules/lighthouse/cli/index.js'), server.url + path, '--quiet', `--chrome-flags=${flags}`, '--output=json', `--output-path=${json}`, '--only-categories=performance,accessibility,best-practices,seo'],
+      { CHROME_PATH: CHROMIUM },
+      180_000,
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const categories = JSON.parse(readFileSync(json, 'utf8')).categories as Record<string, { score: number }>;
+    const scores = Object.fromEntries(Object.entries(categories).map(([k, v]) => [k, v.score]));
+    expect(scores.performance, JSON.stringify(scores)).toBeGreaterThanOrEqual(0.95);
+    expect(scores.accessibility, JSON.stringify(scores)).toBe(1);
+    expect(scores['best-practices'], JSON.stringify(scores)).toBeGreaterThanOrEqual(0.95);
+    expect(scores.seo, JSON.stringify(scores)).toBeGreaterThanOrEqual(0.9);
+  }, 240_000);
 
   it('no console errors and no request outside 127.0.0.1', () => {
     expect(consoleErrors).toEqual([]);
