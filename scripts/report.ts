@@ -13,6 +13,7 @@ import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
 import { MANIFEST_PATH } from '../src/manifest/read.ts';
 import { reportJson } from '../src/manifest/report-json.ts';
+import { addCspToSite } from '../src/site/csp.ts';
 import { defaultSpecs } from '../src/pipeline/default-report.ts';
 import { modelReport } from '../src/pipeline/model-report.ts';
 import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
@@ -53,6 +54,7 @@ function buildSite(out: string, extra: Record<string, string> = {}): void {
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(`astro build failed (exit ${astro.status}); the previous site in ${out} is untouched`);
   }
+  addCspToSite(tmp);
   for (const [rel, text] of Object.entries(extra)) {
     mkdirSync(dirname(join(tmp, rel)), { recursive: true });
     writeFileSync(join(tmp, rel), text);

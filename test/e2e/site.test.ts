@@ -79,6 +79,15 @@ describe.runIf(ready)('the report site in Chromium', () => {
     await page.close();
   });
 
+  it('every page carries a Content-Security-Policy without unsafe-inline scripts', async () => {
+    const page = await open('/models/lenet5-fashion-mnist/layers/conv2d-1/');
+    const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    expect(csp).toMatch(/default-src 'self'/);
+    expect(csp).toMatch(/script-src 'self' 'wasm-unsafe-eval'( 'sha256-[A-Za-z0-9+/=]+')+/);
+    expect(csp!.split(';').find((d) => d.trim().startsWith('script-src'))).not.toContain('unsafe-inline');
+    await page.close();
+  });
+
   it('a #channel-N link lands on that channel', async () => {
     const page = await open('/models/lenet5-fashion-mnist/layers/conv2d-1/#channel-12');
     const box = await page.locator('#channel-12').boundingBox();
