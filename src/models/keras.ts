@@ -306,11 +306,36 @@ function readOrFail(file: string): Uint8Array {
   }
 }
 
+/** Refuse weights with NaN or ±Inf: every explanation of such a model would be meaningless. */
+export function checkFiniteWeights(model: tf.LayersModel, file: string): void {
+  for (const layer of model.layers) {
+    for (const w of layer.weights) {
+      const values = w.read().dataSync();
+      let bad = 0;
+      for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
+      if (bad > 0) {
+        throw new ModelFileError(
+          `${file}: weight ${w.originalName} of layer '${layer.name}' has ${bad} NaN or infinite value${bad > 1 ? 's' : ''} ` +
+            'of ' + values.length + '; the model diverged in training or the file is damaged — retrain or export it again',
+        );
+      }
+    }
+  }
+}
+
 /** Load a model by file type: model.json (tfjs layers), .h5/.hdf5 (Keras 2), .keras (Keras 3). */
 export async function loadAnyModel(path: string): Promise<tf.LayersModel> {
   const ext = extname(path).toLowerCase();
-  if (ext === '.json') return loadModel(path);
-  if (ext === '.h5' || ext === '.hdf5') return loadKerasH5(path);
-  if (ext === '.keras') return loadKeras3(path);
-  throw new ModelFileError(`${resolve(path)}: unknown model type '${ext}'; expected model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3)`);
+  let model: tf.LayersModel;
+  if (ext === '.json') model = await loadModel(path);
+  else if (ext === '.h5' || ext === '.hdf5') model = await loadKerasH5(path);
+  else if (ext === '.keras') model = await loadKeras3(path);
+  else throw new ModelFileError(`${resolve(path)}: unknown model type '${ext}'; expected model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3)`);
+  try {
+    checkFiniteWeights(model, resolve(path));
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
 }

@@ -71,6 +71,22 @@ describe('loading Keras and tfjs models', () => {
     model.dispose();
   });
 
+  it('NaN or infinite weights are refused, naming the layer and weight', async () => {
+    const dir = tmp();
+    const model = lenet5({ seed: 7 });
+    const w = model.getLayer('dense_1').getWeights();
+    const broken = w[0].dataSync().slice();
+    broken[3] = Number.NaN;
+    broken[9] = Number.POSITIVE_INFINITY;
+    model.getLayer('dense_1').setWeights([tf.tensor(broken, w[0].shape), w[1]]);
+    await saveModel(model, join(dir, 'nan'));
+    await writeKeras2H5(model, join(dir, 'nan.h5'));
+    for (const f of [join(dir, 'nan', 'model.json'), join(dir, 'nan.h5')]) {
+      await expect(loadAnyModel(f)).rejects.toThrow(/weight dense_1\/kernel of layer 'dense_1' has 2 NaN or infinite values of 10080/);
+    }
+    model.dispose();
+  });
+
   it('unknown layer classes are named with what to do', async () => {
     const dir = tmp();
     const model = lenet5({ seed: 6 });
