@@ -36,6 +36,7 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
       predicted: s.predicted >= 0 ? classes[s.predicted] : null,
       probability: s.probability,
       top: s.top.map((t) => ({ label: t.label, probability: t.probability })),
+      faithfulness: Object.fromEntries(s.attributions.filter((a) => a.faithfulness).map((a) => [a.method, { deletionAuc: a.faithfulness!.deletionAuc, insertionAuc: a.faithfulness!.insertionAuc }])),
     })),
   };
 }

@@ -66,6 +66,8 @@ export const Attribution = z.object({
   /** CAM layer, when the method uses one. */
   layer: z.string().optional(),
   extras: z.record(z.number()).default({}),
+  /** Deletion / insertion curves (RISE, Petsiuk et al. 2018): target probability as pixels go / come back. */
+  faithfulness: z.object({ deletion: z.array(z.number()), insertion: z.array(z.number()), deletionAuc: z.number(), insertionAuc: z.number() }).optional(),
   milliseconds: z.number().nonnegative(),
 });
 

@@ -17,6 +17,7 @@ import { minMax, normalizeMap, standardizeChannel } from '../render/normalize.ts
 import { npyBytes } from '../render/npy.ts';
 import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
+import { deletionInsertion } from '../viz/metrics/faithfulness.ts';
 
 const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 import { defaultCamLayer } from '../viz/graph.ts';
@@ -167,6 +168,9 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         const heat = colorize(norm.values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
         const picture = method.family === 'cam' ? overlay(sampleRaster(s), heat, 0.5) : { data: heat, width: W, height: H, channels: 3 as const };
         const extras = Object.fromEntries(Object.entries(r.extras ?? {}).map(([k, v]) => [k, v[s]]));
+        const xs = tf.slice(x, [s, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D;
+        const f = deletionInsertion(model, xs, raw, predicted[s], 16, data.range[0]);
+        xs.dispose();
         perSample[s].push({
           method: method.id,
           image: out.image(`samples/${sampleSlugs[s]}/${method.id}`, picture, `${method.title} for ${data.ids[sampleIndices[s]]}, class ${data.classes[predicted[s]]}`),
@@ -175,6 +179,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
           params,
           layer: method.family === 'cam' ? camLayer : undefined,
           extras,
+          faithfulness: f,
           milliseconds: ms,
         });
       });

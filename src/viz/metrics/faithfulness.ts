@@ -1,0 +1,68 @@
+/**
+ * Deletion and insertion curves (Petsiuk, Das & Saenko 2018, "RISE", Sec. 4.1): order pixels by attribution,
+ * most important first. Deletion replaces them, a fraction at a time, with a baseline (black) and records the
+ * target-class probability; a faithful map makes it fall fast (low AUC is good). Insertion starts from the
+ * baseline and restores the pixels in the same order (high AUC is good). All steps of all samples run as one
+ * batch per sample. AUC is the trapezoid rule over the fraction of pixels changed, in [0, 1].
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface Curves {
+  deletion: number[];
+  insertion: number[];
+  deletionAuc: number;
+  insertionAuc: number;
+}
+
+export function trapezoid(ys: number[]): number {
+  if (ys.length < 2) return ys[0] ?? 0;
+  let area = 0;
+  for (let i = 1; i < ys.length; i++) area += (ys[i - 1] + ys[i]) / 2;
+  return area / (ys.length - 1);
+}
+
+/** Pixel order by decreasing attribution (ties by position, so the order is deterministic). */
+export function pixelOrder(map: ArrayLike<number>): Int32Array {
+  const idx = Int32Array.from({ length: map.length }, (_, i) => i);
+  return idx.sort((a, b) => map[b] - map[a] || a - b);
+}
+
+/**
+ * x: one sample [1, H, W, C] in model units; map: its attribution [H·W]; `steps` + 1 points per curve.
+ * `baseline` is the value removed pixels take (0 = black in [0, 1] inputs).
+ */
+export function deletionInsertion(
+  model: tf.LayersModel,
+  x: tf.Tensor4D,
+  map: ArrayLike<number>,
+  target: number,
+  steps = 16,
+  baseline = 0,
+): Curves {
+  const [, H, W, C] = x.shape;
+  const order = pixelOrder(map);
+  const pixels = x.dataSync();
+  const n = steps + 1;
+  const del = new Float32Array(n * H * W * C);
+  const ins = new Float32Array(n * H * W * C).fill(baseline);
+  for (let s = 0; s < n; s++) {
+    const k = Math.round((s / steps) * H * W);
+    const base = s * H * W * C;
+    del.set(pixels, base);
+    for (let r = 0; r < k; r++) {
+      const p = order[r];
+      for (let c = 0; c < C; c++) {
+        del[base + p * C + c] = baseline;
+        ins[base + p * C + c] = pixels[p * C + c];
+      }
+    }
+  }
+  const probs = tf.tidy(() => {
+    const batch = tf.concat([tf.tensor4d(del, [n, H, W, C]), tf.tensor4d(ins, [n, H, W, C])]);
+    const p = model.predict(batch, { batchSize: 2 * n }) as tf.Tensor2D;
+    return Array.from(tf.squeeze(tf.slice(p, [0, target], [2 * n, 1]), [1]).dataSync());
+  });
+  const deletion = probs.slice(0, n);
+  const insertion = probs.slice(n);
+  return { deletion, insertion, deletionAuc: trapezoid(deletion), insertionAuc: trapezoid(insertion) };
+}
