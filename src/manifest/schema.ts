@@ -149,6 +149,12 @@ export const ModelReport = z.object({
   /** One-paragraph description shown on the model page. */
   description: z.string().default(''),
   camLayer: z.string().optional(),
+  /** Cascading randomization (Adebayo et al. 2018) on the first sample: maps and Spearman ρ per step. */
+  randomization: z.object({
+    sample: z.string(),
+    original: z.record(Asset),
+    steps: z.array(z.object({ layer: z.string(), correlation: z.record(z.number()), images: z.record(Asset) })),
+  }).optional(),
   /** Activation maximization of each class's logit. */
   classMax: z.array(z.object({ index: z.number().int(), image: Asset, value: z.number() })).default([]),
   samples: z.array(Sample).default([]),

@@ -18,6 +18,7 @@ import { npyBytes } from '../render/npy.ts';
 import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
 import { deletionInsertion } from '../viz/metrics/faithfulness.ts';
+import { cascadingRandomization } from '../viz/metrics/randomization.ts';
 
 const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 import { defaultCamLayer } from '../viz/graph.ts';
@@ -119,7 +120,7 @@ class AssetWriter {
   }
 }
 
-export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax'>> {
+export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization'>> {
   const { model, data, sampleIndices, seed } = opts;
   const out = new AssetWriter(opts.publicDir, opts.slug);
   const [H, W, C] = data.shape;
@@ -271,6 +272,25 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       await out.flush();
       return { samples, layerViews, camLayer, classMax: [] };
     }
+    // Sanity check: cascading randomization on the first samples, every method.
+    const nr = Math.min(2, sampleIndices.length);
+    const xr = tf.slice(x, [0, 0, 0, 0], [nr, H, W, C]) as tf.Tensor4D;
+    const rnd = cascadingRandomization(model, [...ATTRIBUTION_METHODS], xr, predicted.slice(0, nr), seed, (id) => (opts.methodParams?.[id] ?? {}) as Record<string, unknown>);
+    xr.dispose();
+    const mapImage = (rel: string, m: Float32Array, id: string, alt: string) => {
+      const method = ATTRIBUTION_METHODS.find((a) => a.id === id)!;
+      const heat = colorize(normalizeMap(m, method.signed).values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
+      return out.image(rel, { data: heat, width: W, height: H, channels: 3 }, alt);
+    };
+    const randomization = {
+      sample: samples[0].slug,
+      original: Object.fromEntries(ATTRIBUTION_METHODS.map((m) => [m.id, mapImage(`randomization/${m.id}-trained`, rnd.original[m.id][0], m.id, `${m.title} of the trained model for ${samples[0].id}`)])),
+      steps: rnd.steps.map((st, k) => ({
+        layer: st.layer,
+        correlation: st.correlation,
+        images: Object.fromEntries(ATTRIBUTION_METHODS.map((m) => [m.id, mapImage(`randomization/${m.id}-step-${k + 1}`, st.maps[m.id][0], m.id, `${m.title} after randomising ${st.layer} and the layers above it`)])),
+      })),
+    };
     const cm = maximize(model, data.classes.map((_, index) => ({ kind: 'class' as const, index })), actmaxOptions);
     const cimgs = cm.images.dataSync();
     cm.images.dispose();
@@ -280,7 +300,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       image: out.image(`classes/actmax-${index}`, { data: toBytes(cimgs.subarray(index * H * W * C, (index + 1) * H * W * C), data.range), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises the ${data.classes[index]} logit`),
     }));
     await out.flush();
-    return { samples, layerViews, camLayer, classMax };
+    return { samples, layerViews, camLayer, classMax, randomization };
   } finally {
     x.dispose();
   }
