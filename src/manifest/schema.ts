@@ -145,6 +145,12 @@ export const ModelReport = z.object({
     /** confusion[true][predicted] = count of test images. */
     confusion: z.array(z.array(z.number().int().nonnegative())),
     perClass: z.array(z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() })).default([]),
+    /** Per off-diagonal cell, its most confident mistakes (the misclassified gallery). */
+    mistakes: z.array(z.object({
+      true: z.number().int(),
+      predicted: z.number().int(),
+      samples: z.array(z.object({ id: z.string(), probability: z.number(), image: Asset })),
+    })).default([]),
   }).optional(),
   /** One-paragraph description shown on the model page. */
   description: z.string().default(''),

@@ -11,7 +11,7 @@ import { bestCheckpoint, progress, type Monitor } from '../train/callbacks.ts';
 import { evaluate, fit } from '../train/fit.ts';
 import { evaluateProbabilities } from '../viz/evaluation.ts';
 import { predictAll } from './predict.ts';
-import { dataPreview, learningCharts } from './preview.ts';
+import { dataPreview, learningCharts, mistakeGallery } from './preview.ts';
 import { layerSummaries, pickSamples, visualize } from './visualize.ts';
 
 export interface TrainingSpec {
@@ -92,8 +92,9 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     if (spec.classifier) {
       const { loss } = evaluate(model, test, 500, test.scale, test.offset);
       probs = predictAll(model, test);
-      const ev = evaluateProbabilities(probs, test.labels, test.numClasses);
-      evaluation = { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass };
+      const ev = evaluateProbabilities(probs, test.labels, test.numClasses, { mistakesPerCell: 4 });
+      const mistakes = await mistakeGallery(ev.mistakes, test, ctx.publicDir, slug);
+      evaluation = { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass, mistakes };
     }
     const samples = probs ? pickSamples(test, probs) : pickSamples(test, new Float32Array(0), 1, 0);
     const t0 = performance.now();

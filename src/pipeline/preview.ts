@@ -46,3 +46,33 @@ export function learningCharts(
     return { src: `/generated/${slug}/${c.file}.svg`, width: 560, height: 260, alt: `${c.title}: ${c.s.map((x) => `${x.name} ${x.points.map((p) => p.y.toFixed(3)).join(', ')}`).join('; ')}` };
   });
 }
+
+/** Images of the most confident mistakes per confusion-matrix cell. */
+export async function mistakeGallery(
+  cells: Array<{ true: number; predicted: number; samples: Array<{ index: number; probability: number }> }>,
+  data: Dataset,
+  publicDir: string,
+  slug: string,
+): Promise<Array<{ true: number; predicted: number; samples: Array<{ id: string; probability: number; image: Asset }> }>> {
+  const [H, W, C] = data.shape;
+  const size = H * W * C;
+  const dir = join(publicDir, 'generated', slug, 'mistakes');
+  mkdirSync(dir, { recursive: true });
+  const scale = upscaleFor(W, H, 96);
+  const out = [];
+  for (const cell of cells) {
+    const samples = [];
+    for (const s of cell.samples) {
+      const file = `${s.index}.png`;
+      const raster = { data: data.images.subarray(s.index * size, (s.index + 1) * size), width: W, height: H, channels: C as 1 | 3 };
+      writeFileSync(join(dir, file), await encode(raster, 'png', scale));
+      samples.push({
+        id: data.ids[s.index],
+        probability: s.probability,
+        image: { src: `/generated/${slug}/mistakes/${file}`, width: W * scale, height: H * scale, alt: `${data.ids[s.index]}: a ${data.classes[cell.true]} predicted as ${data.classes[cell.predicted]} (${(s.probability * 100).toFixed(1)} %)` },
+      });
+    }
+    out.push({ true: cell.true, predicted: cell.predicted, samples });
+  }
+  return out;
+}

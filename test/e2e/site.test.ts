@@ -88,6 +88,16 @@ describe.runIf(ready)('the report site in Chromium', () => {
     await page.close();
   });
 
+  it('a confusion-matrix cell links to its mistakes in the gallery', async () => {
+    const page = await open('/models/lenet5-fashion-mnist/');
+    await page.locator('table.confusion td a').first().click();
+    await page.waitForURL(/\/mistakes\/#t-\d+-p-\d+$/);
+    const anchor = new URL(page.url()).hash;
+    expect(await page.locator(`${anchor} img`).count()).toBeGreaterThan(0);
+    expect(await brokenImages(page)).toEqual([]);
+    await page.close();
+  });
+
   it('a #channel-N link lands on that channel', async () => {
     const page = await open('/models/lenet5-fashion-mnist/layers/conv2d-1/#channel-12');
     const box = await page.locator('#channel-12').boundingBox();
