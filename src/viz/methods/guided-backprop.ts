@@ -10,6 +10,7 @@ import { getGradient, registerGradient, unregisterGradient, type GradConfig } fr
 import { z } from 'zod';
 import { targetScore } from '../target.ts';
 import type { AttributionInput, InputGradientMethod } from '../types.ts';
+import { saliency } from './saliency.ts';
 
 const positive = (t: tf.Tensor) => tf.cast(tf.greater(t, 0), 'float32');
 
@@ -62,13 +63,7 @@ export const guidedBackprop: InputGradientMethod<Record<string, never>> = {
   inputGradients({ model, x, targets }: AttributionInput): tf.Tensor4D {
     return withGuidedRelu(() => tf.grad((v: tf.Tensor) => targetScore(model, v, targets))(x) as tf.Tensor4D);
   },
-  reduce(_x, g) {
-    return tf.max(tf.abs(g), -1) as tf.Tensor3D;
-  },
-  attribute(input) {
-    return tf.tidy(() => {
-      const g = this.inputGradients(input, {} as never);
-      return { maps: this.reduce(input.x, g), channels: g };
-    });
-  },
+  // Same reduction and assembly as vanilla saliency; only the gradients differ.
+  reduce: saliency.reduce,
+  attribute: saliency.attribute,
 };
