@@ -98,6 +98,16 @@ describe.runIf(ready)('the report site in Chromium', () => {
     await page.close();
   });
 
+  it('a 375-px-wide phone can browse a layer page (no sideways scrolling of the page)', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/models/lenet5-fashion-mnist/layers/conv2d-1/`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await page.locator('h1').isVisible()).toBe(true);
+    await context.close();
+  });
+
   it('a #channel-N link lands on that channel', async () => {
     const page = await open('/models/lenet5-fashion-mnist/layers/conv2d-1/#channel-12');
     const box = await page.locator('#channel-12').boundingBox();
