@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
-  DEBIAN_FASHION_MNIST, DataError, locateFashionMnist, parseIdx, readIdx, readMnistSplit,
+  DEBIAN_FASHION_MNIST, locateFashionMnist, parseIdx, readIdx, readMnistSplit,
 } from '../../src/data/idx.ts';
 import { existsSync } from 'node:fs';
 
