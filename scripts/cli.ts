@@ -14,13 +14,18 @@ const HELP: Record<string, string> = {
 Commands:
   summary <model>                 Keras-style summary of model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3)
   predict <model> <images|folder> Top-5 classes per image
-  report                          Train/evaluate and build the report site (npm run report)
+  report                          Compute everything and build the site (npm run report)
+  compute                         Only the pipeline: train/load, evaluate, visualize, write the manifest
+  site                            Only the site, from the last compute, into --out
 
 Run 'convlens <command> --help' for the options of one command.`,
   summary: `convlens summary <model.json|model.h5|model.keras> [--json] [--backend <id>]
 
 Prints layer, class, output shape and parameter count, with totals; --json prints
 {layers:[{name, className, outputShape, params}], totalParams, trainableParams}.`,
+  report: `convlens report|compute|site [--out dist] [--backend <id>] [--epochs 5] [--seed 2] [--only <model,…>] [--no-cache]
+
+report = compute + site. The site is built in a temporary folder and swapped into --out only when it succeeded.`,
   predict: `convlens predict <model> <image files or folders…> [--classes a,b,…] [--scale /255|[-1,1]|none] [--json] [--backend <id>]
 
 Prints the top 5 classes per image; --json prints [{file, top:[{index, label, probability}]}].
@@ -33,8 +38,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP.main);
     return command ? 0 : 1;
   }
-  if (command === 'report') {
-    process.argv = [process.argv[0], 'report', ...rest];
+  if (command === 'report' || command === 'compute' || command === 'site') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(HELP.report);
+      return 0;
+    }
+    process.argv = [process.argv[0], 'report.ts', command, ...rest];
     await import('./report.ts');
     return 0;
   }

@@ -7,11 +7,11 @@
  * --only <model,…> (slugs of the default report).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
-import { MANIFEST_PATH } from '../src/manifest/read.ts';
+import { MANIFEST_PATH, readManifest } from '../src/manifest/read.ts';
 import { reportJson } from '../src/manifest/report-json.ts';
 import { addCspToSite } from '../src/site/csp.ts';
 import { defaultSpecs } from '../src/pipeline/default-report.ts';
@@ -65,9 +65,11 @@ function buildSite(out: string, extra: Record<string, string> = {}): void {
   rmSync(old, { recursive: true, force: true });
 }
 
-async function main(): Promise<void> {
+const BUILD_INFO = 'content/generated/build-info.json';
+
+/** The pipeline: engine → data → train/load → evaluate → visualize → manifest (+ build info). */
+async function compute(): Promise<void> {
   const t0 = performance.now();
-  const out = resolve(option('out') ?? 'dist');
   const engine = await selectBackend({ cli: option('backend'), env: process.env.CONVLENS_BACKEND });
   console.log(engine.line);
   // Generated assets are rebuilt from scratch: stale images from an earlier run must not leak into the site.
@@ -83,26 +85,40 @@ async function main(): Promise<void> {
   }
   mkdirSync('content/generated', { recursive: true });
   const methods = ATTRIBUTION_METHODS.map(({ id, title, family, signed, reference }) => ({ id, title, family, signed, reference }));
-  const manifest = { version: 1 as const, engine: { backend: engine.id, line: engine.line }, methods, models };
-  writeManifest(manifest, MANIFEST_PATH);
-  const computed = performance.now();
-  const extra: Record<string, string> = {};
-  for (const model of manifest.models) extra[`models/${model.slug}/report.json`] = `${JSON.stringify(reportJson(model, manifest), null, 2)}\n`;
-  extra['build-info.json'] = `${JSON.stringify({
+  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, methods, models }, MANIFEST_PATH);
+  writeFileSync(BUILD_INFO, `${JSON.stringify({
     engine: engine.line,
-    computeSeconds: Number(((computed - t0) / 1000).toFixed(2)),
+    computeSeconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
     builtAt: new Date().toISOString(),
     node: process.version,
     attributionMilliseconds: Object.fromEntries(
       models.map((m) => [m.slug, Object.fromEntries(m.samples[0]?.attributions.map((a) => [a.method, Number(a.milliseconds.toFixed(3))]) ?? [])]),
     ),
-  }, null, 2)}\n`;
-  buildSite(out, extra);
+  }, null, 2)}\n`);
   for (const m of models) {
     const acc = m.evaluation ? `test accuracy ${(m.evaluation.testAccuracy * 100).toFixed(2)} %` : 'untrained feature extractor';
     console.log(`report: ${m.title}: ${acc}, ${m.layers.length} layers, ${m.samples.length} samples`);
   }
-  console.log(`report: compute ${((computed - t0) / 1000).toFixed(1)} s · site ${((performance.now() - computed) / 1000).toFixed(1)} s · ${out}`);
+  console.log(`report: compute ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** The site from the manifest and assets of the last compute, swapped atomically into --out. */
+function site(): void {
+  const t0 = performance.now();
+  const out = resolve(option('out') ?? 'dist');
+  const manifest = readManifest();
+  const extra: Record<string, string> = {};
+  for (const model of manifest.models) extra[`models/${model.slug}/report.json`] = `${JSON.stringify(reportJson(model, manifest), null, 2)}\n`;
+  if (existsSync(BUILD_INFO)) extra['build-info.json'] = readFileSync(BUILD_INFO, 'utf8');
+  buildSite(out, extra);
+  console.log(`report: site ${((performance.now() - t0) / 1000).toFixed(1)} s · ${out}`);
+}
+
+/** `report` (default) = compute + site; `compute` and `site` run one half (convlens CLI subcommands). */
+async function main(): Promise<void> {
+  const mode = ['compute', 'site', 'report'].includes(process.argv[2]) ? process.argv[2] : 'report';
+  if (mode !== 'site') await compute();
+  if (mode !== 'compute') site();
 }
 
 main().catch((err) => {

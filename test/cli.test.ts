@@ -72,5 +72,6 @@ describe('convlens CLI', () => {
     const r = await run('frobnicate');
     expect([r.status, r.stderr.includes("unknown command 'frobnicate'")]).toEqual([2, true]);
     expect((await run('predict', '--help')).stdout).toContain('--classes');
+    expect((await run('compute', '--help')).stdout).toMatch(/report = compute \+ site/);
   });
 });
