@@ -24,6 +24,7 @@ Run 'convlens <command> --help' for the options of one command.`,
 Prints layer, class, output shape and parameter count, with totals; --json prints
 {layers:[{name, className, outputShape, params}], totalParams, trainableParams}.`,
   report: `convlens report|compute|site [--out dist] [--backend <id>] [--epochs 5] [--seed 2] [--only <model,…>] [--no-cache]
+       convlens report --model <model.json|model.h5|model.keras> --data <image folder> [--classes a,b,…] [--scale /255|[-1,1]]
 
 report = compute + site. The site is built in a temporary folder and swapped into --out only when it succeeded.`,
   predict: `convlens predict <model> <image files or folders…> [--classes a,b,…] [--scale /255|[-1,1]|none] [--json] [--backend <id>]

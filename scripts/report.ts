@@ -4,7 +4,8 @@
  * the previous site untouched.
  *
  * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 5), --seed <n>, --no-cache,
- * --only <model,…> (slugs of the default report).
+ * --only <model,…> (slugs of the default report), --model <model.json|.h5|.keras> --data <image folder>
+ * [--classes a,b,…] [--scale /255|[-1,1]] (explain your own model instead of the default report).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { MANIFEST_PATH, readManifest } from '../src/manifest/read.ts';
 import { reportJson } from '../src/manifest/report-json.ts';
 import { addCspToSite } from '../src/site/csp.ts';
 import { defaultSpecs } from '../src/pipeline/default-report.ts';
+import { loadedModelSpec } from '../src/pipeline/loaded-model.ts';
 import { modelReport } from '../src/pipeline/model-report.ts';
 import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
 
@@ -24,6 +26,10 @@ function option(name: string): string | undefined {
   const v = process.argv[i + 1];
   if (v == null || v.startsWith('--')) throw new Error(`--${name} needs a value`);
   return v;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
 
 function intOption(name: string, fallback: number): number {
@@ -75,7 +81,11 @@ async function compute(): Promise<void> {
   // Generated assets are rebuilt from scratch: stale images from an earlier run must not leak into the site.
   rmSync('public/generated', { recursive: true, force: true });
   const only = option('only')?.split(',');
-  const specs = defaultSpecs({ epochs: intOption('epochs', 5), seed: intOption('seed', 2), only });
+  const seed = intOption('seed', 2);
+  const modelPath = option('model');
+  const specs = modelPath
+    ? [await loadedModelSpec({ modelPath, dataDir: option('data') ?? fail('--model needs --data <image folder>'), classes: option('classes')?.split(','), scaling: option('scale') === '[-1,1]' ? '[-1,1]' : '/255', seed })]
+    : defaultSpecs({ epochs: intOption('epochs', 5), seed, only });
   if (specs.length === 0) throw new Error(`--only ${only?.join(',')}: no such model (default report: lenet5-fashion-mnist, random-cnn-shapes)`);
   const models = [];
   for (const spec of specs) {

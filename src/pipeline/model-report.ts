@@ -31,7 +31,7 @@ export interface ModelSpec {
   description: string;
   /** Architecture identity for the cache key (zoo name and options). */
   identity: unknown;
-  build: () => tf.LayersModel;
+  build: () => tf.LayersModel | Promise<tf.LayersModel>;
   /** Omitted: the model is shown with its initial weights (seed 003's random CNN). */
   training?: TrainingSpec;
   /** Test data: samples come from here; evaluated when `classifier`. */
@@ -84,7 +84,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     model = result.model;
     history = result.history;
   } else {
-    model = spec.build();
+    model = await spec.build();
   }
   try {
     let evaluation: ModelReport['evaluation'];

@@ -62,7 +62,7 @@ export interface CachedTraining<H> {
 export async function trainWithCache<H>(opts: {
   dir: string;
   key: string;
-  build: () => tf.LayersModel;
+  build: () => tf.LayersModel | Promise<tf.LayersModel>;
   train: (model: tf.LayersModel) => H;
   noCache?: boolean;
 }): Promise<CachedTraining<H>> {
@@ -72,7 +72,7 @@ export async function trainWithCache<H>(opts: {
     const history = JSON.parse(readFileSync(join(entry, 'history.json'), 'utf8')) as H;
     return { model, history, cached: true, key: opts.key };
   }
-  const model = opts.build();
+  const model = await opts.build();
   const history = opts.train(model);
   const tmp = `${entry}.writing-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
