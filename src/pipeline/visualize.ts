@@ -18,6 +18,7 @@ import { npyBytes } from '../render/npy.ts';
 import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
 import { deletionInsertion } from '../viz/metrics/faithfulness.ts';
+import { localization } from '../viz/metrics/localization.ts';
 import { cascadingRandomization } from '../viz/metrics/randomization.ts';
 
 const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
@@ -168,7 +169,14 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         const norm = normalizeMap(raw, method.signed);
         const heat = colorize(norm.values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
         const picture = method.family === 'cam' ? overlay(sampleRaster(s), heat, 0.5) : { data: heat, width: W, height: H, channels: 3 as const };
-        const extras = Object.fromEntries(Object.entries(r.extras ?? {}).map(([k, v]) => [k, v[s]]));
+        const extras: Record<string, number> = Object.fromEntries(Object.entries(r.extras ?? {}).map(([k, v]) => [k, v[s]]));
+        if (data.masks) {
+          // Ground truth known (synthetic shapes): does the map point at the object?
+          const mask = data.masks.subarray(sampleIndices[s] * H * W, (sampleIndices[s] + 1) * H * W);
+          const loc = localization(method.signed ? raw : raw.map(Math.abs), mask, W, Math.round(W / 32));
+          extras.pointingHit = loc.hit ? 1 : 0;
+          extras.energyInside = loc.energyInside;
+        }
         const xs = tf.slice(x, [s, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D;
         const f = deletionInsertion(model, xs, raw, predicted[s], 16, data.range[0]);
         xs.dispose();
