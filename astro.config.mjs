@@ -22,7 +22,18 @@ export default defineConfig({
         { label: 'Overview', link: '/' },
         {
           label: 'Models',
-          items: models.map((m) => ({ label: m.title, link: `/models/${m.slug}/` })),
+          // One group per model: its page, its layers, its explained samples.
+          items: models.map((m) => ({
+            label: m.title,
+            collapsed: true,
+            items: [
+              { label: 'Overview', link: `/models/${m.slug}/` },
+              { label: 'Layers', collapsed: true, items: m.layers.map((l) => ({ label: l.name, link: `/models/${m.slug}/layers/${l.slug}/` })) },
+              ...(m.evaluation && m.samples.length
+                ? [{ label: 'Samples', collapsed: true, items: m.samples.map((s) => ({ label: s.id, link: `/models/${m.slug}/samples/${s.slug}/` })) }]
+                : []),
+            ],
+          })),
         },
         { label: 'Methods', items: methods.map((m) => ({ label: m.title, link: `/methods/${m.id}/` })) },
         { label: 'Guides', autogenerate: { directory: 'guides' } },
