@@ -8,7 +8,7 @@
  * [--classes a,b,…] [--scale /255|[-1,1]] (explain your own model instead of the default report).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
@@ -88,9 +88,10 @@ async function compute(): Promise<void> {
     : defaultSpecs({ epochs: intOption('epochs', 5), seed, only });
   if (specs.length === 0) throw new Error(`--only ${only?.join(',')}: no such model (default report: lenet5-fashion-mnist, random-cnn-shapes)`);
   const models = [];
+  const timings: Record<string, { train: number; evaluate: number; visualize: number }> = {};
   for (const spec of specs) {
     models.push(await modelReport(spec, {
-      backend: engine.id, publicDir: 'public', noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line),
+      backend: engine.id, publicDir: 'public', noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line), timings,
     }));
   }
   mkdirSync('content/generated', { recursive: true });
@@ -108,6 +109,19 @@ async function compute(): Promise<void> {
   for (const m of models) {
     const acc = m.evaluation ? `test accuracy ${(m.evaluation.testAccuracy * 100).toFixed(2)} %` : 'untrained feature extractor';
     console.log(`report: ${m.title}: ${acc}, ${m.layers.length} layers, ${m.samples.length} samples`);
+  }
+  // Closing summary: one row per model.
+  console.log('\nmodel                     accuracy   train s   eval s   visualize s   pages   assets      bytes');
+  for (const m of models) {
+    const t = timings[m.slug];
+    const files = readdirSync(join('public/generated', m.slug), { recursive: true }).map(String).filter((f) => /\.(png|webp|svg|npy)$/.test(f));
+    const bytes = files.reduce((n, f) => n + statSync(join('public/generated', m.slug, f)).size, 0);
+    const pages = 1 + m.layers.length + (m.evaluation ? m.samples.length + 1 : 0);
+    console.log(
+      `${m.slug.slice(0, 25).padEnd(25)} ${(m.evaluation ? `${(m.evaluation.testAccuracy * 100).toFixed(2)} %` : '—').padStart(9)}` +
+        ` ${t.train.toFixed(1).padStart(9)} ${t.evaluate.toFixed(1).padStart(8)} ${t.visualize.toFixed(1).padStart(13)}` +
+        ` ${String(pages).padStart(7)} ${String(files.length).padStart(8)} ${String(bytes).padStart(10)}`,
+    );
   }
   console.log(`report: compute ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

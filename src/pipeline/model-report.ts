@@ -48,10 +48,13 @@ export interface RunContext {
   cacheDir?: string;
   noCache?: boolean;
   log?: (line: string) => void;
+  /** Seconds per stage, filled in per model (for the closing summary; not part of the manifest). */
+  timings?: Record<string, { train: number; evaluate: number; visualize: number }>;
 }
 
 export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<ModelReport> {
   const { slug, test } = spec;
+  const clock = { start: performance.now(), trained: 0, evaluated: 0 };
   let model: tf.LayersModel;
   let history: ModelReport['training'] extends infer T ? (T extends { history: infer H } ? H : never) : never = [];
   const t = spec.training;
@@ -86,6 +89,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
   } else {
     model = await spec.build();
   }
+  clock.trained = performance.now();
   try {
     let evaluation: ModelReport['evaluation'];
     let probs: Float32Array | undefined;
@@ -97,12 +101,20 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       evaluation = { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass, mistakes };
     }
     const samples = probs ? pickSamples(test, probs) : pickSamples(test, new Float32Array(0), 1, 0);
+    clock.evaluated = performance.now();
     const t0 = performance.now();
     const views = await visualize({
       model, slug, data: test, sampleIndices: samples, publicDir: ctx.publicDir, seed: spec.seed,
       attributions: spec.classifier, actmax: spec.actmax,
     });
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (ctx.timings) {
+      ctx.timings[slug] = {
+        train: (clock.trained - clock.start) / 1000,
+        evaluate: (clock.evaluated - clock.trained) / 1000,
+        visualize: (performance.now() - clock.evaluated) / 1000,
+      };
+    }
     const summary = layerSummaries(model);
     return {
       slug,
