@@ -4,7 +4,8 @@ import mdx from '@astrojs/mdx';
 import starlight from '@astrojs/starlight';
 import { defineConfig } from 'astro/config';
 
-const manifestPath = './content/generated/manifest.json';
+// CONVLENS_MANIFEST / CONVLENS_PUBLIC_DIR let a run keep its generated files outside the working tree.
+const manifestPath = process.env.CONVLENS_MANIFEST ?? './content/generated/manifest.json';
 const manifest = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) : { models: [], methods: [] };
 const models = manifest.models ?? [];
 const methods = manifest.methods ?? [];
@@ -12,6 +13,7 @@ const methods = manifest.methods ?? [];
 export default defineConfig({
   // scripts/report.ts builds into a temporary folder and swaps it into place (atomic output).
   outDir: process.env.CONVLENS_OUT_DIR ?? './dist',
+  publicDir: process.env.CONVLENS_PUBLIC_DIR ?? './public',
   site: process.env.CONVLENS_SITE_URL ?? 'https://example.invalid',
   trailingSlash: 'always',
   integrations: [

@@ -8,7 +8,7 @@
  * [--classes a,b,…] [--scale /255|[-1,1]] (explain your own model instead of the default report).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
@@ -54,7 +54,10 @@ function buildSite(out: string, extra: Record<string, string> = {}): void {
     stdio: 'inherit',
     // Without NODE_ENV and test-runner flags: under vitest (NODE_ENV=test, DEV=1, MODE=test) Astro renders pages as
     // in development (no search); unset, `astro build` uses production throughout.
-    env: { ...withoutNodeEnv(process.env), CONVLENS_OUT_DIR: tmp, ASTRO_TELEMETRY_DISABLED: '1' },
+    env: {
+      ...withoutNodeEnv(process.env), CONVLENS_OUT_DIR: tmp, ASTRO_TELEMETRY_DISABLED: '1',
+      CONVLENS_MANIFEST: resolve(MANIFEST), CONVLENS_PUBLIC_DIR: resolve(PUBLIC_DIR),
+    },
   });
   if (astro.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });
@@ -71,7 +74,19 @@ function buildSite(out: string, extra: Record<string, string> = {}): void {
   rmSync(old, { recursive: true, force: true });
 }
 
-const BUILD_INFO = 'content/generated/build-info.json';
+/**
+ * Where generated files go. By default inside the project (content/generated, public/generated); with
+ * CONVLENS_WORK_DIR (tests) in that folder, so a test run never replaces the developer's last report data.
+ */
+const WORK = process.env.CONVLENS_WORK_DIR ? resolve(process.env.CONVLENS_WORK_DIR) : undefined;
+const PUBLIC_DIR = WORK ? join(WORK, 'public') : 'public';
+const MANIFEST = WORK ? join(WORK, 'manifest.json') : MANIFEST_PATH;
+const BUILD_INFO = WORK ? join(WORK, 'build-info.json') : 'content/generated/build-info.json';
+if (WORK) {
+  // The site's static files travel with the generated ones.
+  mkdirSync(PUBLIC_DIR, { recursive: true });
+  cpSync('public', PUBLIC_DIR, { recursive: true, filter: (src) => !src.includes('generated') });
+}
 
 /** The pipeline: engine → data → train/load → evaluate → visualize → manifest (+ build info). */
 async function compute(): Promise<void> {
@@ -79,7 +94,7 @@ async function compute(): Promise<void> {
   const engine = await selectBackend({ cli: option('backend'), env: process.env.CONVLENS_BACKEND });
   console.log(engine.line);
   // Generated assets are rebuilt from scratch: stale images from an earlier run must not leak into the site.
-  rmSync('public/generated', { recursive: true, force: true });
+  rmSync(join(PUBLIC_DIR, 'generated'), { recursive: true, force: true });
   const only = option('only')?.split(',');
   const seed = intOption('seed', 2);
   const modelPath = option('model');
@@ -91,12 +106,12 @@ async function compute(): Promise<void> {
   const timings: Record<string, { train: number; evaluate: number; visualize: number }> = {};
   for (const spec of specs) {
     models.push(await modelReport(spec, {
-      backend: engine.id, publicDir: 'public', noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line), timings,
+      backend: engine.id, publicDir: PUBLIC_DIR, noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line), timings,
     }));
   }
-  mkdirSync('content/generated', { recursive: true });
+  mkdirSync(dirname(MANIFEST), { recursive: true });
   const methods = ATTRIBUTION_METHODS.map(({ id, title, family, signed, reference }) => ({ id, title, family, signed, reference }));
-  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, methods, models }, MANIFEST_PATH);
+  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, methods, models }, MANIFEST);
   writeFileSync(BUILD_INFO, `${JSON.stringify({
     engine: engine.line,
     computeSeconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
@@ -114,8 +129,9 @@ async function compute(): Promise<void> {
   console.log('\nmodel                     accuracy   train s   eval s   visualize s   pages   assets      bytes');
   for (const m of models) {
     const t = timings[m.slug];
-    const files = readdirSync(join('public/generated', m.slug), { recursive: true }).map(String).filter((f) => /\.(png|webp|svg|npy)$/.test(f));
-    const bytes = files.reduce((n, f) => n + statSync(join('public/generated', m.slug, f)).size, 0);
+    const dir = join(PUBLIC_DIR, 'generated', m.slug);
+    const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => /\.(png|webp|svg|npy)$/.test(f));
+    const bytes = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
     const pages = 1 + m.layers.length + (m.evaluation ? m.samples.length + 1 : 0);
     console.log(
       `${m.slug.slice(0, 25).padEnd(25)} ${(m.evaluation ? `${(m.evaluation.testAccuracy * 100).toFixed(2)} %` : '—').padStart(9)}` +
@@ -130,7 +146,7 @@ async function compute(): Promise<void> {
 function site(): void {
   const t0 = performance.now();
   const out = resolve(option('out') ?? 'dist');
-  const manifest = readManifest();
+  const manifest = readManifest(MANIFEST);
   const extra: Record<string, string> = {};
   for (const model of manifest.models) extra[`models/${model.slug}/report.json`] = `${JSON.stringify(reportJson(model, manifest), null, 2)}\n`;
   if (existsSync(BUILD_INFO)) extra['build-info.json'] = readFileSync(BUILD_INFO, 'utf8');

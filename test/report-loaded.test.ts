@@ -42,7 +42,7 @@ beforeAll(async () => {
 describe('report on a loaded model', () => {
   it('explains a model.json on an image folder with every method', async () => {
     const out = join(dir, 'site');
-    const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--out', out]);
+    const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--out', out], { CONVLENS_WORK_DIR: join(dir, 'work') });
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'models/colour-loaded/report.json'), 'utf8'));
     expect(report.metrics.accuracy).toBe(1);
@@ -55,7 +55,7 @@ describe('report on a loaded model', () => {
   });
 
   it('names the problem when classes and outputs disagree', async () => {
-    const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--classes', 'a,b,c', '--out', join(dir, 'x')]);
+    const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--classes', 'a,b,c', '--out', join(dir, 'x')], { CONVLENS_WORK_DIR: join(dir, 'work2') });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/3 classes \(a, b, c\) but .*model.json has 2 outputs/);
   });

@@ -10,8 +10,10 @@ import { DEBIAN_FASHION_MNIST } from '../src/data/idx.ts';
 import { runNode } from './helpers/run.ts';
 
 const tsx = resolve('node_modules/tsx/dist/cli.mjs');
+// Generated files go to a temporary work dir, never into the developer's content/ and public/.
+const work = mkdtempSync(join(tmpdir(), 'convlens-work-'));
 function report(args: string[], env: Record<string, string> = {}) {
-  return runNode([tsx, 'scripts/report.ts', ...args], env);
+  return runNode([tsx, 'scripts/report.ts', ...args], { CONVLENS_WORK_DIR: work, ...env });
 }
 
 describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
@@ -24,7 +26,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     const page = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
     expect(page).toContain('Confusion matrix');
     expect(page).toMatch(/<code[^>]*>conv2d_1<\/code>/);
-    const manifest = JSON.parse(readFileSync('content/generated/manifest.json', 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(work, 'manifest.json'), 'utf8'));
     const lenet = manifest.models[0];
     expect(lenet.evaluation.testAccuracy).toBeGreaterThan(0.8);
     // Every test image is counted once in the confusion matrix.

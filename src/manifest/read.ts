@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Manifest } from './schema.ts';
 
-export const MANIFEST_PATH = 'content/generated/manifest.json';
+/** Where the pipeline writes the manifest and the site reads it; CONVLENS_MANIFEST moves it (tests use a temp dir). */
+export const MANIFEST_PATH = process.env.CONVLENS_MANIFEST ?? 'content/generated/manifest.json';
 
 export function readManifest(path = MANIFEST_PATH): Manifest {
   let raw: unknown;

@@ -23,7 +23,7 @@ describe.runIf(ready)('the report site in Chromium', () => {
 
   beforeAll(async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'convlens-e2e-')), 'site');
-    const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--epochs', '1', '--out', out, '--only', 'lenet5-fashion-mnist']);
+    const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--epochs', '1', '--out', out, '--only', 'lenet5-fashion-mnist'], { CONVLENS_WORK_DIR: join(out, '..', 'work') });
     if (run.status !== 0) throw new Error(`report failed: ${run.stderr}`);
     server = await serve(out);
     browser = await chromium.launch({
