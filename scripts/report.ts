@@ -101,7 +101,7 @@ async function compute(): Promise<void> {
   const specs = modelPath
     ? [await loadedModelSpec({ modelPath, dataDir: option('data') ?? fail('--model needs --data <image folder>'), classes: option('classes')?.split(','), scaling: option('scale') === '[-1,1]' ? '[-1,1]' : '/255', seed })]
     : defaultSpecs({ epochs: intOption('epochs', 5), seed, only });
-  if (specs.length === 0) throw new Error(`--only ${only?.join(',')}: no such model (default report: lenet5-fashion-mnist, random-cnn-shapes)`);
+  if (specs.length === 0) throw new Error(`--only ${only?.join(',')}: no such model (models: lenet5-fashion-mnist, random-cnn-shapes, mobilenetv2-shapes)`);
   const models = [];
   const timings: Record<string, { train: number; evaluate: number; visualize: number }> = {};
   for (const spec of specs) {

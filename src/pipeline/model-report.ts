@@ -7,7 +7,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.ts';
 import type { ModelReport } from '../manifest/schema.ts';
 import { cacheKey, dataFingerprint, trainWithCache } from '../train/cache.ts';
-import { bestCheckpoint, progress, type Monitor } from '../train/callbacks.ts';
+import { bestCheckpoint, cosineDecay, learningRateSchedule, progress, type Monitor } from '../train/callbacks.ts';
 import { evaluate, fit } from '../train/fit.ts';
 import { evaluateProbabilities } from '../viz/evaluation.ts';
 import { predictAll } from './predict.ts';
@@ -22,6 +22,8 @@ export interface TrainingSpec {
   learningRate: number;
   /** Keep the best epoch by this metric (default val_acc). */
   checkpoint?: Monitor;
+  /** Cosine decay of the learning rate to 5 % over the epochs. */
+  cosine?: boolean;
 }
 
 export interface ModelSpec {
@@ -62,7 +64,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     const key = cacheKey({
       model: spec.identity,
       data: [dataFingerprint(t.train), dataFingerprint(t.validation), dataFingerprint(test)],
-      training: { epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: 'adam', checkpoint: t.checkpoint ?? 'val_acc' },
+      training: { epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: 'adam', checkpoint: t.checkpoint ?? 'val_acc', cosine: t.cosine ?? false },
       seed: spec.seed,
       backend: ctx.backend,
     });
@@ -80,7 +82,11 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
           validation: t.validation,
           scale: t.train.scale,
           offset: t.train.offset,
-          callbacks: [bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }), progress({ label: slug, stepsPerEpoch: Math.ceil(t.train.count / t.batchSize) })],
+          callbacks: [
+            bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }),
+            ...(t.cosine ? [learningRateSchedule(cosineDecay(t.epochs, 0.05))] : []),
+            progress({ label: slug, stepsPerEpoch: Math.ceil(t.train.count / t.batchSize) }),
+          ],
         }).map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc })),
     });
     if (result.cached) ctx.log?.(`${slug}: trained model loaded from the cache (${key})`);
