@@ -59,7 +59,7 @@ export function defaultSpecs(o: DefaultOptions): ModelSpec[] {
       training: {
         train: generateShapes({ count: 6000, seed: 1 }),
         validation: generateShapes({ count: 500, seed: 2 }),
-        epochs: Math.max(o.epochs, 12), batchSize: 32, learningRate: 2e-3, cosine: true,
+        epochs: Math.max(o.epochs, 14), batchSize: 32, learningRate: 2e-3, cosine: true,
       },
       test: generateShapes({ count: 500, seed: 3 }),
       classifier: true,
