@@ -163,5 +163,6 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   console.error(`convlens report failed: ${(err as Error).message}`);
+  if (process.env.CONVLENS_DEBUG) console.error((err as Error).stack);
   process.exit(1);
 });

@@ -30,3 +30,9 @@ export function predictedClasses(model: tf.LayersModel, x: tf.Tensor4D): number[
 export function repeatTargets(targets: number[], times: number): number[] {
   return targets.flatMap((t) => Array<number>(times).fill(t));
 }
+
+/**
+ * Input values per gradient batch in the batched methods (IG steps, SmoothGrad samples, occlusion copies): about
+ * 85 images of 64x64x3 or 1,300 of 28x28 — large batches are fast, but their activations must fit the wasm heap.
+ */
+export const MAX_BATCH_PIXELS = 1 << 20;

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { repeatTargets, targetMask, targetScore } from '../target.ts';
+import { MAX_BATCH_PIXELS, targetMask, targetScore } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
 import { runGraph } from '../graph.ts';
 
@@ -30,11 +30,27 @@ export const integratedGradients: AttributionMethod<IntegratedGradientsParams> =
     return tf.tidy(() => {
       const [B, H, W, C] = x.shape;
       const base = baseline === 'black' ? tf.zerosLike(x) : tf.broadcastTo(tf.mean(x, [1, 2], true), x.shape);
-      const alphas = tf.reshape(tf.div(tf.add(tf.range(0, steps, 1, 'float32'), 0.5), steps), [1, steps, 1, 1, 1]);
       const delta = tf.sub(x, base);
-      const path = tf.reshape(tf.add(tf.expandDims(base, 1), tf.mul(alphas, tf.expandDims(delta, 1))), [B * steps, H, W, C]);
-      const g = tf.grad((v: tf.Tensor) => targetScore(model, v, repeatTargets(targets, steps)))(path);
-      const avg = tf.mean(tf.reshape(g, [B, steps, H, W, C]), 1);
+      // Gradients along the path, in chunks of at most MAX_BATCH_PIXELS input values (a 64x64 MobileNetV2 with
+      // 128 steps in one batch would not fit in the 4 GB wasm heap).
+      const chunk = Math.max(1, Math.floor(MAX_BATCH_PIXELS / (H * W * C)));
+      const avgRows: tf.Tensor[] = [];
+      for (let b = 0; b < B; b++) {
+        let sum: tf.Tensor = tf.zeros([H, W, C]);
+        for (let s0 = 0; s0 < steps; s0 += chunk) {
+          const n = Math.min(chunk, steps - s0);
+          const next = tf.tidy(() => {
+            const a = tf.reshape(tf.div(tf.add(tf.range(s0, s0 + n, 1, 'float32'), 0.5), steps), [n, 1, 1, 1]);
+            const path = tf.add(tf.slice(base, [b, 0, 0, 0], [1, H, W, C]), tf.mul(a, tf.slice(delta, [b, 0, 0, 0], [1, H, W, C])));
+            const g = tf.grad((v: tf.Tensor) => targetScore(model, v, new Array<number>(n).fill(targets[b])))(path);
+            return tf.add(sum, tf.sum(g, 0));
+          });
+          sum.dispose();
+          sum = next;
+        }
+        avgRows.push(tf.div(sum, steps));
+      }
+      const avg = tf.stack(avgRows);
       const attributions = tf.mul(delta, avg) as tf.Tensor4D;
       // Completeness: |Σ IG − (S(x) − S(x'))| relative to |S(x) − S(x')|.
       const scores = (v: tf.Tensor) => {

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
+import { MAX_BATCH_PIXELS } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
 
 export const occlusionParams = z.object({
@@ -52,7 +53,7 @@ export const occlusion: AttributionMethod<OcclusionParams> = {
     const masks = tf.tidy(() => tf.concat([tf.zeros([1, H, W, 1]), tf.tensor4d(maskData, [P, H, W, 1])]));
     try {
       // Several samples per forward pass: larger batches run faster on every backend.
-      const perChunk = Math.max(1, Math.floor(batchSize / (P + 1)));
+      const perChunk = Math.max(1, Math.floor(Math.min(batchSize, MAX_BATCH_PIXELS / (H * W * C)) / (P + 1)));
       for (let b0 = 0; b0 < B; b0 += perChunk) {
         const n = Math.min(perChunk, B - b0);
         const probs = tf.tidy(() => {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { repeatTargets } from '../target.ts';
+import { MAX_BATCH_PIXELS } from '../target.ts';
 import type { AttributionInput, InputGradientMethod } from '../types.ts';
 
 export const smoothGradParams = z.object({
@@ -26,17 +26,31 @@ export function smoothGrad<P extends Record<string, unknown>>(base: InputGradien
     params: smoothGradParams as unknown as z.ZodType<SmoothGradParams & P, z.ZodTypeDef, unknown>,
     inputGradients(input: AttributionInput, params) {
       const { samples, noiseLevel } = smoothGradParams.parse({ samples: params.samples, noiseLevel: params.noiseLevel });
-      return tf.tidy(() => {
-        const { x } = input;
-        const [B, H, W, C] = x.shape;
-        const range = tf.sub(tf.max(x, [1, 2, 3], true), tf.min(x, [1, 2, 3], true)); // [B,1,1,1]
-        const sigma = tf.mul(range, noiseLevel);
-        // [B, n, H, W, C] → [B·n, H, W, C]: sample b's copies are rows b·n … b·n + n − 1.
-        const noise = tf.mul(tf.randomNormal([B, samples, H, W, C], 0, 1, 'float32', input.seed), tf.expandDims(sigma, 1));
-        const noisy = tf.reshape(tf.add(tf.expandDims(x, 1), noise), [B * samples, H, W, C]) as tf.Tensor4D;
-        const g = base.inputGradients({ ...input, x: noisy, targets: repeatTargets(input.targets, samples) }, params);
-        return tf.mean(tf.reshape(g, [B, samples, H, W, C]), 1) as tf.Tensor4D;
-      });
+      const { x } = input;
+      const [B, H, W, C] = x.shape;
+      // Noisy copies in chunks that fit the wasm heap (see MAX_BATCH_PIXELS); the noise is seeded per chunk.
+      const chunk = Math.max(1, Math.floor(MAX_BATCH_PIXELS / (H * W * C)));
+      const rows: tf.Tensor[] = [];
+      for (let b = 0; b < B; b++) {
+        let sum: tf.Tensor = tf.zeros([H, W, C]);
+        for (let s0 = 0; s0 < samples; s0 += chunk) {
+          const n = Math.min(chunk, samples - s0);
+          const next = tf.tidy(() => {
+            const xb = tf.slice(x, [b, 0, 0, 0], [1, H, W, C]);
+            const sigma = tf.mul(tf.sub(tf.max(xb), tf.min(xb)), noiseLevel);
+            const noisy = tf.add(xb, tf.mul(tf.randomNormal([n, H, W, C], 0, 1, 'float32', input.seed + 7919 * b + s0), sigma)) as tf.Tensor4D;
+            const g = base.inputGradients({ ...input, x: noisy, targets: new Array<number>(n).fill(input.targets[b]) }, params);
+            return tf.add(sum, tf.sum(g, 0));
+          });
+          sum.dispose();
+          sum = next;
+        }
+        rows.push(tf.div(sum, samples));
+        sum.dispose();
+      }
+      const out = tf.stack(rows) as tf.Tensor4D;
+      tf.dispose(rows);
+      return out;
     },
     reduce: base.reduce,
     attribute(input, params) {
