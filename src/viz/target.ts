@@ -36,3 +36,32 @@ export function repeatTargets(targets: number[], times: number): number[] {
  * 85 images of 64x64x3 or 1,300 of 28x28 — large batches are fast, but their activations must fit the wasm heap.
  */
 export const MAX_BATCH_PIXELS = 1 << 20;
+
+/**
+ * For each sample b of x, the mean over `copies` gradient evaluations, summed a chunk at a time: `gradients(b,
+ * start, n)` returns the [n, H, W, C] gradients of copies start … start + n − 1 of sample b (noisy copies, path
+ * points), with n chosen so that a chunk holds at most MAX_BATCH_PIXELS input values. Returns [B, H, W, C].
+ */
+export function meanGradientInChunks(
+  x: tf.Tensor4D,
+  copies: number,
+  gradients: (b: number, start: number, n: number) => tf.Tensor,
+): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  const chunk = Math.max(1, Math.floor(MAX_BATCH_PIXELS / (H * W * C)));
+  const rows: tf.Tensor[] = [];
+  for (let b = 0; b < B; b++) {
+    let sum: tf.Tensor = tf.zeros([H, W, C]);
+    for (let s0 = 0; s0 < copies; s0 += chunk) {
+      const n = Math.min(chunk, copies - s0);
+      const next = tf.tidy(() => tf.add(sum, tf.sum(gradients(b, s0, n), 0)));
+      sum.dispose();
+      sum = next;
+    }
+    rows.push(tf.div(sum, copies));
+    sum.dispose();
+  }
+  const out = tf.stack(rows) as tf.Tensor4D;
+  tf.dispose(rows);
+  return out;
+}

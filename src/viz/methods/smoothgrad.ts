@@ -1,11 +1,11 @@
 /**
  * SmoothGrad (Smilkov et al. 2017, Eq. 3) wrapping any input-gradient method: the mean of its gradients over n
  * copies of the input with Gaussian noise N(0, σ²), σ a fraction of the input range; the wrapped method's own
- * reduction then makes the map. All n copies of all samples run as one batch; the noise is seeded.
+ * reduction then makes the map. The n copies run batched, in chunks bounded by input size; the noise is seeded.
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { MAX_BATCH_PIXELS } from '../target.ts';
+import { meanGradientInChunks } from '../target.ts';
 import type { AttributionInput, InputGradientMethod } from '../types.ts';
 
 export const smoothGradParams = z.object({
@@ -27,30 +27,14 @@ export function smoothGrad<P extends Record<string, unknown>>(base: InputGradien
     inputGradients(input: AttributionInput, params) {
       const { samples, noiseLevel } = smoothGradParams.parse({ samples: params.samples, noiseLevel: params.noiseLevel });
       const { x } = input;
-      const [B, H, W, C] = x.shape;
       // Noisy copies in chunks that fit the wasm heap (see MAX_BATCH_PIXELS); the noise is seeded per chunk.
-      const chunk = Math.max(1, Math.floor(MAX_BATCH_PIXELS / (H * W * C)));
-      const rows: tf.Tensor[] = [];
-      for (let b = 0; b < B; b++) {
-        let sum: tf.Tensor = tf.zeros([H, W, C]);
-        for (let s0 = 0; s0 < samples; s0 += chunk) {
-          const n = Math.min(chunk, samples - s0);
-          const next = tf.tidy(() => {
-            const xb = tf.slice(x, [b, 0, 0, 0], [1, H, W, C]);
-            const sigma = tf.mul(tf.sub(tf.max(xb), tf.min(xb)), noiseLevel);
-            const noisy = tf.add(xb, tf.mul(tf.randomNormal([n, H, W, C], 0, 1, 'float32', input.seed + 7919 * b + s0), sigma)) as tf.Tensor4D;
-            const g = base.inputGradients({ ...input, x: noisy, targets: new Array<number>(n).fill(input.targets[b]) }, params);
-            return tf.add(sum, tf.sum(g, 0));
-          });
-          sum.dispose();
-          sum = next;
-        }
-        rows.push(tf.div(sum, samples));
-        sum.dispose();
-      }
-      const out = tf.stack(rows) as tf.Tensor4D;
-      tf.dispose(rows);
-      return out;
+      return meanGradientInChunks(x, samples, (b, s0, n) => {
+        const [, H, W, C] = x.shape;
+        const xb = tf.slice(x, [b, 0, 0, 0], [1, H, W, C]);
+        const sigma = tf.mul(tf.sub(tf.max(xb), tf.min(xb)), noiseLevel);
+        const noisy = tf.add(xb, tf.mul(tf.randomNormal([n, H, W, C], 0, 1, 'float32', input.seed + 7919 * b + s0), sigma)) as tf.Tensor4D;
+        return base.inputGradients({ ...input, x: noisy, targets: new Array<number>(n).fill(input.targets[b]) }, params);
+      });
     },
     reduce: base.reduce,
     attribute(input, params) {
