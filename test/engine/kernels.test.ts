@@ -242,9 +242,29 @@ describe('wasm kernels match the cpu backend', () => {
     expect(backend.numDataIds()).toBe(before - 1);
   });
 
+  const sliceCases = [
+    { shape: [4, 9, 9, 6], begin: [0, 0, 0, 0], size: [4, 8, 8, 6] }, // ZeroPadding2D's gradient
+    { shape: [4, 9, 9, 6], begin: [1, 1, 1, 0], size: [2, 8, 8, 6] },
+    { shape: [3, 5, 7, 80], begin: [0, 1, 2, 3], size: [3, 3, 4, 70] }, // partial innermost axis
+    { shape: [6, 100], begin: [2, 0], size: [3, 100] }, // one contiguous run
+    { shape: [5, 4, 3], begin: [1, 0, 0], size: [0, 4, 3] }, // empty
+    { shape: [7], begin: [2], size: [4] },
+  ];
+  it.each(sliceCases)('Slice %j', async (c) => {
+    const { cpu, wasm, shape } = await onBoth(run('Slice', { x: random(c.shape) }, { begin: c.begin, size: c.size }));
+    expect(shape).toEqual(c.size);
+    expect(relError(wasm, cpu)).toBe(0);
+  });
+
+  it('Slice keeps int32 values', async () => {
+    await useBackend('wasm');
+    const v = tf.tidy(() => tf.slice(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), [1, 0], [2, 2]).arraySync());
+    expect(v).toEqual([[3, 4], [5, 6]]);
+  });
+
   it('covers every registered convlens kernel', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity'];
+      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity', 'Slice'];
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 

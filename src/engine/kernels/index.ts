@@ -11,6 +11,7 @@ import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-
 import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { meanConfig } from './mean.ts';
+import { sliceConfig } from './slice.ts';
 import { sumConfig } from './sum.ts';
 import { tileConfig } from './tile.ts';
 import { rememberOriginal } from './wasm-calls.ts';
@@ -26,6 +27,7 @@ export const wasmKernels: readonly KernelConfig[] = [
   sumConfig,
   meanConfig,
   identityConfig,
+  sliceConfig,
 ];
 
 let registered = false;
