@@ -5,19 +5,27 @@
  *
  * Options: --backend <node-gpu|node|wasm|cpu>, --out <dir>, --epochs <n> (default 5), --seed <n>, --no-cache,
  * --only <model,…> (slugs of the default report), --model <model.json|.h5|.keras> --data <image folder>
- * [--classes a,b,…] [--scale /255|[-1,1]] (explain your own model instead of the default report).
+ * [--classes a,b,…] [--scale /255|[-1,1]] (explain your own model instead of the default report),
+ * --shard k/n (compute only this shard's models), --work-dir <dir> (where compute writes), --jobs <n> (models
+ * computed in parallel processes; default one per core). `merge <work dirs…>` joins shards and builds the site.
  */
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
 import { MANIFEST_PATH, readManifest } from '../src/manifest/read.ts';
 import { reportJson } from '../src/manifest/report-json.ts';
 import { addCspToSite } from '../src/site/csp.ts';
-import { defaultSpecs } from '../src/pipeline/default-report.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { Config } from '../src/config/schema.ts';
+import { configEntries } from '../src/config/specs.ts';
 import { loadedModelSpec } from '../src/pipeline/loaded-model.ts';
+import { mergeManifests } from '../src/pipeline/merge.ts';
 import { modelReport } from '../src/pipeline/model-report.ts';
+import { parseShard, selectEntries, type SpecEntry } from '../src/pipeline/shards.ts';
+import type { Manifest } from '../src/manifest/schema.ts';
 import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
 
 function option(name: string): string | undefined {
@@ -56,7 +64,7 @@ function buildSite(out: string, extra: Record<string, string> = {}): void {
     // in development (no search); unset, `astro build` uses production throughout.
     env: {
       ...withoutNodeEnv(process.env), CONVLENS_OUT_DIR: tmp, ASTRO_TELEMETRY_DISABLED: '1',
-      CONVLENS_MANIFEST: resolve(MANIFEST), CONVLENS_PUBLIC_DIR: resolve(PUBLIC_DIR),
+      CONVLENS_MANIFEST: resolve(PATHS.manifest), CONVLENS_PUBLIC_DIR: resolve(PATHS.publicDir),
     },
   });
   if (astro.status !== 0) {
@@ -76,61 +84,206 @@ function buildSite(out: string, extra: Record<string, string> = {}): void {
 
 /**
  * Where generated files go. By default inside the project (content/generated, public/generated); with
- * CONVLENS_WORK_DIR (tests) in that folder, so a test run never replaces the developer's last report data.
+ * --work-dir or CONVLENS_WORK_DIR (tests, shards) in that folder, so a test run never replaces the developer's
+ * last report data.
  */
-const WORK = process.env.CONVLENS_WORK_DIR ? resolve(process.env.CONVLENS_WORK_DIR) : undefined;
-const PUBLIC_DIR = WORK ? join(WORK, 'public') : 'public';
-const MANIFEST = WORK ? join(WORK, 'manifest.json') : MANIFEST_PATH;
-const BUILD_INFO = WORK ? join(WORK, 'build-info.json') : 'content/generated/build-info.json';
-if (WORK) {
+interface Paths {
+  publicDir: string;
+  manifest: string;
+  buildInfo: string;
+}
+function pathsFor(work: string | undefined): Paths {
+  if (!work) return { publicDir: 'public', manifest: MANIFEST_PATH, buildInfo: 'content/generated/build-info.json' };
+  const publicDir = join(work, 'public');
   // The site's static files travel with the generated ones.
-  mkdirSync(PUBLIC_DIR, { recursive: true });
-  cpSync('public', PUBLIC_DIR, { recursive: true, filter: (src) => !src.includes('generated') });
+  mkdirSync(publicDir, { recursive: true });
+  cpSync('public', publicDir, { recursive: true, filter: (src) => !src.includes('generated') });
+  return { publicDir, manifest: join(work, 'manifest.json'), buildInfo: join(work, 'build-info.json') };
+}
+const WORK_OPTION = option('work-dir') ?? process.env.CONVLENS_WORK_DIR;
+const PATHS = pathsFor(WORK_OPTION ? resolve(WORK_OPTION) : undefined);
+
+interface ModelTimes {
+  train: number;
+  evaluate: number;
+  visualize: number;
+}
+interface BuildInfo {
+  engine: string;
+  computeSeconds: number;
+  builtAt: string;
+  node: string;
+  models: Record<string, ModelTimes>;
+  attributionMilliseconds: Record<string, Record<string, number>>;
+}
+
+/** --config (validated), or the defaults; CLI options override the config's. */
+let CONFIG: Config | undefined;
+async function config(): Promise<Config> {
+  if (CONFIG) return CONFIG;
+  const file = option('config');
+  CONFIG = file ? await loadConfig(file) : Config.parse({});
+  return CONFIG;
+}
+
+/** The models this run may compute: a loaded model (--model), the config's models, or the default report's. */
+async function specEntries(): Promise<SpecEntry[]> {
+  const c = await config();
+  const seed = option('seed') != null ? intOption('seed', c.seed) : c.seed;
+  const modelPath = option('model');
+  if (modelPath) {
+    const dataDir = option('data') ?? fail('--model needs --data <image folder>');
+    const spec = await loadedModelSpec({ modelPath, dataDir, classes: option('classes')?.split(','), scaling: option('scale') === '[-1,1]' ? '[-1,1]' : '/255', seed });
+    return [{ slug: spec.slug, cost: 1, inDefault: true, make: () => spec }];
+  }
+  return configEntries({ ...c, seed }, { epochs: option('epochs') != null ? intOption('epochs', 5) : undefined });
+}
+
+/** Options a parent passes on to its shard processes. */
+function passThrough(): string[] {
+  const out: string[] = [];
+  for (const name of ['backend', 'epochs', 'seed', 'config']) {
+    const v = option(name);
+    if (v != null) out.push(`--${name}`, v);
+  }
+  if (process.argv.includes('--no-cache')) out.push('--no-cache');
+  return out;
 }
 
 /** The pipeline: engine → data → train/load → evaluate → visualize → manifest (+ build info). */
 async function compute(): Promise<void> {
   const t0 = performance.now();
-  const engine = await selectBackend({ cli: option('backend'), env: process.env.CONVLENS_BACKEND });
+  const shardText = option('shard');
+  const shard = shardText ? parseShard(shardText) : undefined;
+  const chosen = selectEntries(await specEntries(), { only: option('only')?.split(','), shard });
+  const jobs = shard ? 1 : intOption('jobs', Math.max(1, Math.min(availableParallelism(), chosen.length)));
+  if (jobs > 1 && chosen.length > 1 && !option('model')) {
+    await computeInParallel(chosen.map((e) => e.slug), jobs);
+  } else {
+    await computeHere(chosen, shard);
+  }
+  const info = JSON.parse(readFileSync(PATHS.buildInfo, 'utf8')) as BuildInfo;
+  info.computeSeconds = Number(((performance.now() - t0) / 1000).toFixed(2));
+  writeFileSync(PATHS.buildInfo, `${JSON.stringify(info, null, 2)}\n`);
+  printSummary(readManifest(PATHS.manifest), info, PATHS.publicDir);
+  console.log(`report: compute ${info.computeSeconds.toFixed(1)} s`);
+}
+
+/** Compute `entries` in this process into PATHS. */
+async function computeHere(entries: SpecEntry[], shard?: { index: number; count: number }): Promise<void> {
+  const t0 = performance.now();
+  const engine = await selectBackend({ cli: option('backend'), env: process.env.CONVLENS_BACKEND, config: (await config()).backend });
   console.log(engine.line);
+  if (shard) console.log(`report: shard ${shard.index}/${shard.count}: ${entries.map((e) => e.slug).join(', ') || 'no models'}`);
   // Generated assets are rebuilt from scratch: stale images from an earlier run must not leak into the site.
-  rmSync(join(PUBLIC_DIR, 'generated'), { recursive: true, force: true });
-  const only = option('only')?.split(',');
-  const seed = intOption('seed', 2);
-  const modelPath = option('model');
-  const specs = modelPath
-    ? [await loadedModelSpec({ modelPath, dataDir: option('data') ?? fail('--model needs --data <image folder>'), classes: option('classes')?.split(','), scaling: option('scale') === '[-1,1]' ? '[-1,1]' : '/255', seed })]
-    : defaultSpecs({ epochs: intOption('epochs', 5), seed, only });
-  if (specs.length === 0) throw new Error(`--only ${only?.join(',')}: no such model (models: lenet5-fashion-mnist, random-cnn-shapes, mobilenetv2-shapes)`);
+  rmSync(join(PATHS.publicDir, 'generated'), { recursive: true, force: true });
   const models = [];
-  const timings: Record<string, { train: number; evaluate: number; visualize: number }> = {};
-  for (const spec of specs) {
-    models.push(await modelReport(spec, {
-      backend: engine.id, publicDir: PUBLIC_DIR, noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line), timings,
+  const timings: Record<string, ModelTimes> = {};
+  for (const entry of entries) {
+    models.push(await modelReport(await entry.make(), {
+      backend: engine.id, publicDir: PATHS.publicDir, noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line), timings,
     }));
   }
-  mkdirSync(dirname(MANIFEST), { recursive: true });
   const methods = ATTRIBUTION_METHODS.map(({ id, title, family, signed, reference }) => ({ id, title, family, signed, reference }));
-  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, methods, models }, MANIFEST);
-  writeFileSync(BUILD_INFO, `${JSON.stringify({
+  writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, methods, models }, PATHS.manifest);
+  const info: BuildInfo = {
     engine: engine.line,
     computeSeconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
     builtAt: new Date().toISOString(),
     node: process.version,
+    models: timings,
     attributionMilliseconds: Object.fromEntries(
       models.map((m) => [m.slug, Object.fromEntries(m.samples[0]?.attributions.map((a) => [a.method, Number(a.milliseconds.toFixed(3))]) ?? [])]),
     ),
-  }, null, 2)}\n`);
-  for (const m of models) {
+  };
+  mkdirSync(dirname(PATHS.buildInfo), { recursive: true });
+  writeFileSync(PATHS.buildInfo, `${JSON.stringify(info, null, 2)}\n`);
+}
+
+/** Run `jobs` shard processes (one model or more each) at once, then merge their outputs into PATHS. */
+async function computeInParallel(slugs: string[], jobs: number): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'convlens-shards-'));
+  try {
+    console.log(`report: ${slugs.length} models in ${jobs} parallel processes`);
+    const dirs = Array.from({ length: jobs }, (_, i) => join(root, `shard-${i + 1}`));
+    const runs = dirs.map((dir, i) =>
+      runShard([resolve('scripts/report.ts'), 'compute', '--shard', `${i + 1}/${jobs}`, '--work-dir', dir, '--only', slugs.join(','), ...passThrough()], `[${i + 1}/${jobs}] `),
+    );
+    const codes = await Promise.all(runs);
+    const failed = codes.map((c, i) => (c === 0 ? 0 : i + 1)).filter((i) => i > 0);
+    if (failed.length) throw new Error(`shard ${failed.join(', ')} of ${jobs} failed (see its lines above); nothing was replaced`);
+    mergeInto(dirs, slugs);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** One child process running this script, its lines prefixed; resolves to its exit code. */
+function runShard(args: string[], prefix: string): Promise<number> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), ...args], {
+      env: { ...process.env, CONVLENS_WORK_DIR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const pipe = (from: NodeJS.ReadableStream, to: NodeJS.WriteStream) => {
+      let rest = '';
+      from.on('data', (d: Buffer) => {
+        const lines = (rest + d.toString()).split(/\r?\n|\r/);
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line) to.write(`${prefix}${line}\n`);
+      });
+      from.on('end', () => rest && to.write(`${prefix}${rest}\n`));
+    };
+    pipe(child.stdout, process.stdout);
+    pipe(child.stderr, process.stderr);
+    child.on('error', reject);
+    child.on('close', (code) => done(code ?? 1));
+  });
+}
+
+/** Join shard work dirs into PATHS: one manifest, every model's assets, combined build info. */
+function mergeInto(dirs: string[], order?: string[]): void {
+  const manifests: Manifest[] = [];
+  const infos: BuildInfo[] = [];
+  for (const dir of dirs) {
+    const m = join(dir, 'manifest.json');
+    if (!existsSync(m)) throw new Error(`${dir}: no manifest.json; is it a shard's --work-dir after \`convlens compute --shard k/n\`?`);
+    manifests.push(readManifest(m));
+    const info = join(dir, 'build-info.json');
+    if (existsSync(info)) infos.push(JSON.parse(readFileSync(info, 'utf8')) as BuildInfo);
+  }
+  const merged = mergeManifests(manifests, order);
+  const generated = join(PATHS.publicDir, 'generated');
+  rmSync(generated, { recursive: true, force: true });
+  mkdirSync(generated, { recursive: true });
+  for (const dir of dirs) {
+    const from = join(dir, 'public', 'generated');
+    if (existsSync(from)) cpSync(from, generated, { recursive: true });
+  }
+  writeManifest(merged, PATHS.manifest);
+  const info: BuildInfo = {
+    engine: [...new Set(infos.map((i) => i.engine))].join(' | '),
+    computeSeconds: Math.max(0, ...infos.map((i) => i.computeSeconds)),
+    builtAt: new Date().toISOString(),
+    node: process.version,
+    models: Object.assign({}, ...infos.map((i) => i.models ?? {})),
+    attributionMilliseconds: Object.assign({}, ...infos.map((i) => i.attributionMilliseconds ?? {})),
+  };
+  mkdirSync(dirname(PATHS.buildInfo), { recursive: true });
+  writeFileSync(PATHS.buildInfo, `${JSON.stringify(info, null, 2)}\n`);
+}
+
+/** Closing summary: one row per model (accuracy, seconds per stage, pages, assets, bytes). */
+function printSummary(manifest: Manifest, info: BuildInfo, publicDir: string): void {
+  for (const m of manifest.models) {
     const acc = m.evaluation ? `test accuracy ${(m.evaluation.testAccuracy * 100).toFixed(2)} %` : 'untrained feature extractor';
     console.log(`report: ${m.title}: ${acc}, ${m.layers.length} layers, ${m.samples.length} samples`);
   }
-  // Closing summary: one row per model.
   console.log('\nmodel                     accuracy   train s   eval s   visualize s   pages   assets      bytes');
-  for (const m of models) {
-    const t = timings[m.slug];
-    const dir = join(PUBLIC_DIR, 'generated', m.slug);
-    const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => /\.(png|webp|svg|npy)$/.test(f));
+  for (const m of manifest.models) {
+    const t = info.models?.[m.slug] ?? { train: 0, evaluate: 0, visualize: 0 };
+    const dir = join(publicDir, 'generated', m.slug);
+    const files = existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => /\.(png|webp|svg|npy)$/.test(f)) : [];
     const bytes = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
     const pages = 1 + m.layers.length + (m.evaluation ? m.samples.length + 1 : 0);
     console.log(
@@ -139,24 +292,39 @@ async function compute(): Promise<void> {
         ` ${String(pages).padStart(7)} ${String(files.length).padStart(8)} ${String(bytes).padStart(10)}`,
     );
   }
-  console.log(`report: compute ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 /** The site from the manifest and assets of the last compute, swapped atomically into --out. */
 function site(): void {
   const t0 = performance.now();
-  const out = resolve(option('out') ?? 'dist');
-  const manifest = readManifest(MANIFEST);
+  const out = resolve(option('out') ?? CONFIG?.out ?? 'dist');
+  const manifest = readManifest(PATHS.manifest);
   const extra: Record<string, string> = {};
   for (const model of manifest.models) extra[`models/${model.slug}/report.json`] = `${JSON.stringify(reportJson(model, manifest), null, 2)}\n`;
-  if (existsSync(BUILD_INFO)) extra['build-info.json'] = readFileSync(BUILD_INFO, 'utf8');
+  if (existsSync(PATHS.buildInfo)) extra['build-info.json'] = readFileSync(PATHS.buildInfo, 'utf8');
   buildSite(out, extra);
   console.log(`report: site ${((performance.now() - t0) / 1000).toFixed(1)} s · ${out}`);
 }
 
-/** `report` (default) = compute + site; `compute` and `site` run one half (convlens CLI subcommands). */
+/**
+ * `report` (default) = compute + site; `compute` and `site` run one half; `merge <dirs…>` joins shards' work
+ * dirs and builds the site (convlens CLI subcommands).
+ */
 async function main(): Promise<void> {
-  const mode = ['compute', 'site', 'report'].includes(process.argv[2]) ? process.argv[2] : 'report';
+  const mode = ['compute', 'site', 'report', 'merge'].includes(process.argv[2]) ? process.argv[2] : 'report';
+  if (mode === 'merge') {
+    const dirs: string[] = [];
+    for (let i = 3; i < process.argv.length; i++) {
+      if (process.argv[i].startsWith('--')) i++;
+      else dirs.push(resolve(process.argv[i]));
+    }
+    if (dirs.length === 0) throw new Error('merge needs the work dirs of the shards: convlens merge shard-1 shard-2 … [--out dist]');
+    await config();
+    mergeInto(dirs);
+    site();
+    return;
+  }
+  await config(); // a bad config fails before any work
   if (mode !== 'site') await compute();
   if (mode !== 'compute') site();
 }

@@ -11,17 +11,17 @@ import { lenet5 } from '../models/lenet5.ts';
 import { mobileNetV2 } from '../models/mobilenet-v2.ts';
 import { randomCnn } from '../models/random-cnn.ts';
 import type { ModelSpec } from './model-report.ts';
+import type { SpecEntry } from './shards.ts';
 
 export interface DefaultOptions {
   epochs: number;
   seed: number;
   dataDir?: string;
-  only?: string[];
 }
 
-export function defaultSpecs(o: DefaultOptions): ModelSpec[] {
-  const specs: Array<() => ModelSpec> = [
-    () => {
+export function defaultEntries(o: DefaultOptions): SpecEntry[] {
+  const entries: SpecEntry[] = [
+    { slug: 'lenet5-fashion-mnist', cost: 100, inDefault: true, make: (): ModelSpec => {
       const full = fashionMnist('train', o.dataDir);
       const { train, validation } = splitDataset(full, 5000, o.seed);
       return {
@@ -36,8 +36,8 @@ export function defaultSpecs(o: DefaultOptions): ModelSpec[] {
         classifier: true,
         seed: o.seed,
       };
-    },
-    () => ({
+    } },
+    { slug: 'random-cnn-shapes', cost: 15, inDefault: true, make: (): ModelSpec => ({
       slug: 'random-cnn-shapes',
       title: 'Random 4-layer CNN on shapes',
       architecture: 'Seed 003: four 9-filter 3x3 convolutions, max pooling 4, 3, 2 — untrained',
@@ -48,8 +48,8 @@ export function defaultSpecs(o: DefaultOptions): ModelSpec[] {
       classifier: false,
       seed: o.seed,
       actmax: { maxChannels: 9, steps: 48 },
-    }),
-    () => ({
+    }) },
+    { slug: 'mobilenetv2-shapes', cost: 2000, inDefault: false, make: (): ModelSpec => ({
       slug: 'mobilenetv2-shapes',
       title: 'MobileNetV2 (α 0.35) on shapes',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, Keras layer names',
@@ -65,9 +65,7 @@ export function defaultSpecs(o: DefaultOptions): ModelSpec[] {
       classifier: true,
       seed: o.seed,
       actmax: { maxChannels: 8, steps: 48 },
-    }),
+    }) },
   ];
-  const slugs = ['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes'];
-  const defaults = ['lenet5-fashion-mnist', 'random-cnn-shapes'];
-  return specs.filter((_, i) => (o.only ? o.only.includes(slugs[i]) : defaults.includes(slugs[i]))).map((f) => f());
+  return entries;
 }

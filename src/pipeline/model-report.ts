@@ -42,6 +42,31 @@ export interface ModelSpec {
   classifier: boolean;
   seed: number;
   actmax?: { maxChannels: number; steps: number };
+  /** Which samples to explain (default: the first of each class, then the 2 most confident mistakes). */
+  samples?: { perClass: number; mistakes: number; ids?: string[] };
+  /** Per attribution method: parameters, or false to skip it. */
+  methods?: Record<string, false | Record<string, unknown>>;
+  /** Layers to show (default all). */
+  layers?: 'all' | string[];
+  /** Where this model sits in the config (`models[2]`), for error messages. */
+  configKey?: string;
+}
+
+/** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
+export function chooseSamples(spec: Pick<ModelSpec, 'samples' | 'configKey'>, test: Dataset, probs: Float32Array | undefined): number[] {
+  const s = spec.samples;
+  if (s?.ids) {
+    const index = new Map(test.ids.map((id, i) => [id, i]));
+    return s.ids.map((id, k) => {
+      const i = index.get(id);
+      if (i == null) {
+        throw new Error(`samples.ids[${k}]: no sample '${id}' in ${test.name}${spec.configKey ? ` (${spec.configKey})` : ''}; ids look like ${test.ids.slice(0, 3).join(', ')}`);
+      }
+      return i;
+    });
+  }
+  const perClass = s?.perClass ?? 1;
+  return probs ? pickSamples(test, probs, perClass, s?.mistakes ?? 2) : pickSamples(test, new Float32Array(0), perClass, 0);
 }
 
 export interface RunContext {
@@ -106,12 +131,16 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       const mistakes = await mistakeGallery(ev.mistakes, test, ctx.publicDir, slug);
       evaluation = { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass, mistakes };
     }
-    const samples = probs ? pickSamples(test, probs) : pickSamples(test, new Float32Array(0), 1, 0);
+    const samples = chooseSamples(spec, test, probs);
+    if (samples.length === 0) throw new Error(`${spec.configKey ?? slug}: no samples to explain (samples.perClass and samples.mistakes are 0)`);
     clock.evaluated = performance.now();
     const t0 = performance.now();
     const views = await visualize({
       model, slug, data: test, sampleIndices: samples, publicDir: ctx.publicDir, seed: spec.seed,
-      attributions: spec.classifier, actmax: spec.actmax,
+      attributions: spec.classifier, actmax: spec.actmax, log: ctx.log,
+      methodParams: Object.fromEntries(Object.entries(spec.methods ?? {}).filter(([, v]) => v !== false)) as Record<string, object>,
+      skipMethods: Object.entries(spec.methods ?? {}).filter(([, v]) => v === false).map(([k]) => k),
+      layers: spec.layers,
     });
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (ctx.timings) {

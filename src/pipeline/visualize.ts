@@ -42,6 +42,12 @@ export interface VisualizeOptions {
   actmax?: { maxChannels: number; steps: number };
   /** Run the attribution methods (classifiers only). */
   attributions?: boolean;
+  /** Progress lines (seconds per stage). */
+  log?: (line: string) => void;
+  /** Attribution methods not to run (config `methods: { id: false }`). */
+  skipMethods?: string[];
+  /** Layers to show (config `layers`); default all. */
+  layers?: 'all' | string[];
 }
 
 /** A deterministic class-balanced pick: the first test sample of each class, then the most confident mistakes. */
@@ -133,10 +139,22 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
   const sampleSlugs = uniqueSlugs(sampleIndices.map((i) => data.ids[i]));
   const classifier = opts.attributions ?? true;
   const camLayer = classifier ? defaultCamLayer(model) : undefined;
+  const methods = ATTRIBUTION_METHODS.filter((m) => !opts.skipMethods?.includes(m.id));
+  const names = new Set(model.layers.map((l) => l.name));
+  const wanted = opts.layers && opts.layers !== 'all' ? new Set(opts.layers) : undefined;
+  for (const name of wanted ?? []) {
+    if (!names.has(name)) throw new Error(`layers: the model ${model.name} has no layer '${name}'; its layers are ${[...names].join(', ')}`);
+  }
   const actmax = opts.actmax ?? { maxChannels: 16, steps: 96 };
   const actmaxOptions = {
     steps: actmax.steps, stepSize: 0.01, range: data.range, seed,
     regularizers: [totalVariation(0.05), l2Penalty(0.01, (data.range[0] + data.range[1]) / 2)], jitter: { pixels: 1 },
+  };
+  let clock = performance.now();
+  const stage = (what: string) => {
+    const now = performance.now();
+    opts.log?.(`${opts.slug}: ${what} in ${((now - clock) / 1000).toFixed(1)} s`);
+    clock = now;
   };
   try {
     const probs = classifier ? tf.tidy(() => (model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor).dataSync() as Float32Array) : new Float32Array(sampleIndices.length * data.numClasses);
@@ -157,7 +175,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
 
     // Attributions: every method on all samples at once, explaining the predicted class.
     const perSample = sampleIndices.map(() => [] as ModelReport['samples'][number]['attributions']);
-    for (const method of classifier ? ATTRIBUTION_METHODS : []) {
+    for (const method of classifier ? methods : []) {
       const params = method.params.parse(opts.methodParams?.[method.id] ?? {}) as Record<string, unknown>;
       const t0 = performance.now();
       const r = method.attribute({ model, x, targets: predicted, seed, layer: camLayer }, params as never);
@@ -194,6 +212,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       });
     }
 
+    if (classifier) stage(`${methods.length} attribution methods × ${sampleIndices.length} samples with faithfulness`);
     const samples: ModelReport['samples'] = sampleIndices.map((index, s) => {
       const row = Array.from(probs.subarray(s * K, (s + 1) * K));
       const top = !classifier ? [] : row
@@ -219,7 +238,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     try {
       model.layers.forEach((layer, li) => {
         const a = acts[layer.name];
-        if (!a) return;
+        if (!a || (wanted && !wanted.has(layer.name))) return;
         const values = a.dataSync() as Float32Array;
         const view: LayerView = { layer: layer.name, grids: [], channels: [], fused: [], vectors: [], actmax: [] };
         const lslug = layerSlugs[li];
@@ -275,6 +294,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     } finally {
       tf.dispose(Object.values(acts));
     }
+    stage(`activations, filters and activation maximization of ${layerViews.length} layers`);
     // Each class's logit, maximised from noise.
     if (!classifier) {
       await out.flush();
@@ -283,8 +303,9 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     // Sanity check: cascading randomization on the first samples, every method.
     const nr = Math.min(2, sampleIndices.length);
     const xr = tf.slice(x, [0, 0, 0, 0], [nr, H, W, C]) as tf.Tensor4D;
-    const rnd = cascadingRandomization(model, [...ATTRIBUTION_METHODS], xr, predicted.slice(0, nr), seed, (id) => (opts.methodParams?.[id] ?? {}) as Record<string, unknown>);
+    const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, (id) => (opts.methodParams?.[id] ?? {}) as Record<string, unknown>);
     xr.dispose();
+    stage(`cascading randomization (${rnd.steps.length} steps × ${methods.length} methods)`);
     const mapImage = (rel: string, m: Float32Array, id: string, alt: string) => {
       const method = ATTRIBUTION_METHODS.find((a) => a.id === id)!;
       const heat = colorize(normalizeMap(m, method.signed).values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
@@ -292,11 +313,11 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     };
     const randomization = {
       sample: samples[0].slug,
-      original: Object.fromEntries(ATTRIBUTION_METHODS.map((m) => [m.id, mapImage(`randomization/${m.id}-trained`, rnd.original[m.id][0], m.id, `${m.title} of the trained model for ${samples[0].id}`)])),
+      original: Object.fromEntries(methods.map((m) => [m.id, mapImage(`randomization/${m.id}-trained`, rnd.original[m.id][0], m.id, `${m.title} of the trained model for ${samples[0].id}`)])),
       steps: rnd.steps.map((st, k) => ({
         layer: st.layer,
         correlation: st.correlation,
-        images: Object.fromEntries(ATTRIBUTION_METHODS.map((m) => [m.id, mapImage(`randomization/${m.id}-step-${k + 1}`, st.maps[m.id][0], m.id, `${m.title} after randomising ${st.layer} and the layers above it`)])),
+        images: Object.fromEntries(methods.map((m) => [m.id, mapImage(`randomization/${m.id}-step-${k + 1}`, st.maps[m.id][0], m.id, `${m.title} after randomising ${st.layer} and the layers above it`)])),
       })),
     };
     const cm = maximize(model, data.classes.map((_, index) => ({ kind: 'class' as const, index })), actmaxOptions);
@@ -308,6 +329,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       image: out.image(`classes/actmax-${index}`, { data: toBytes(cimgs.subarray(index * H * W * C, (index + 1) * H * W * C), data.range), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises the ${data.classes[index]} logit`),
     }));
     await out.flush();
+    stage('class maximization and image encoding');
     return { samples, layerViews, camLayer, classMax, randomization };
   } finally {
     x.dispose();

@@ -69,7 +69,7 @@ function roll(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
 function objectiveSum(model: tf.LayersModel, x: tf.Tensor4D, objectives: Objective[]): tf.Scalar {
   const layers = [...new Set(objectives.flatMap((o) => (o.kind === 'channel' ? [o.layer] : [])))];
   const needLogits = objectives.some((o) => o.kind === 'class');
-  const { output, captured } = runGraph(model, x, { capture: layers, logits: needLogits });
+  const { output, captured } = runGraph(model, x, { capture: layers, logits: needLogits, captureOnly: !needLogits });
   const terms: tf.Tensor[] = [];
   objectives.forEach((o, b) => {
     if (o.kind === 'class') terms.push(tf.slice(output, [b, o.index], [1, 1]).reshape([]));

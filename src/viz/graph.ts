@@ -16,6 +16,11 @@ export interface RunOptions {
   /** Stop before the final softmax and return the logits (see `logitsLayer`). */
   logits?: boolean;
   training?: boolean;
+  /**
+   * Evaluate only what the captured layers need (not the model's output): activation maximisation of an early
+   * layer then skips the rest of the network. `output` is then the first captured tensor.
+   */
+  captureOnly?: boolean;
 }
 
 export interface RunResult {
@@ -77,11 +82,12 @@ export function runGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOptions =
     return out;
   };
 
-  const output = evaluate(outputLayer);
   const captured: Record<string, tf.Tensor> = {};
   for (const name of opts.capture ?? []) {
     captured[name] = evaluate(model.getLayer(name));
   }
+  const first = opts.capture?.[0];
+  const output = opts.captureOnly && first != null ? captured[first] : evaluate(outputLayer);
   return { output, captured };
 }
 

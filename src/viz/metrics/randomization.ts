@@ -58,6 +58,11 @@ export function cascadingRandomization(
   targets: number[],
   seed: number,
   paramsFor: (id: string) => Record<string, unknown>,
+  /**
+   * At most this many steps: a deep model's weighted layers are randomised in this many groups of about equal
+   * size (top first), each step adding one group. LeNet-5's five weighted layers stay one per step.
+   */
+  maxSteps = 8,
 ): { original: Record<string, Float32Array[]>; steps: RandomizationStep[] } {
   const [B, H, W] = x.shape;
   const mapsNow = (): Record<string, Float32Array[]> =>
@@ -73,20 +78,30 @@ export function cascadingRandomization(
   try {
     const original = mapsNow();
     const steps: RandomizationStep[] = [];
+    const layers = weightedLayers(model);
+    const groups = Math.min(maxSteps, layers.length);
     let k = 0;
-    for (const layer of weightedLayers(model)) {
-      k++;
-      const fresh = layer.getWeights().map((w, i) =>
+    for (let g = 1; g <= groups; g++) {
+      const upTo = Math.ceil((layers.length * g) / groups);
+      let layer = layers[k];
+      for (; k < upTo; k++) {
+        layer = layers[k];
+        const names = layer.weights.map((v) => v.originalName ?? v.name);
+        const fresh = layer.getWeights().map((w, i) =>
           tf.tidy(() => {
+            // BatchNorm back to its initial state (γ = 1, β = 0, moving mean 0, variance 1): zeros would kill
+            // every activation above it.
+            if (/gamma|moving_variance/.test(names[i])) return tf.onesLike(w);
             // Weights: Glorot-like uniform with the layer's own scale; biases: zero (as at initialisation).
             if (w.rank === 1) return tf.zerosLike(w);
             const fanIn = w.shape.slice(0, -1).reduce((a, b) => a * b, 1);
             const limit = Math.sqrt(6 / (fanIn + w.shape[w.rank - 1]));
-            return tf.randomUniform(w.shape, -limit, limit, 'float32', seed * 100 + k * 10 + i);
+            return tf.randomUniform(w.shape, -limit, limit, 'float32', seed * 100 + (k + 1) * 10 + i);
           }),
-      );
-      layer.setWeights(fresh);
-      tf.dispose(fresh);
+        );
+        layer.setWeights(fresh);
+        tf.dispose(fresh);
+      }
       const maps = mapsNow();
       const correlation = Object.fromEntries(
         methods.map((m) => {

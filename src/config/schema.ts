@@ -1,0 +1,114 @@
+/**
+ * convlens.config.ts / .mjs / .json: which models to train or load, on which data, which samples, methods and
+ * layers to explain. Validated with zod; every error names the key, what was expected and what was found.
+ * No `models` key means the default report (LeNet-5, the random CNN and MobileNetV2).
+ */
+import { z } from 'zod';
+import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
+import { ZOO } from '../models/zoo.ts';
+
+const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a slug: lowercase letters, digits and dashes, at most 64');
+const positiveInt = z.number().int().min(1);
+const scale = z.enum(['/255', '[-1,1]']);
+
+export const DatasetConfig = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('fashion-mnist'),
+    /** Folder with the four IDX files (default: CONVLENS_FASHION_MNIST, then Debian's). */
+    dir: z.string().optional(),
+    /** Training images held out for validation. */
+    validation: positiveInt.default(5000),
+  }).strict(),
+  z.object({
+    kind: z.literal('shapes'),
+    train: positiveInt.default(3000),
+    validation: positiveInt.default(500),
+    test: positiveInt.default(500),
+    size: z.number().int().min(16).max(512).default(64),
+    /** Background colour predicts the class in the training split only (the "cheating model" data). */
+    shortcut: z.boolean().default(false),
+    clutter: z.number().min(0).max(1).default(0.5),
+  }).strict(),
+  z.object({
+    kind: z.literal('folder'),
+    /** Class sub-folders of training images (omit to show an untrained model on `test`). */
+    train: z.string().optional(),
+    /** Class sub-folders of test images; samples and evaluation come from here. */
+    test: z.string(),
+    validation: positiveInt.default(500),
+    size: z.tuple([positiveInt, positiveInt]).default([64, 64]),
+    channels: z.union([z.literal(1), z.literal(3)]).default(3),
+    scale: scale.default('/255'),
+  }).strict(),
+]);
+export type DatasetConfig = z.infer<typeof DatasetConfig>;
+
+export const TrainingConfig = z.object({
+  epochs: positiveInt.default(5),
+  batchSize: positiveInt.default(32),
+  learningRate: z.number().positive().default(1e-3),
+  /** Cosine decay of the learning rate to 5 % over the epochs. */
+  cosine: z.boolean().default(false),
+}).strict();
+
+export const ActmaxConfig = z.object({
+  /** Channels per conv layer (the first ones). */
+  maxChannels: z.number().int().min(0).default(16),
+  steps: positiveInt.default(96),
+}).strict();
+
+const zooNames = Object.keys(ZOO) as [string, ...string[]];
+
+export const ZooModelConfig = z.object({
+  id: slug,
+  title: z.string().min(1).max(200).optional(),
+  zoo: z.enum(zooNames),
+  /** Architecture options passed to the builder (MobileNetV2: alpha, head, bnMomentum; VGG: includeTop). */
+  options: z.record(z.unknown()).default({}),
+  dataset: DatasetConfig,
+  /** Omit to show the model with its random initial weights (as seed 003 does). */
+  training: TrainingConfig.optional(),
+  actmax: ActmaxConfig.optional(),
+}).strict();
+
+export const LoadedModelConfig = z.object({
+  id: slug.optional(),
+  title: z.string().min(1).max(200).optional(),
+  /** model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3). */
+  load: z.string().min(1),
+  /** Image folder: class sub-folders, or a flat folder with `classes`. */
+  data: z.string().min(1),
+  classes: z.array(z.string().min(1)).optional(),
+  scale: scale.default('/255'),
+  actmax: ActmaxConfig.optional(),
+}).strict();
+
+export const ModelConfig = z.union([ZooModelConfig, LoadedModelConfig]);
+
+const methodIds = ATTRIBUTION_METHODS.map((m) => m.id) as [string, ...string[]];
+
+export const Config = z.object({
+  seed: z.number().int().min(0).default(2),
+  out: z.string().min(1).default('dist'),
+  backend: z.enum(['node-gpu', 'node', 'wasm', 'cpu']).optional(),
+  /** Epochs of the default report's LeNet-5 (zoo models set their own). */
+  epochs: positiveInt.optional(),
+  models: z.array(ModelConfig).min(1).optional(),
+  samples: z.object({
+    /** Test samples per class (the first of each class). */
+    perClass: z.number().int().min(0).max(100).default(1),
+    /** The most confident mistakes added to them. */
+    mistakes: z.number().int().min(0).max(100).default(2),
+    /** Explicit samples by id (Fashion-MNIST: fashion-mnist-test-<i>; folders: the file's path in the folder). */
+    ids: z.array(z.string()).optional(),
+  }).strict().default({}),
+  /** Per method: its parameters, or false to skip it. Unlisted methods run with their defaults. */
+  methods: z.record(z.enum(methodIds), z.union([z.literal(false), z.record(z.unknown())])).default({}),
+  /** Layers to show (activation grids, filters, actmax); default all. */
+  layers: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+}).strict();
+
+export type ConfigInput = z.input<typeof Config>;
+export type Config = z.infer<typeof Config>;
+export type ZooModelConfig = z.infer<typeof ZooModelConfig>;
+export type LoadedModelConfig = z.infer<typeof LoadedModelConfig>;

@@ -1,0 +1,116 @@
+/**
+ * A validated config → the report's models (SpecEntry: slug, cost estimate for sharding, and how to make the
+ * ModelSpec). No `models` key: the default report.
+ */
+import { fashionMnist, splitDataset, type Dataset } from '../data/dataset.ts';
+import { loadImageFolder } from '../data/folder.ts';
+import { generateShapes } from '../data/shapes.ts';
+import { buildZooModel } from '../models/zoo.ts';
+import { defaultEntries } from '../pipeline/default-report.ts';
+import { loadedModelSpec } from '../pipeline/loaded-model.ts';
+import type { ModelSpec } from '../pipeline/model-report.ts';
+import type { SpecEntry } from '../pipeline/shards.ts';
+import type { Config, LoadedModelConfig, ZooModelConfig } from './schema.ts';
+
+/** What every model of the config shares: samples, methods, layers. */
+function explainOptions(config: Config, index: number): Pick<ModelSpec, 'samples' | 'methods' | 'layers' | 'configKey'> {
+  return { samples: config.samples, methods: config.methods, layers: config.layers, configKey: `models[${index}]` };
+}
+
+interface Splits {
+  train?: Dataset;
+  validation?: Dataset;
+  test: Dataset;
+}
+
+async function datasets(m: ZooModelConfig, seed: number): Promise<Splits> {
+  const d = m.dataset;
+  if (d.kind === 'fashion-mnist') {
+    const { train, validation } = splitDataset(fashionMnist('train', d.dir), d.validation, seed);
+    return { train, validation, test: fashionMnist('test', d.dir) };
+  }
+  if (d.kind === 'shapes') {
+    // The shortcut (class-coloured background) is in the training and validation splits only: the test split
+    // shows what the model really learned.
+    const opts = { size: d.size, clutter: d.clutter };
+    return {
+      train: generateShapes({ ...opts, count: d.train, seed: 1, shortcut: d.shortcut }),
+      validation: generateShapes({ ...opts, count: d.validation, seed: 2, shortcut: d.shortcut }),
+      test: generateShapes({ ...opts, count: d.test, seed: 3 }),
+    };
+  }
+  const folder = (dir: string) => loadImageFolder({ dir, imageSize: d.size, channels: d.channels, scaling: d.scale });
+  const test = await folder(d.test);
+  if (!d.train) return { test };
+  const all = await folder(d.train);
+  if (all.classes.join() !== test.classes.join()) {
+    throw new Error(`${d.test}: classes (${test.classes.join(', ')}) differ from ${d.train} (${all.classes.join(', ')}); both folders need the same class sub-folders`);
+  }
+  return { ...splitDataset(all, Math.min(d.validation, Math.floor(all.count / 5)), seed), test };
+}
+
+/** Rough seconds on the wasm engine, only to balance shards. */
+function cost(m: ZooModelConfig): number {
+  const count = m.dataset.kind === 'fashion-mnist' ? 55000 : m.dataset.kind === 'shapes' ? m.dataset.train : 2000;
+  const perImage = m.zoo === 'mobilenetv2' || m.zoo.startsWith('vgg') ? 1 / 50 : 1 / 2500;
+  return 10 + (m.training ? m.training.epochs * count * perImage : 0);
+}
+
+function zooEntry(m: ZooModelConfig, config: Config, index: number): SpecEntry {
+  const classifier = !(m.zoo === 'random-cnn' || m.options.head === 'none');
+  return {
+    slug: m.id,
+    cost: cost(m),
+    inDefault: true,
+    make: async (): Promise<ModelSpec> => {
+      const data = await datasets(m, config.seed);
+      const t = m.training;
+      if (t && !data.train) throw new Error(`models[${index}].training: the dataset has no training images; set dataset.train or drop training`);
+      const inputShape = data.test.shape as [number, number, number];
+      return {
+        slug: m.id,
+        title: m.title ?? `${m.zoo} on ${data.test.name.split('/')[0]}`,
+        architecture: `${m.zoo} (convlens zoo)${Object.keys(m.options).length ? ` with ${JSON.stringify(m.options)}` : ''}`,
+        description: `${m.zoo} ${t ? `trained for ${t.epochs} epochs` : 'with its random initial weights'} on ${data.test.name.split('/')[0]}, from the config's models[${index}].`,
+        identity: { zoo: m.zoo, options: m.options, inputShape, numClasses: data.test.numClasses },
+        build: () => buildZooModel(m.zoo, { inputShape, numClasses: data.test.numClasses, seed: config.seed, extra: m.options }),
+        training: t && data.train && data.validation ? { train: data.train, validation: data.validation, ...t } : undefined,
+        test: data.test,
+        classifier,
+        seed: config.seed,
+        actmax: m.actmax,
+        ...explainOptions(config, index),
+      };
+    },
+  };
+}
+
+function loadedEntry(m: LoadedModelConfig, config: Config, index: number): SpecEntry {
+  const id = m.id ?? `loaded-${index + 1}`;
+  return {
+    slug: id,
+    cost: 30,
+    inDefault: true,
+    make: async () => {
+      const spec = await loadedModelSpec({ modelPath: m.load, dataDir: m.data, classes: m.classes, scaling: m.scale, seed: config.seed });
+      return { ...spec, slug: m.id ?? spec.slug, title: m.title ?? spec.title, actmax: m.actmax, ...explainOptions(config, index) };
+    },
+  };
+}
+
+export function configEntries(config: Config, cli: { epochs?: number } = {}): SpecEntry[] {
+  if (!config.models) {
+    const entries = defaultEntries({ epochs: cli.epochs ?? config.epochs ?? 5, seed: config.seed });
+    return entries.map((e) => ({
+      ...e,
+      make: async () => ({ ...(await e.make()), samples: config.samples, methods: config.methods, layers: config.layers, configKey: undefined }),
+    }));
+  }
+  const seen = new Set<string>();
+  return config.models.map((m, i) => {
+    const entry = 'load' in m ? loadedEntry(m, config, i) : zooEntry(m, config, i);
+    if (seen.has(entry.slug)) throw new Error(`models[${i}].id: '${entry.slug}' is used twice; give each model its own id`);
+    seen.add(entry.slug);
+    return entry;
+  });
+}

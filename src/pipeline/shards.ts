@@ -1,0 +1,61 @@
+/**
+ * Work splitting. The unit is one model: its training, evaluation and every visualization run in one process
+ * (a trained model cannot be shared between CI machines without shipping its weights, and training dominates).
+ * `--shard k/n` keeps the models assigned to shard k; the assignment is greedy by estimated cost (largest
+ * first, to the least-loaded shard), deterministic, and independent of which shard asks. `merge` joins the
+ * shards' outputs; the local `report` runs its shards in parallel processes, one per core.
+ */
+import type { ModelSpec } from './model-report.ts';
+
+export interface SpecEntry {
+  slug: string;
+  /** Estimated seconds on this engine (only used to balance shards). */
+  cost: number;
+  /** Part of the report when no --only names models. */
+  inDefault: boolean;
+  make: () => ModelSpec | Promise<ModelSpec>;
+}
+
+export interface Shard {
+  /** 1-based. */
+  index: number;
+  count: number;
+}
+
+/** "k/n" with 1 ≤ k ≤ n. */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) throw new Error(`--shard: expected k/n such as 1/2, found '${text}'`);
+  const [index, count] = [Number(m[1]), Number(m[2])];
+  if (count < 1 || index < 1 || index > count) throw new Error(`--shard ${text}: k must be between 1 and n (found k=${index}, n=${count})`);
+  return { index, count };
+}
+
+/** Shard index (1-based) per slug, balancing the estimated costs. */
+export function assignShards(entries: ReadonlyArray<Pick<SpecEntry, 'slug' | 'cost'>>, count: number): Map<string, number> {
+  const load = new Array<number>(count).fill(0);
+  const out = new Map<string, number>();
+  const order = entries
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => b.e.cost - a.e.cost || a.i - b.i);
+  for (const { e } of order) {
+    let best = 0;
+    for (let k = 1; k < count; k++) if (load[k] < load[best]) best = k;
+    load[best] += e.cost;
+    out.set(e.slug, best + 1);
+  }
+  return out;
+}
+
+/** The entries of one run: --only (or the default set), then the shard's part, in their original order. */
+export function selectEntries(entries: SpecEntry[], opts: { only?: string[]; shard?: Shard }): SpecEntry[] {
+  if (opts.only) {
+    const known = new Set(entries.map((e) => e.slug));
+    const unknown = opts.only.filter((s) => !known.has(s));
+    if (unknown.length) throw new Error(`--only ${unknown.join(',')}: no such model (models: ${[...known].join(', ')})`);
+  }
+  const chosen = entries.filter((e) => (opts.only ? opts.only.includes(e.slug) : e.inDefault));
+  if (!opts.shard) return chosen;
+  const assigned = assignShards(chosen, opts.shard.count);
+  return chosen.filter((e) => assigned.get(e.slug) === opts.shard!.index);
+}
