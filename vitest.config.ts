@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['node_modules/**'],
+    // test/components runs with Astro's Vite plugins: vitest.components.config.ts.
+    exclude: ['node_modules/**', 'test/components/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

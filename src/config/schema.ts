@@ -55,6 +55,8 @@ export const ActmaxConfig = z.object({
   /** Channels per conv layer (the first ones). */
   maxChannels: z.number().int().min(0).default(16),
   steps: positiveInt.default(96),
+  /** At most this many conv layers, spread evenly from first to last (deep models); default all. */
+  maxLayers: z.number().int().min(0).optional(),
 }).strict();
 
 const zooNames = Object.keys(ZOO) as [string, ...string[]];

@@ -41,7 +41,8 @@ export interface ModelSpec {
   /** The model's outputs are the test data's classes (so evaluation and attributions apply). */
   classifier: boolean;
   seed: number;
-  actmax?: { maxChannels: number; steps: number };
+  /** Activation maximisation: channels per conv layer, ascent steps, and at most this many conv layers. */
+  actmax?: { maxChannels: number; steps: number; maxLayers?: number };
   /** Which samples to explain (default: the first of each class, then the 2 most confident mistakes). */
   samples?: { perClass: number; mistakes: number; ids?: string[] };
   /** Per attribution method: parameters, or false to skip it. */

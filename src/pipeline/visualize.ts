@@ -20,11 +20,25 @@ import { allActivations, channelStats } from '../viz/activations.ts';
 import { deletionInsertion } from '../viz/metrics/faithfulness.ts';
 import { localization } from '../viz/metrics/localization.ts';
 import { cascadingRandomization } from '../viz/metrics/randomization.ts';
-
-const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
-import { defaultCamLayer } from '../viz/graph.ts';
+import { defaultCamLayer, isSpatial } from '../viz/graph.ts';
 import { receptiveFields } from '../viz/receptive-field.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
+
+const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
+
+/**
+ * Full-size single-channel images per layer and sample 0 (the grid always shows every channel). MobileNetV2 has
+ * 21,000 channels over its layers; the first 64 of each keep the site small, the stats table lists all.
+ */
+export const MAX_CHANNEL_IMAGES = 64;
+
+/** Which conv layers get activation maximisation: all, or `maxLayers` spread evenly (first and last included). */
+export function actmaxLayers(names: string[], maxLayers?: number): Set<string> {
+  if (maxLayers == null || maxLayers >= names.length) return new Set(names);
+  if (maxLayers <= 0) return new Set();
+  if (maxLayers === 1) return new Set([names[names.length - 1]]);
+  return new Set(Array.from({ length: maxLayers }, (_, i) => names[Math.round((i * (names.length - 1)) / (maxLayers - 1))]));
+}
 
 export interface VisualizeOptions {
   model: tf.LayersModel;
@@ -39,7 +53,7 @@ export interface VisualizeOptions {
   /** Parameters per method id (defaults otherwise). */
   methodParams?: Record<string, object>;
   /** Activation maximization: channels per conv layer and ascent steps. */
-  actmax?: { maxChannels: number; steps: number };
+  actmax?: { maxChannels: number; steps: number; maxLayers?: number };
   /** Run the attribution methods (classifiers only). */
   attributions?: boolean;
   /** Progress lines (seconds per stage). */
@@ -146,6 +160,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     if (!names.has(name)) throw new Error(`layers: the model ${model.name} has no layer '${name}'; its layers are ${[...names].join(', ')}`);
   }
   const actmax = opts.actmax ?? { maxChannels: 16, steps: 96 };
+  const maxLayers = actmaxLayers(model.layers.filter((l) => CONV.has(l.getClassName()) && isSpatial(l)).map((l) => l.name), actmax.maxLayers);
   const actmaxOptions = {
     steps: actmax.steps, stepSize: 0.01, range: data.range, seed,
     regularizers: [totalVariation(0.05), l2Penalty(0.01, (data.range[0] + data.range[1]) / 2)], jitter: { pixels: 1 },
@@ -256,7 +271,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
                 fusedMap[p] += ch[p];
               }
               tiles.push({ data: colorize(Float32Array.from(standardizeChannel(ch), (v) => v / 255), 'viridis'), width: w, height: h, channels: 3 });
-              if (s === 0) {
+              if (s === 0 && c < MAX_CHANNEL_IMAGES) {
                 view.channels.push(out.image(`layers/${lslug}/channel-${c}`, tiles[c], `${layer.name} channel ${c} for ${samples[0].id}`));
               }
             }
@@ -278,7 +293,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         }
         const filters = filterImage(layer);
         if (filters) view.filters = out.image(`layers/${lslug}/filters`, filters.raster, `${filters.what} of ${layer.name}`);
-        if (CONV.has(layer.getClassName()) && a.rank === 4) {
+        if (CONV.has(layer.getClassName()) && a.rank === 4 && maxLayers.has(layer.name)) {
           const k = Math.min(a.shape[3] as number, actmax.maxChannels);
           const r = maximize(model, Array.from({ length: k }, (_, c) => ({ kind: 'channel' as const, layer: layer.name, channel: c })), actmaxOptions);
           const imgs = r.images.dataSync();
