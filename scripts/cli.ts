@@ -17,16 +17,23 @@ Commands:
   report                          Compute everything and build the site (npm run report)
   compute                         Only the pipeline: train/load, evaluate, visualize, write the manifest
   site                            Only the site, from the last compute, into --out
+  merge <work dirs…>              Join the outputs of 'compute --shard k/n' runs and build the site
 
 Run 'convlens <command> --help' for the options of one command.`,
   summary: `convlens summary <model.json|model.h5|model.keras> [--json] [--backend <id>]
 
 Prints layer, class, output shape and parameter count, with totals; --json prints
 {layers:[{name, className, outputShape, params}], totalParams, trainableParams}.`,
-  report: `convlens report|compute|site [--out dist] [--backend <id>] [--epochs 5] [--seed 2] [--only <model,…>] [--no-cache]
+  report: `convlens report|compute|site [--config convlens.config.ts] [--out dist] [--backend <id>] [--epochs 5] [--seed 2]
+                               [--only <model,…>] [--no-cache] [--jobs <n>] [--shard k/n] [--work-dir <dir>]
        convlens report --model <model.json|model.h5|model.keras> --data <image folder> [--classes a,b,…] [--scale /255|[-1,1]]
+       convlens merge <work dir> <work dir> … [--out dist] [--config …]
 
-report = compute + site. The site is built in a temporary folder and swapped into --out only when it succeeded.`,
+report = compute + site. The site is built in a temporary folder and swapped into --out only when it succeeded.
+--config     convlens.config.ts (defineConfig), .mjs or .json: models, data, samples, methods, layers
+--jobs       models computed in parallel processes (default: one per core, at most one per model)
+--shard k/n  compute only shard k of n (models balanced by estimated cost); write to --work-dir, then
+             'convlens merge' the work dirs of all shards into one site (a CI matrix)`,
   predict: `convlens predict <model> <image files or folders…> [--classes a,b,…] [--scale /255|[-1,1]|none] [--json] [--backend <id>]
 
 Prints the top 5 classes per image; --json prints [{file, top:[{index, label, probability}]}].
@@ -39,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP.main);
     return command ? 0 : 1;
   }
-  if (command === 'report' || command === 'compute' || command === 'site') {
+  if (command === 'report' || command === 'compute' || command === 'site' || command === 'merge') {
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(HELP.report);
       return 0;

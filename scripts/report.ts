@@ -9,7 +9,7 @@
  * --shard k/n (compute only this shard's models), --work-dir <dir> (where compute writes), --jobs <n> (models
  * computed in parallel processes; default one per core). `merge <work dirs…>` joins shards and builds the site.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -206,12 +206,19 @@ async function computeInParallel(slugs: string[], jobs: number): Promise<void> {
   try {
     console.log(`report: ${slugs.length} models in ${jobs} parallel processes`);
     const dirs = Array.from({ length: jobs }, (_, i) => join(root, `shard-${i + 1}`));
+    const children: ChildProcess[] = [];
+    // The first shard that fails stops the others: its error is the run's, and waiting for them is wasted time.
+    const stopOthers = () => children.forEach((c) => c.exitCode == null && c.kill('SIGTERM'));
     const runs = dirs.map((dir, i) =>
-      runShard([resolve('scripts/report.ts'), 'compute', '--shard', `${i + 1}/${jobs}`, '--work-dir', dir, '--only', slugs.join(','), ...passThrough()], `[${i + 1}/${jobs}] `),
+      runShard([resolve('scripts/report.ts'), 'compute', '--shard', `${i + 1}/${jobs}`, '--work-dir', dir, '--only', slugs.join(','), ...passThrough()], `[${i + 1}/${jobs}] `, children)
+        .then((code) => {
+          if (code !== 0) stopOthers();
+          return code;
+        }),
     );
     const codes = await Promise.all(runs);
     const failed = codes.map((c, i) => (c === 0 ? 0 : i + 1)).filter((i) => i > 0);
-    if (failed.length) throw new Error(`shard ${failed.join(', ')} of ${jobs} failed (see its lines above); nothing was replaced`);
+    if (failed.length) throw new Error(`shard ${failed.join(', ')} of ${jobs} stopped (the first error is above); nothing was replaced`);
     mergeInto(dirs, slugs);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -219,12 +226,13 @@ async function computeInParallel(slugs: string[], jobs: number): Promise<void> {
 }
 
 /** One child process running this script, its lines prefixed; resolves to its exit code. */
-function runShard(args: string[], prefix: string): Promise<number> {
+function runShard(args: string[], prefix: string, children: ChildProcess[]): Promise<number> {
   return new Promise((done, reject) => {
     const child = spawn(process.execPath, [resolve('node_modules/tsx/dist/cli.mjs'), ...args], {
       env: { ...process.env, CONVLENS_WORK_DIR: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    children.push(child);
     const pipe = (from: NodeJS.ReadableStream, to: NodeJS.WriteStream) => {
       let rest = '';
       from.on('data', (d: Buffer) => {

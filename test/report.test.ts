@@ -1,6 +1,7 @@
 /**
- * The README's first command, end to end on real Fashion-MNIST (one epoch to keep the suite fast):
- * the site lands in --out with the model page, and a failing run leaves the previous site untouched.
+ * The README's first command, end to end on real Fashion-MNIST (LeNet-5 for one epoch to keep the suite fast; the
+ * other models as in the default): all four models' pages land in --out, a second cold run is byte-identical, and
+ * a failing run stops early and leaves the previous site untouched.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,10 +20,13 @@ function report(args: string[], env: Record<string, string> = {}) {
 describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'convlens-report-')), 'site');
 
-  it('trains LeNet-5 on Fashion-MNIST and builds the site', async () => {
+  it('trains the default models in parallel and builds the site', async () => {
+    const t0 = performance.now();
     const run = await report(['--epochs', '1', '--out', out]);
+    console.log(`default report (LeNet-5 at 1 epoch), cold: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/engine: wasm/);
+    expect(run.stdout).toContain('report: 4 models in 2 parallel processes');
     const page = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
     expect(page).toContain('Confusion matrix');
     expect(page).toMatch(/<code[^>]*>conv2d_1<\/code>/);
@@ -45,19 +49,36 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     }
     expect(sample.attributions.map((a: { method: string }) => a.method)).toContain('grad-cam');
     expect(existsSync(join(out, 'methods/integrated-gradients/index.html'))).toBe(true);
-  });
+    // The other default models, in the report's order.
+    expect(manifest.models.map((m: { slug: string }) => m.slug)).toEqual(['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes', 'tinyvgg-shapes-shortcut']);
+    const mobilenet = manifest.models[2];
+    expect(mobilenet.layers.length).toBeGreaterThan(150);
+    expect(mobilenet.samples[0].attributions).toHaveLength(10);
+    expect(mobilenet.samples[0].attributions[0].extras).toHaveProperty('pointingHit');
+    expect(readFileSync(join(out, 'models/mobilenetv2-shapes/layers/block-16-depthwise/index.html'), 'utf8')).toContain('DepthwiseConv2D');
+    expect(existsSync(join(out, 'models/mobilenetv2-shapes/layers/block-1-add/index.html'))).toBe(false); // block 1 changes width: no add
+    expect(readFileSync(join(out, 'models/mobilenetv2-shapes/layers/block-2-add/index.html'), 'utf8')).toContain('Add');
+    // The cheating model: perfect with the shortcut, near chance without it.
+    const cheat = manifest.models[3];
+    expect(cheat.dataset.shortcut).toBe(true);
+    expect(Math.max(...cheat.training.history.map((h: { val_acc: number }) => h.val_acc))).toBeGreaterThan(0.95);
+    expect(cheat.evaluation.testAccuracy).toBeLessThan(0.4);
+    expect(readFileSync(join(out, 'models/tinyvgg-shapes-shortcut/index.html'), 'utf8')).toContain('Shortcut check');
+  }, 900_000);
 
   it('is deterministic: a second cold run (no cache) writes byte-identical report.json and images', async () => {
     const outB = join(mkdtempSync(join(tmpdir(), 'convlens-report-b-')), 'site');
     const run = await report(['--epochs', '1', '--out', outB, '--no-cache']);
     expect(run.status, run.stderr).toBe(0);
-    const rel = 'models/lenet5-fashion-mnist/report.json';
-    expect(readFileSync(join(outB, rel), 'utf8')).toBe(readFileSync(join(out, rel), 'utf8'));
-    const images = readdirSync(join(out, 'generated'), { recursive: true }).map(String).filter((f) => /\.(png|npy|svg)$/.test(f));
-    expect(images.length).toBeGreaterThan(300);
+    for (const model of ['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes', 'tinyvgg-shapes-shortcut']) {
+      const rel = `models/${model}/report.json`;
+      expect(readFileSync(join(outB, rel), 'utf8'), rel).toBe(readFileSync(join(out, rel), 'utf8'));
+    }
+    const images = readdirSync(join(out, 'generated'), { recursive: true }).map(String).filter((f) => /\.(png|webp|npy|svg)$/.test(f));
+    expect(images.length).toBeGreaterThan(3000);
     const differing = images.filter((f) => !readFileSync(join(out, 'generated', f)).equals(readFileSync(join(outB, 'generated', f))));
     expect(differing).toEqual([]);
-  });
+  }, 900_000);
 
   it('fails naming the corrupt file and leaves the previous site intact', async () => {
     const before = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
@@ -68,9 +89,12 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     }
     const images = readFileSync(join(DEBIAN_FASHION_MNIST, 'train-images-idx3-ubyte.gz'));
     writeFileSync(join(bad, 'train-images-idx3-ubyte.gz'), images.subarray(0, images.length >> 1));
+    const t0 = performance.now();
     const run = await report(['--epochs', '1', '--out', out], { CONVLENS_FASHION_MNIST: bad });
     expect(run.status).not.toBe(0);
+    // The failing shard stops the others at once (MobileNetV2 alone would take minutes).
+    expect(performance.now() - t0).toBeLessThan(60_000);
     expect(run.stderr).toContain(`${join(bad, 'train-images-idx3-ubyte.gz')}: gzip data is corrupt or truncated`);
     expect(readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8')).toBe(before);
-  });
+  }, 300_000);
 });

@@ -79,6 +79,7 @@ function zooEntry(m: ZooModelConfig, config: Config, index: number): SpecEntry {
         classifier,
         seed: config.seed,
         actmax: m.actmax,
+        shortcut: m.dataset.kind === 'shapes' && m.dataset.shortcut,
         ...explainOptions(config, index),
       };
     },

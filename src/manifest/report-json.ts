@@ -25,9 +25,10 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
     },
     confusionMatrix: model.evaluation?.confusion,
     camLayer: model.camLayer,
-    methods: manifest.methods.map((m) => {
-      const params = model.samples[0]?.attributions.find((a) => a.method === m.id)?.params ?? {};
-      return { id: m.id, title: m.title, params };
+    // The methods this model ran (a config can skip some), with their parameters.
+    methods: manifest.methods.flatMap((m) => {
+      const a = model.samples[0]?.attributions.find((x) => x.method === m.id);
+      return a ? [{ id: m.id, title: m.title, params: a.params }] : [];
     }),
     samples: model.samples.map((s) => ({
       id: s.id,

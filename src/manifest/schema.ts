@@ -123,6 +123,11 @@ export const ModelReport = z.object({
     validationCount: z.number().int().nonnegative().default(0),
     testCount: z.number().int().positive(),
     preview: Asset.optional(),
+    /**
+     * The training and validation images carry a shortcut (shapes: background colour = class) that the test
+     * images lack: the "cheating model" showcase.
+     */
+    shortcut: z.boolean().optional(),
   }),
   layers: z.array(LayerSummary).min(1),
   totalParams: z.number().int().positive(),

@@ -51,6 +51,10 @@ export interface ModelSpec {
   layers?: 'all' | string[];
   /** Where this model sits in the config (`models[2]`), for error messages. */
   configKey?: string;
+  /** Training/validation data carry a shortcut the test data lack (shown as the cheating-model check). */
+  shortcut?: boolean;
+  /** Steps of the cascading randomization check (deep models: fewer, larger groups of layers). */
+  randomizationSteps?: number;
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -142,6 +146,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       methodParams: Object.fromEntries(Object.entries(spec.methods ?? {}).filter(([, v]) => v !== false)) as Record<string, object>,
       skipMethods: Object.entries(spec.methods ?? {}).filter(([, v]) => v === false).map(([k]) => k),
       layers: spec.layers,
+      randomizationSteps: spec.randomizationSteps,
     });
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (ctx.timings) {
@@ -164,6 +169,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
         validationCount: t?.validation.count ?? 0,
         testCount: test.count,
         preview: await dataPreview(t?.train ?? test, 15, ctx.publicDir, slug),
+        ...(spec.shortcut ? { shortcut: true } : {}),
       },
       layers: summary,
       totalParams: model.countParams(),

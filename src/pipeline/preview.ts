@@ -63,9 +63,9 @@ export async function mistakeGallery(
   for (const cell of cells) {
     const samples = [];
     for (const s of cell.samples) {
-      const file = `${s.index}.png`;
+      const file = `${s.index}.webp`;
       const raster = { data: data.images.subarray(s.index * size, (s.index + 1) * size), width: W, height: H, channels: C as 1 | 3 };
-      writeFileSync(join(dir, file), await encode(raster, 'png', scale));
+      writeFileSync(join(dir, file), await encode(raster, 'webp', scale));
       samples.push({
         id: data.ids[s.index],
         probability: s.probability,
