@@ -21,7 +21,7 @@ import { addCspToSite } from '../src/site/csp.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { Config } from '../src/config/schema.ts';
 import { configEntries } from '../src/config/specs.ts';
-import { loadedModelSpec } from '../src/pipeline/loaded-model.ts';
+import { loadedModelSlug, loadedModelSpec } from '../src/pipeline/loaded-model.ts';
 import { mergeManifests } from '../src/pipeline/merge.ts';
 import { modelReport } from '../src/pipeline/model-report.ts';
 import { parseShard, selectEntries, type SpecEntry } from '../src/pipeline/shards.ts';
@@ -133,8 +133,9 @@ async function specEntries(): Promise<SpecEntry[]> {
   const modelPath = option('model');
   if (modelPath) {
     const dataDir = option('data') ?? fail('--model needs --data <image folder>');
-    const spec = await loadedModelSpec({ modelPath, dataDir, classes: option('classes')?.split(','), scaling: option('scale') === '[-1,1]' ? '[-1,1]' : '/255', seed });
-    return [{ slug: spec.slug, cost: 1, inDefault: true, make: () => spec }];
+    // Loaded when computed, after the engine is selected (not on tfjs's default backend).
+    const opts = { modelPath, dataDir, classes: option('classes')?.split(','), scaling: option('scale') === '[-1,1]' ? '[-1,1]' as const : '/255' as const, seed };
+    return [{ slug: loadedModelSlug(modelPath), cost: 1, inDefault: true, make: () => loadedModelSpec(opts) }];
   }
   return configEntries({ ...c, seed }, { epochs: option('epochs') != null ? intOption('epochs', 5) : undefined });
 }

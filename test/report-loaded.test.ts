@@ -2,7 +2,7 @@
  * A user's model, loaded from model.json, through the whole report: every visualization runs and the site
  * builds (issue: every item runs on a model loaded from model.json).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../src/models/io.ts';
 import { useBackend } from './helpers/backends.ts';
+import { declaredPng } from './helpers/images.ts';
 import { runNode } from './helpers/run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convlens-loaded-'));
@@ -59,4 +60,101 @@ describe('report on a loaded model', () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/3 classes \(a, b, c\) but .*model.json has 2 outputs/);
   });
+});
+
+/**
+ * Bad input through the whole command: each case exits non-zero with a message naming the file (and what to do),
+ * and the site built before is left exactly as it was.
+ */
+describe('hardening: bad models and data leave the previous site intact', () => {
+  const out = join(dir, 'hardened-site');
+  const report = (model: string, data: string, extra: string[] = []) =>
+    runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--model', model, '--data', data, '--out', out, ...extra], { CONVLENS_WORK_DIR: join(dir, 'work-hard') });
+  let before = '';
+
+  /** A copy of the good model folder or image folder to break. */
+  const copyModel = (name: string) => {
+    const to = join(dir, 'bad-models', name);
+    cpSync(join(dir, 'colour'), to, { recursive: true });
+    return to;
+  };
+  const copyImages = (name: string) => {
+    const to = join(dir, 'bad-images', name);
+    cpSync(join(dir, 'images'), to, { recursive: true });
+    return to;
+  };
+  const shardOf = (m: string) => join(m, readdirSync(m).find((f) => f.endsWith('.bin'))!);
+
+  beforeAll(async () => {
+    const ok = await report(join(dir, 'colour', 'model.json'), join(dir, 'images'));
+    expect(ok.status, ok.stderr).toBe(0);
+    before = readFileSync(join(out, 'models/colour-loaded/index.html'), 'utf8');
+  }, 300_000);
+
+  const cases: Array<[string, () => Promise<[string, string]> | [string, string], RegExp]> = [
+    ['missing weight shard', () => {
+      const m = copyModel('missing-shard');
+      rmSync(shardOf(m));
+      return [join(m, 'model.json'), join(dir, 'images')];
+    }, /missing-shard\/weights\.bin: weight shard listed in .*missing-shard\/model\.json cannot be read \(ENOENT\)/],
+    ['short weight shard', () => {
+      const m = copyModel('short-shard');
+      const bin = shardOf(m);
+      writeFileSync(bin, readFileSync(bin).subarray(0, 10));
+      return [join(m, 'model.json'), join(dir, 'images')];
+    }, /shard.*(short|bytes|truncated)/i],
+    ['NaN weights', async () => {
+      const m = colourCnn();
+      m.getLayer('out').setWeights([tf.tensor2d([[Number.NaN, 4], [4, -4]]), tf.tensor1d([0, 0])]);
+      await saveModel(m, join(dir, 'bad-models', 'nan'));
+      return [join(dir, 'bad-models', 'nan', 'model.json'), join(dir, 'images')];
+    }, /nan\/model\.json: weight out\/kernel of layer 'out' has 1 NaN or infinite value of 4; .*retrain or export it again/],
+    ['unknown layer class', () => {
+      const m = copyModel('unknown-layer');
+      const json = JSON.parse(readFileSync(join(m, 'model.json'), 'utf8'));
+      json.modelTopology.config.layers[1].class_name = 'FancyConv2D';
+      writeFileSync(join(m, 'model.json'), JSON.stringify(json));
+      return [join(m, 'model.json'), join(dir, 'images')];
+    }, /FancyConv2D/],
+    ['a model whose input is not an image', async () => {
+      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [12], units: 2, activation: 'softmax' })] });
+      await saveModel(m, join(dir, 'bad-models', 'dense'));
+      return [join(dir, 'bad-models', 'dense', 'model.json'), join(dir, 'images')];
+    }, /input shape \[null,12\] is not an image \[batch, height, width, 1 or 3\]/],
+    ['zero-byte image', () => {
+      const d = copyImages('zero');
+      writeFileSync(join(d, 'red', 'z.png'), Buffer.alloc(0));
+      return [join(dir, 'colour', 'model.json'), d];
+    }, /red\/z\.png: empty file \(0 bytes\)/],
+    ['a text file named .png', () => {
+      const d = copyImages('text');
+      writeFileSync(join(d, 'blue', 't.png'), 'hello, not an image');
+      return [join(dir, 'colour', 'model.json'), d];
+    }, /blue\/t\.png: cannot be read as an image \(Input buffer contains unsupported image format\)/],
+    ['a PNG declaring 20000x20000 pixels', () => {
+      const d = copyImages('huge');
+      writeFileSync(join(d, 'blue', 'huge.png'), declaredPng(20000, 20000));
+      return [join(dir, 'colour', 'model.json'), d];
+    }, /huge\.png: declares 20000x20000 pixels, over the limit of 64000000; downscale it/],
+    ['a corrupt (truncated) JPEG', async () => {
+      const d = copyImages('truncated');
+      const jpg = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
+      writeFileSync(join(d, 'red', 'cut.jpg'), jpg.subarray(0, 40));
+      return [join(dir, 'colour', 'model.json'), d];
+    }, /red\/cut\.jpg: cannot be read as an image/],
+    ['an empty class folder', () => {
+      const d = copyImages('empty-class');
+      mkdirSync(join(d, 'green'));
+      return [join(dir, 'colour', 'model.json'), d];
+    }, /class folder without images \(.jpg .*\): .*empty-class\/green\. Add images or remove the folder\./],
+    ['a missing model file', () => [join(dir, 'nowhere', 'model.json'), join(dir, 'images')], /nowhere\/model\.json/],
+  ];
+
+  it.each(cases)('%s', async (_, make, message) => {
+    const [model, data] = await make();
+    const run = await report(model, data);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(message);
+    expect(readFileSync(join(out, 'models/colour-loaded/index.html'), 'utf8')).toBe(before);
+  }, 120_000);
 });

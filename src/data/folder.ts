@@ -72,14 +72,30 @@ export async function decodeImage(
     for (let i = 0; i < bmp.width * bmp.height; i++) rgb.set(bmp.data.subarray(i * 4, i * 4 + 3), i * 3);
     img = sharp(rgb, { raw: { width: bmp.width, height: bmp.height, channels: 3 } });
   } else {
+    // The header first: a declared 20000x20000 is refused before any pixel is decoded.
+    let meta: sharp.Metadata;
+    try {
+      meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    } catch (err) {
+      throw new Error(`cannot be read as an image (${(err as Error).message.split('\n')[0]})`);
+    }
+    if ((meta.width ?? 0) * (meta.height ?? 0) > maxPixels) {
+      throw new Error(`declares ${meta.width}x${meta.height} pixels, over the limit of ${maxPixels}; downscale it`);
+    }
     img = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' });
   }
-  const { data, info } = await img
+  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    decoded = await img
     .flatten({ background: '#000000' })
     .resize(width, height, { fit: 'fill', kernel: KERNELS[interpolation] })
     .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw new Error(`cannot be read as an image (${(err as Error).message.split('\n')[0]})`);
+  }
+  const { data, info } = decoded;
   const px = info.width * info.height;
   const src = (i: number, c: number) => data[i * info.channels + Math.min(c, info.channels - 1)];
   const out = new Uint8Array(px * channels);
@@ -150,7 +166,7 @@ export async function loadImageFolder(opts: FolderOptions): Promise<FolderDatase
     if (!opts.skipInvalid) {
       throw new DataError(
         `${failures.length} file${failures.length > 1 ? 's' : ''} in ${root} could not be read as images:\n  ` +
-          `${failures.join('\n  ')}\nFix or remove them, or set skipInvalid to skip them with a warning.`,
+          `${failures.join('\n  ')}\nFix or remove them (the API's skipInvalid option skips them with a warning).`,
       );
     }
     for (const f of failures) opts.warn?.(`skipping ${f}`);

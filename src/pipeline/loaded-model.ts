@@ -19,6 +19,12 @@ export interface LoadedModelOptions {
   seed: number;
 }
 
+/** The model's slug from its path: `<file name>-loaded`, or `<folder>-loaded` for a model.json. */
+export function loadedModelSlug(modelPath: string): string {
+  const name = basename(modelPath).replace(/\.(json|h5|hdf5|keras)$/i, '');
+  return slugify(`${name === 'model' ? basename(modelPath.replace(/\/model\.json$/, '')) : name}-loaded`);
+}
+
 export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec> {
   const model = await loadAnyModel(o.modelPath);
   const [, h, w, c] = model.inputs[0].shape as number[];
@@ -38,9 +44,8 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
     numClasses: classes.length,
     labels: folder.labeled ? folder.labels : new Int32Array(folder.count),
   };
-  const name = basename(o.modelPath).replace(/\.(json|h5|hdf5|keras)$/i, '');
   return {
-    slug: slugify(`${name === 'model' ? basename(o.modelPath.replace(/\/model\.json$/, '')) : name}-loaded`),
+    slug: loadedModelSlug(o.modelPath),
     title: `${model.name} (loaded from ${basename(o.modelPath)})`,
     architecture: `${model.name}: ${model.layers.length} layers, loaded from ${basename(o.modelPath)}`,
     description: `A trained model loaded from ${o.modelPath}, explained on the images in ${o.dataDir}.`,

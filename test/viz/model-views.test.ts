@@ -71,3 +71,15 @@ describe('activations', () => {
     tf.dispose(Object.values(acts));
   });
 });
+
+describe('activation maximization layers', () => {
+  it('all, or maxLayers spread evenly with the first and the last', async () => {
+    const { actmaxLayers } = await import('../../src/pipeline/visualize.ts');
+    const names = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    expect([...actmaxLayers(names)]).toEqual(names);
+    expect([...actmaxLayers(names, 20)]).toEqual(names);
+    expect([...actmaxLayers(names, 4)]).toEqual(['c0', 'c3', 'c6', 'c9']);
+    expect([...actmaxLayers(names, 1)]).toEqual(['c9']);
+    expect([...actmaxLayers(names, 0)]).toEqual([]);
+  });
+});

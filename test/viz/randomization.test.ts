@@ -30,4 +30,30 @@ describe('cascading randomization', () => {
     // Once every layer is random, Grad-CAM's map no longer matches the trained one.
     expect(Math.abs(r.steps[4].correlation['grad-cam'])).toBeLessThan(0.9);
   });
+
+  it('groups a deep model\'s layers into at most maxSteps steps and resets BatchNorm to its initial state', () => {
+    // conv → BN → conv → BN → dense: 5 weighted layers in 2 steps: ⌈5/2⌉ = 3 layers, then the other 2.
+    const input = tf.input({ shape: [8, 8, 1] });
+    let h = tf.layers.conv2d({ filters: 2, kernelSize: 3, name: 'c1' }).apply(input) as tf.SymbolicTensor;
+    h = tf.layers.batchNormalization({ name: 'bn1' }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.conv2d({ filters: 2, kernelSize: 3, activation: 'relu', name: 'c2' }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.batchNormalization({ name: 'bn2' }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(h) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: input, outputs: out });
+    // Trained-looking BN statistics, so a reset is visible.
+    for (const name of ['bn1', 'bn2']) m.getLayer(name).setWeights([tf.fill([2], 3), tf.fill([2], 0.5), tf.fill([2], 0.2), tf.fill([2], 4)]);
+    const x = tf.randomUniform([1, 8, 8, 1], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const seen: number[][][] = [];
+    const probe = { ...gradCam, attribute: (input: never, params: never) => {
+      seen.push(m.getLayer('bn1').getWeights().map((w) => Array.from(w.dataSync())));
+      return gradCam.attribute(input, params);
+    } };
+    const r = cascadingRandomization(m, [probe] as never, x, [0], 5, () => ({}), 2);
+    expect(r.steps.map((s) => s.layer)).toEqual(['c2', 'c1']); // step 1: out, bn2, c2; step 2: bn1, c1
+    // bn1 is untouched after step 1 and back at γ = 1, β = 0, mean 0, variance 1 after step 2.
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[2]).toEqual([[1, 1], [0, 0], [0, 0], [1, 1]]);
+    expect(m.getLayer('bn1').getWeights()[0].dataSync()[0]).toBe(3); // restored afterwards
+  });
 });
