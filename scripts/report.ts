@@ -13,6 +13,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/engine/backend.ts';
 import { writeManifest } from '../src/manifest/write.ts';
 import { MANIFEST_PATH, readManifest } from '../src/manifest/read.ts';
@@ -107,10 +108,14 @@ interface ModelTimes {
   train: number;
   evaluate: number;
   visualize: number;
+  /** tf.memory().numTensors after the model's report minus before it: 0 when nothing leaked. */
+  tensorsLeaked?: number;
 }
 interface BuildInfo {
   engine: string;
   computeSeconds: number;
+  /** Peak resident memory of each computing process, in bytes. */
+  peakRssBytes?: number[];
   builtAt: string;
   node: string;
   models: Record<string, ModelTimes>;
@@ -181,15 +186,18 @@ async function computeHere(entries: SpecEntry[], shard?: { index: number; count:
   const models = [];
   const timings: Record<string, ModelTimes> = {};
   for (const entry of entries) {
+    const tensors = tf.memory().numTensors;
     models.push(await modelReport(await entry.make(), {
       backend: engine.id, publicDir: PATHS.publicDir, noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line), timings,
     }));
+    timings[entry.slug].tensorsLeaked = tf.memory().numTensors - tensors;
   }
   const methods = ATTRIBUTION_METHODS.map(({ id, title, family, signed, reference }) => ({ id, title, family, signed, reference }));
   writeManifest({ version: 1, engine: { backend: engine.id, line: engine.line }, methods, models }, PATHS.manifest);
   const info: BuildInfo = {
     engine: engine.line,
     computeSeconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+    peakRssBytes: [process.resourceUsage().maxRSS * 1024],
     builtAt: new Date().toISOString(),
     node: process.version,
     models: timings,
@@ -273,6 +281,7 @@ function mergeInto(dirs: string[], order?: string[]): void {
   const info: BuildInfo = {
     engine: [...new Set(infos.map((i) => i.engine))].join(' | '),
     computeSeconds: Math.max(0, ...infos.map((i) => i.computeSeconds)),
+    peakRssBytes: infos.flatMap((i) => i.peakRssBytes ?? []),
     builtAt: new Date().toISOString(),
     node: process.version,
     models: Object.assign({}, ...infos.map((i) => i.models ?? {})),

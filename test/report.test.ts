@@ -64,6 +64,14 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(Math.max(...cheat.training.history.map((h: { val_acc: number }) => h.val_acc))).toBeGreaterThan(0.95);
     expect(cheat.evaluation.testAccuracy).toBeLessThan(0.4);
     expect(readFileSync(join(out, 'models/tinyvgg-shapes-shortcut/index.html'), 'utf8')).toContain('Shortcut check');
+    // Memory: no model leaves tensors behind, and no process of the report peaks above 4 GiB.
+    const info = JSON.parse(readFileSync(join(out, 'build-info.json'), 'utf8'));
+    expect(Object.fromEntries(Object.entries(info.models).map(([k, v]) => [k, (v as { tensorsLeaked: number }).tensorsLeaked]))).toEqual({
+      'lenet5-fashion-mnist': 0, 'random-cnn-shapes': 0, 'mobilenetv2-shapes': 0, 'tinyvgg-shapes-shortcut': 0,
+    });
+    expect(info.peakRssBytes).toHaveLength(2);
+    for (const rss of info.peakRssBytes) expect(rss).toBeLessThan(4 * 2 ** 30);
+    console.log(`peak RSS per process: ${info.peakRssBytes.map((b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`).join(', ')}`);
   }, 900_000);
 
   it('is deterministic: a second cold run (no cache) writes byte-identical report.json and images', async () => {

@@ -71,6 +71,8 @@ export const ZooModelConfig = z.object({
   /** Omit to show the model with its random initial weights (as seed 003 does). */
   training: TrainingConfig.optional(),
   actmax: ActmaxConfig.optional(),
+  /** Only the architecture pages (summary, diagram, layers): for very large models. */
+  summaryOnly: z.boolean().default(false),
 }).strict();
 
 export const LoadedModelConfig = z.object({
@@ -83,6 +85,7 @@ export const LoadedModelConfig = z.object({
   classes: z.array(z.string().min(1)).optional(),
   scale: scale.default('/255'),
   actmax: ActmaxConfig.optional(),
+  summaryOnly: z.boolean().default(false),
 }).strict();
 
 export const ModelConfig = z.union([ZooModelConfig, LoadedModelConfig]);

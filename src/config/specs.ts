@@ -23,9 +23,12 @@ interface Splits {
   test: Dataset;
 }
 
+/** The model's data: training and validation splits only when the model is trained. */
 async function datasets(m: ZooModelConfig, seed: number): Promise<Splits> {
   const d = m.dataset;
+  const trained = m.training != null;
   if (d.kind === 'fashion-mnist') {
+    if (!trained) return { test: fashionMnist('test', d.dir) };
     const { train, validation } = splitDataset(fashionMnist('train', d.dir), d.validation, seed);
     return { train, validation, test: fashionMnist('test', d.dir) };
   }
@@ -33,6 +36,7 @@ async function datasets(m: ZooModelConfig, seed: number): Promise<Splits> {
     // The shortcut (class-coloured background) is in the training and validation splits only: the test split
     // shows what the model really learned.
     const opts = { size: d.size, clutter: d.clutter };
+    if (!trained) return { test: generateShapes({ ...opts, count: d.test, seed: 3 }) };
     return {
       train: generateShapes({ ...opts, count: d.train, seed: 1, shortcut: d.shortcut }),
       validation: generateShapes({ ...opts, count: d.validation, seed: 2, shortcut: d.shortcut }),
@@ -41,7 +45,7 @@ async function datasets(m: ZooModelConfig, seed: number): Promise<Splits> {
   }
   const folder = (dir: string) => loadImageFolder({ dir, imageSize: d.size, channels: d.channels, scaling: d.scale });
   const test = await folder(d.test);
-  if (!d.train) return { test };
+  if (!d.train || !trained) return { test };
   const all = await folder(d.train);
   if (all.classes.join() !== test.classes.join()) {
     throw new Error(`${d.test}: classes (${test.classes.join(', ')}) differ from ${d.train} (${all.classes.join(', ')}); both folders need the same class sub-folders`);
@@ -80,6 +84,7 @@ function zooEntry(m: ZooModelConfig, config: Config, index: number): SpecEntry {
         seed: config.seed,
         actmax: m.actmax,
         shortcut: m.dataset.kind === 'shapes' && m.dataset.shortcut,
+        summaryOnly: m.summaryOnly,
         ...explainOptions(config, index),
       };
     },
@@ -94,7 +99,7 @@ function loadedEntry(m: LoadedModelConfig, config: Config, index: number): SpecE
     inDefault: true,
     make: async () => {
       const spec = await loadedModelSpec({ modelPath: m.load, dataDir: m.data, classes: m.classes, scaling: m.scale, seed: config.seed });
-      return { ...spec, slug: m.id ?? spec.slug, title: m.title ?? spec.title, actmax: m.actmax, ...explainOptions(config, index) };
+      return { ...spec, slug: m.id ?? spec.slug, title: m.title ?? spec.title, actmax: m.actmax, summaryOnly: m.summaryOnly, ...explainOptions(config, index) };
     },
   };
 }

@@ -55,6 +55,11 @@ export interface ModelSpec {
   shortcut?: boolean;
   /** Steps of the cascading randomization check (deep models: fewer, larger groups of layers). */
   randomizationSteps?: number;
+  /**
+   * Only the architecture: summary, diagram and layer pages with shapes, parameters, receptive fields and config
+   * (no evaluation, activations or explanations). For very large models such as VGG16 with its top.
+   */
+  summaryOnly?: boolean;
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -126,6 +131,22 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     model = await spec.build();
   }
   clock.trained = performance.now();
+  if (spec.summaryOnly) {
+    try {
+      if (ctx.timings) ctx.timings[slug] = { train: (clock.trained - clock.start) / 1000, evaluate: 0, visualize: 0 };
+      const summary = layerSummaries(model);
+      return {
+        slug, title: spec.title, architecture: spec.architecture, description: spec.description,
+        dataset: { name: test.name.split('/')[0], classes: test.classes, trainCount: t?.train.count ?? 0, validationCount: t?.validation.count ?? 0, testCount: test.count },
+        layers: summary,
+        totalParams: model.countParams(),
+        trainableParams: summary.reduce((n, l) => n + l.trainableParams, 0),
+        samples: [], layerViews: [], classMax: [],
+      };
+    } finally {
+      model.dispose();
+    }
+  }
   try {
     let evaluation: ModelReport['evaluation'];
     let probs: Float32Array | undefined;
