@@ -22,6 +22,7 @@ import { cascadingRandomization } from '../viz/metrics/randomization.ts';
 import { defaultCamLayer, isSpatial } from '../viz/graph.ts';
 import { receptiveFields } from '../viz/receptive-field.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
+import { workProgress } from './progress.ts';
 
 const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 
@@ -63,6 +64,8 @@ export interface VisualizeOptions {
   layers?: 'all' | string[];
   /** Steps of the cascading randomization (default 8). */
   randomizationSteps?: number;
+  /** Where the work-unit progress goes (default stderr: a bar on a TTY, sparse lines otherwise). */
+  progressStream?: NodeJS.WriteStream;
 }
 
 /** A deterministic class-balanced pick: the first test sample of each class, then the most confident mistakes. */
@@ -171,6 +174,11 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     steps: actmax.steps, stepSize: 0.01, range: data.range, seed,
     regularizers: [totalVariation(0.05), l2Penalty(0.01, (data.range[0] + data.range[1]) / 2)], jitter: { pixels: 1 },
   };
+  // Work units: each method, each layer, the randomization (trained maps + steps) and the class images.
+  const weighted = model.layers.filter((l) => l.trainableWeights.length > 0).length;
+  const rsteps = classifier ? Math.min(opts.randomizationSteps ?? 8, weighted) + 1 : 0;
+  const units = (classifier ? methods.length + rsteps + 1 : 0) + model.layers.length;
+  const bar = workProgress({ label: `${opts.slug}: visualize`, total: units, stream: opts.progressStream });
   let clock = performance.now();
   const stage = (what: string) => {
     const now = performance.now();
@@ -219,6 +227,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         const xs = tf.slice(x, [s, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D;
         const f = deletionInsertion(model, xs, raw, predicted[s], 16, data.range[0]);
         xs.dispose();
+        if (s === 0) bar.tick(method.id);
         perSample[s].push({
           method: method.id,
           image: out.image(`samples/${sampleSlugs[s]}/${method.id}`, picture, `${method.title} for ${data.ids[sampleIndices[s]]}, class ${data.classes[predicted[s]]}`, s === 0 && method.id === 'grad-cam' ? 'png' : 'webp'),
@@ -258,6 +267,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     const layerViews: LayerView[] = [];
     try {
       model.layers.forEach((layer, li) => {
+        bar.tick(layer.name);
         const a = acts[layer.name];
         if (!a || (wanted && !wanted.has(layer.name))) return;
         const values = a.dataSync() as Float32Array;
@@ -318,13 +328,14 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     stage(`activations, filters and activation maximization of ${layerViews.length} layers`);
     // Each class's logit, maximised from noise.
     if (!classifier) {
+      bar.end();
       await out.flush();
       return { samples, layerViews, camLayer, classMax: [] };
     }
     // Sanity check: cascading randomization on the first samples, every method.
     const nr = Math.min(2, sampleIndices.length);
     const xr = tf.slice(x, [0, 0, 0, 0], [nr, H, W, C]) as tf.Tensor4D;
-    const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, (id) => (opts.methodParams?.[id] ?? {}) as Record<string, unknown>, opts.randomizationSteps);
+    const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, (id) => (opts.methodParams?.[id] ?? {}) as Record<string, unknown>, opts.randomizationSteps, (what) => bar.tick(what));
     xr.dispose();
     stage(`cascading randomization (${rnd.steps.length} steps × ${methods.length} methods)`);
     const mapImage = (rel: string, m: Float32Array, id: string, alt: string) => {
@@ -349,6 +360,8 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       value,
       image: out.image(`classes/actmax-${index}`, { data: toBytes(cimgs.subarray(index * H * W * C, (index + 1) * H * W * C), data.range), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises the ${data.classes[index]} logit`),
     }));
+    bar.tick('class images');
+    bar.end();
     await out.flush();
     stage('class maximization and image encoding');
     return { samples, layerViews, camLayer, classMax, randomization };

@@ -4,10 +4,15 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/config/load.ts';
 import { configEntries } from '../../src/config/specs.ts';
 import { chooseSamples } from '../../src/pipeline/model-report.ts';
+import { useBackend } from '../helpers/backends.ts';
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
 
 // Inside the project: vitest's module runner imports .ts/.mjs files from the project tree only (the CLI, on tsx,
 // imports them from anywhere — see test/config/report-config.test.ts).

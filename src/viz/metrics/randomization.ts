@@ -63,6 +63,8 @@ export function cascadingRandomization(
    * size (top first), each step adding one group. LeNet-5's five weighted layers stay one per step.
    */
   maxSteps = 8,
+  /** Called after the trained maps and after each step (progress). */
+  onStep?: (what: string) => void,
 ): { original: Record<string, Float32Array[]>; steps: RandomizationStep[] } {
   const [B, H, W] = x.shape;
   const mapsNow = (): Record<string, Float32Array[]> =>
@@ -77,6 +79,7 @@ export function cascadingRandomization(
   const saved = model.getWeights().map((w) => w.clone());
   try {
     const original = mapsNow();
+    onStep?.('randomization: trained maps');
     const steps: RandomizationStep[] = [];
     const layers = weightedLayers(model);
     const groups = Math.min(maxSteps, layers.length);
@@ -110,6 +113,7 @@ export function cascadingRandomization(
         }),
       );
       steps.push({ layer: layer.name, correlation, maps });
+      onStep?.(`randomization: down to ${layer.name}`);
     }
     return { original, steps };
   } finally {

@@ -1,0 +1,37 @@
+/** Work-unit progress: bar with an ETA on a TTY, sparse plain lines otherwise (driven by a fake clock). */
+import { describe, expect, it } from 'vitest';
+import { workProgress } from '../../src/pipeline/progress.ts';
+
+function sink(isTTY: boolean) {
+  const out: string[] = [];
+  return { out, stream: { isTTY, write: (s: string) => out.push(s) > 0 } };
+}
+
+describe('workProgress', () => {
+  it('plain lines every 15 s and at the end, with the ETA from the mean unit time', () => {
+    let t = 0;
+    const { out, stream } = sink(false);
+    const p = workProgress({ label: 'm: visualize', total: 10, stream, now: () => t });
+    for (let i = 1; i <= 10; i++) {
+      t = i * 4000; // 4 s per unit
+      p.tick(`layer ${i}`);
+    }
+    // Lines at 16 s (unit 4), 32 s (unit 8) and the last unit.
+    expect(out).toEqual([
+      'm: visualize: 4/10 units (layer 4), eta 24 s\n',
+      'm: visualize: 8/10 units (layer 8), eta 8 s\n',
+      'm: visualize: 10/10 units (layer 10), eta 0 s\n',
+    ]);
+  });
+
+  it('a bar redrawn in place on a TTY', () => {
+    let t = 0;
+    const { out, stream } = sink(true);
+    const p = workProgress({ label: 'm', total: 4, stream, now: () => t });
+    t = 2000;
+    p.tick('grad-cam');
+    expect(out[0]).toBe(`\rm [${'#'.repeat(6)}${'.'.repeat(18)}] 1/4 eta 6s grad-cam\x1b[K`);
+    p.end();
+    expect(out.at(-1)).toBe('\r\x1b[K');
+  });
+});
