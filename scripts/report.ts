@@ -24,7 +24,7 @@ import { Config } from '../src/config/schema.ts';
 import { configEntries } from '../src/config/specs.ts';
 import { loadedModelSlug, loadedModelSpec } from '../src/pipeline/loaded-model.ts';
 import { mergeManifests } from '../src/pipeline/merge.ts';
-import { modelReport } from '../src/pipeline/model-report.ts';
+import { cachedModelReport, hasCachedReport } from '../src/pipeline/report-cache.ts';
 import { parseShard, selectEntries, type SpecEntry } from '../src/pipeline/shards.ts';
 import type { Manifest } from '../src/manifest/schema.ts';
 import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
@@ -162,7 +162,12 @@ async function compute(): Promise<void> {
   const shardText = option('shard');
   const shard = shardText ? parseShard(shardText) : undefined;
   const chosen = selectEntries(await specEntries(), { only: option('only')?.split(','), shard });
-  const jobs = shard ? 1 : intOption('jobs', Math.max(1, Math.min(availableParallelism(), chosen.length)));
+  let jobs = shard ? 1 : intOption('jobs', Math.max(1, Math.min(availableParallelism(), chosen.length)));
+  if (jobs > 1 && !process.argv.includes('--no-cache')) {
+    // Everything cached (a warm rerun): one process is faster than starting several.
+    const engine = await selectBackend({ cli: option('backend'), env: process.env.CONVLENS_BACKEND, config: (await config()).backend });
+    if (chosen.every((e) => hasCachedReport(e, engine.id))) jobs = 1;
+  }
   if (jobs > 1 && chosen.length > 1 && !option('model')) {
     await computeInParallel(chosen.map((e) => e.slug), jobs);
   } else {
@@ -187,7 +192,7 @@ async function computeHere(entries: SpecEntry[], shard?: { index: number; count:
   const timings: Record<string, ModelTimes> = {};
   for (const entry of entries) {
     const tensors = tf.memory().numTensors;
-    models.push(await modelReport(await entry.make(), {
+    models.push(await cachedModelReport(entry, {
       backend: engine.id, publicDir: PATHS.publicDir, noCache: process.argv.includes('--no-cache'), log: (line) => console.log(line), timings,
     }));
     timings[entry.slug].tensorsLeaked = tf.memory().numTensors - tensors;

@@ -88,6 +88,21 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(differing).toEqual([]);
   }, 900_000);
 
+  it('a warm rerun with nothing changed reuses every model\'s report from the cache, byte for byte', async () => {
+    const outC = join(mkdtempSync(join(tmpdir(), 'convlens-report-c-')), 'site');
+    const t0 = performance.now();
+    const run = await report(['--epochs', '1', '--out', outC]);
+    console.log(`default report, warm: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    expect(run.status, run.stderr).toBe(0);
+    for (const model of ['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes', 'tinyvgg-shapes-shortcut']) {
+      expect(run.stdout).toContain(`${model}: report loaded from the cache`);
+      const rel = `models/${model}/report.json`;
+      expect(readFileSync(join(outC, rel), 'utf8'), rel).toBe(readFileSync(join(out, rel), 'utf8'));
+    }
+    const images = readdirSync(join(out, 'generated'), { recursive: true }).map(String).filter((f) => /\.(png|webp|npy|svg)$/.test(f));
+    expect(images.filter((f) => !readFileSync(join(out, 'generated', f)).equals(readFileSync(join(outC, 'generated', f))))).toEqual([]);
+  }, 300_000);
+
   it('fails naming the corrupt file and leaves the previous site intact', async () => {
     const before = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
     const bad = mkdtempSync(join(tmpdir(), 'convlens-bad-'));

@@ -9,6 +9,8 @@ import { buildZooModel } from '../models/zoo.ts';
 import { defaultEntries } from '../pipeline/default-report.ts';
 import { loadedModelSpec } from '../pipeline/loaded-model.ts';
 import type { ModelSpec } from '../pipeline/model-report.ts';
+import { locateFashionMnist } from '../data/idx.ts';
+import { fileStamps } from '../pipeline/report-cache.ts';
 import type { SpecEntry } from '../pipeline/shards.ts';
 import type { Config, LoadedModelConfig, ZooModelConfig } from './schema.ts';
 
@@ -60,12 +62,20 @@ function cost(m: ZooModelConfig): number {
   return 10 + (m.training ? m.training.epochs * count * perImage : 0);
 }
 
+/** The files behind a data set (names, sizes, dates), for the report cache. */
+function dataStamps(d: ZooModelConfig['dataset']): unknown {
+  if (d.kind === 'fashion-mnist') return fileStamps(locateFashionMnist(d.dir));
+  if (d.kind === 'folder') return { test: fileStamps(d.test), train: d.train ? fileStamps(d.train) : undefined };
+  return undefined; // shapes: generated from the options alone
+}
+
 function zooEntry(m: ZooModelConfig, config: Config, index: number): SpecEntry {
   const classifier = !(m.zoo === 'random-cnn' || m.options.head === 'none');
   return {
     slug: m.id,
     cost: cost(m),
     inDefault: true,
+    recipe: () => ({ model: m, seed: config.seed, samples: config.samples, methods: config.methods, layers: config.layers, data: dataStamps(m.dataset) }),
     make: async (): Promise<ModelSpec> => {
       const data = await datasets(m, config.seed);
       const t = m.training;
@@ -109,6 +119,7 @@ export function configEntries(config: Config, cli: { epochs?: number } = {}): Sp
     const entries = defaultEntries({ epochs: cli.epochs ?? config.epochs ?? 5, seed: config.seed });
     return entries.map((e) => ({
       ...e,
+      recipe: e.recipe && (() => ({ base: e.recipe!(), samples: config.samples, methods: config.methods, layers: config.layers })),
       make: async () => ({ ...(await e.make()), samples: config.samples, methods: config.methods, layers: config.layers, configKey: undefined }),
     }));
   }

@@ -14,6 +14,8 @@ import { mobileNetV2 } from '../models/mobilenet-v2.ts';
 import { randomCnn } from '../models/random-cnn.ts';
 import { tinyVgg } from '../models/tiny-vgg.ts';
 import type { ModelSpec } from './model-report.ts';
+import { locateFashionMnist } from '../data/idx.ts';
+import { fileStamps } from './report-cache.ts';
 import type { SpecEntry } from './shards.ts';
 
 export interface DefaultOptions {
@@ -23,8 +25,11 @@ export interface DefaultOptions {
 }
 
 export function defaultEntries(o: DefaultOptions): SpecEntry[] {
+  // Each entry's recipe: its slug (the spec's literal options live in this file, which the code hash covers), the
+  // options that vary (epochs, seed) and, for real data, the files' names, sizes and dates.
+  const recipe = (slug: string, data?: () => unknown) => () => ({ slug, epochs: o.epochs, seed: o.seed, data: data?.() });
   const entries: SpecEntry[] = [
-    { slug: 'lenet5-fashion-mnist', cost: 100, inDefault: true, make: (): ModelSpec => {
+    { slug: 'lenet5-fashion-mnist', cost: 100, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: (): ModelSpec => {
       const full = fashionMnist('train', o.dataDir);
       const { train, validation } = splitDataset(full, 5000, o.seed);
       return {
@@ -40,7 +45,7 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
         seed: o.seed,
       };
     } },
-    { slug: 'random-cnn-shapes', cost: 15, inDefault: true, make: (): ModelSpec => ({
+    { slug: 'random-cnn-shapes', cost: 15, inDefault: true, recipe: recipe('random-cnn-shapes'), make: (): ModelSpec => ({
       slug: 'random-cnn-shapes',
       title: 'Random 4-layer CNN on shapes',
       architecture: 'Seed 003: four 9-filter 3x3 convolutions, max pooling 4, 3, 2 — untrained',
@@ -52,11 +57,11 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
       seed: o.seed,
       actmax: { maxChannels: 9, steps: 48 },
     }) },
-    { slug: 'mobilenetv2-shapes', cost: 250, inDefault: true, make: (): ModelSpec => ({
+    { slug: 'mobilenetv2-shapes', cost: 250, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: (): ModelSpec => ({
       slug: 'mobilenetv2-shapes',
       title: 'MobileNetV2 (α 0.35) on shapes',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, seed 000\'s classifier head, Keras layer names',
-      description: 'MobileNetV2 at width 0.35 with seed 000\'s head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 3 epochs of 2,400 images — what fits in the default report\'s 5-minute budget on two cores, so it is far from converged (the full recipe, `--only mobilenetv2-shapes-full`, reaches 0.98 validation accuracy in ~30 minutes). Its 155 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
+      description: 'MobileNetV2 at width 0.35 with seed 000\'s head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 3 epochs of 2,400 images — what fits in the default report\'s 5-minute budget on two cores, so it is far from converged (the full recipe, `--only mobilenetv2-shapes-full`, reaches 0.98 validation accuracy in ~30 minutes). Its 163 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
       identity: { zoo: 'mobilenetv2', alpha: 0.35, inputShape: [64, 64, 3], head: 'seed000', bnMomentum: 0.9, numClasses: 5 },
       build: () => mobileNetV2({ inputShape: [64, 64, 3], alpha: 0.35, numClasses: 5, head: 'seed000', bnMomentum: 0.9, seed: o.seed }),
       training: {
@@ -70,7 +75,7 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
       actmax: { maxChannels: 4, steps: 32, maxLayers: 10 },
       randomizationSteps: 4,
     }) },
-    { slug: 'tinyvgg-shapes-shortcut', cost: 45, inDefault: true, make: (): ModelSpec => ({
+    { slug: 'tinyvgg-shapes-shortcut', cost: 45, inDefault: true, recipe: recipe('tinyvgg-shapes-shortcut'), make: (): ModelSpec => ({
       slug: 'tinyvgg-shapes-shortcut',
       title: 'A cheating TinyVGG (shapes with a shortcut)',
       architecture: 'TinyVGG (CNN Explainer): two blocks of two 3x3 convolutions with 10 filters, max pooling, dense softmax',
@@ -88,7 +93,7 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
       seed: o.seed,
       actmax: { maxChannels: 10, steps: 48 },
     }) },
-    { slug: 'mobilenetv2-shapes-full', cost: 2000, inDefault: false, make: (): ModelSpec => ({
+    { slug: 'mobilenetv2-shapes-full', cost: 2000, inDefault: false, recipe: recipe('mobilenetv2-shapes-full'), make: (): ModelSpec => ({
       slug: 'mobilenetv2-shapes-full',
       title: 'MobileNetV2 (α 0.35) on shapes, full training',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, Keras layer names',

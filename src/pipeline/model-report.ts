@@ -83,6 +83,8 @@ export interface RunContext {
   backend: string;
   publicDir: string;
   cacheDir?: string;
+  /** Where computed reports are cached (default .cache/reports). */
+  reportCacheDir?: string;
   noCache?: boolean;
   log?: (line: string) => void;
   /** Seconds per stage, filled in per model (for the closing summary; not part of the manifest). */
@@ -131,6 +133,14 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     model = await spec.build();
   }
   clock.trained = performance.now();
+  // An input too small for the architecture leaves layers with empty outputs (pooling down to 0x0).
+  for (const layer of model.layers) {
+    const shape = layer.outputShape as (number | null)[];
+    if (Array.isArray(shape) && !Array.isArray(shape[0]) && shape.some((d) => d === 0)) {
+      model.dispose();
+      throw new Error(`${spec.configKey ? `${spec.configKey}: ` : ''}layer '${layer.name}' of ${spec.slug} has an empty output [${shape.map(String)}]: the input ${JSON.stringify(spec.test.shape)} is too small for this architecture; use larger images`);
+    }
+  }
   if (spec.summaryOnly) {
     try {
       if (ctx.timings) ctx.timings[slug] = { train: (clock.trained - clock.start) / 1000, evaluate: 0, visualize: 0 };

@@ -14,6 +14,11 @@ export interface SpecEntry {
   /** Part of the report when no --only names models. */
   inDefault: boolean;
   make: () => ModelSpec | Promise<ModelSpec>;
+  /**
+   * A cheap, complete description of what `make` builds (options, seed, data stamps), without loading data: the
+   * report cache's key. Omitted: never cached (a loaded model file may change under the same path).
+   */
+  recipe?: () => unknown;
 }
 
 export interface Shard {

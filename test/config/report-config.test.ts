@@ -73,4 +73,13 @@ describe('convlens with a config, sharded and merged', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/layers: the model \S+ has no layer 'conv2d_9'; its layers are .*conv2d_1/);
   }, 120_000);
+
+  it('images too small for the architecture are named with the layer that comes out empty', async () => {
+    const file = join(dir, 'small.config.json');
+    writeFileSync(file, JSON.stringify({ ...config, models: [{ id: 'small', zoo: 'random-cnn', dataset: { kind: 'shapes', test: 5, size: 16 } }] }));
+    const r = await run('compute', '--config', file, '--work-dir', join(dir, 's4'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`models[0]: layer 'max_pooling2d_2' of small has an empty output [null,0,0,9]: the input [16,16,3] is too small for this architecture; use larger images`);
+  }, 120_000);
 });
+

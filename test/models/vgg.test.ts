@@ -52,7 +52,7 @@ describe('VGG', () => {
     const report = await modelReport({
       slug: 'vgg16', title: 'VGG16', architecture: 'VGG16', description: '', identity: {}, build: () => vgg({ depth: 16 }),
       test: generateShapes({ count: 2, seed: 1, size: 32 }), classifier: true, seed: 1, summaryOnly: true,
-    }, { backend: 'wasm', publicDir: '/nonexistent' });
+    }, { backend: 'wasm', publicDir: '/nonexistent', noCache: true });
     expect(report.totalParams).toBe(params);
     expect(report.layers.at(-1)!.name).toBe('predictions');
     expect(report.samples).toEqual([]);
