@@ -9,6 +9,7 @@ const manifestPath = process.env.CONVLENS_MANIFEST ?? './content/generated/manif
 const manifest = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) : { models: [], methods: [] };
 const models = manifest.models ?? [];
 const methods = manifest.methods ?? [];
+const MAX_SIDEBAR_LAYERS = 40;
 
 export default defineConfig({
   // scripts/report.ts builds into a temporary folder and swaps it into place (atomic output).
@@ -30,7 +31,11 @@ export default defineConfig({
             collapsed: true,
             items: [
               { label: 'Overview', link: `/models/${m.slug}/` },
-              { label: 'Layers', collapsed: true, items: m.layers.map((l) => ({ label: l.name, link: `/models/${m.slug}/layers/${l.slug}/` })) },
+              // Deep models (MobileNetV2: 163 layers) link their summary table instead of listing every layer:
+              // the sidebar is in every page's HTML, and 163 entries would double the size of every page.
+              m.layers.length > MAX_SIDEBAR_LAYERS
+                ? { label: `Layers (${m.layers.length})`, link: `/models/${m.slug}/#summary` }
+                : { label: 'Layers', collapsed: true, items: m.layers.map((l) => ({ label: l.name, link: `/models/${m.slug}/layers/${l.slug}/` })) },
               ...(m.evaluation && m.samples.length
                 ? [{ label: 'Samples', collapsed: true, items: m.samples.map((s) => ({ label: s.id, link: `/models/${m.slug}/samples/${s.slug}/` })) }]
                 : []),
