@@ -73,6 +73,8 @@ export const ZooModelConfig = z.object({
   actmax: ActmaxConfig.optional(),
   /** Only the architecture pages (summary, diagram, layers): for very large models. */
   summaryOnly: z.boolean().default(false),
+  /** Layer for Grad-CAM and its relatives (default: the last conv layer's output after its activation). */
+  camLayer: z.string().min(1).optional(),
 }).strict();
 
 export const LoadedModelConfig = z.object({
@@ -86,6 +88,7 @@ export const LoadedModelConfig = z.object({
   scale: scale.default('/255'),
   actmax: ActmaxConfig.optional(),
   summaryOnly: z.boolean().default(false),
+  camLayer: z.string().min(1).optional(),
 }).strict();
 
 export const ModelConfig = z.union([ZooModelConfig, LoadedModelConfig]);

@@ -95,6 +95,7 @@ function zooEntry(m: ZooModelConfig, config: Config, index: number): SpecEntry {
         actmax: m.actmax,
         shortcut: m.dataset.kind === 'shapes' && m.dataset.shortcut,
         summaryOnly: m.summaryOnly,
+        camLayer: m.camLayer,
         ...explainOptions(config, index),
       };
     },
@@ -109,7 +110,7 @@ function loadedEntry(m: LoadedModelConfig, config: Config, index: number): SpecE
     inDefault: true,
     make: async () => {
       const spec = await loadedModelSpec({ modelPath: m.load, dataDir: m.data, classes: m.classes, scaling: m.scale, seed: config.seed });
-      return { ...spec, slug: m.id ?? spec.slug, title: m.title ?? spec.title, actmax: m.actmax, summaryOnly: m.summaryOnly, ...explainOptions(config, index) };
+      return { ...spec, slug: m.id ?? spec.slug, title: m.title ?? spec.title, actmax: m.actmax, summaryOnly: m.summaryOnly, camLayer: m.camLayer, ...explainOptions(config, index) };
     },
   };
 }

@@ -60,6 +60,8 @@ export interface ModelSpec {
    * (no evaluation, activations or explanations). For very large models such as VGG16 with its top.
    */
   summaryOnly?: boolean;
+  /** The CAM methods' layer (default: the last conv layer's output after its activation). */
+  camLayer?: string;
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -178,6 +180,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       skipMethods: Object.entries(spec.methods ?? {}).filter(([, v]) => v === false).map(([k]) => k),
       layers: spec.layers,
       randomizationSteps: spec.randomizationSteps,
+      camLayer: spec.camLayer,
     });
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (ctx.timings) {

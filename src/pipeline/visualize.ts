@@ -64,6 +64,8 @@ export interface VisualizeOptions {
   layers?: 'all' | string[];
   /** Steps of the cascading randomization (default 8). */
   randomizationSteps?: number;
+  /** The CAM methods' layer (default: the last conv layer's output after its activation). */
+  camLayer?: string;
   /** Where the work-unit progress goes (default stderr: a bar on a TTY, sparse lines otherwise). */
   progressStream?: NodeJS.WriteStream;
 }
@@ -161,7 +163,13 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
   })();
   const sampleSlugs = uniqueSlugs(sampleIndices.map((i) => data.ids[i]));
   const classifier = opts.attributions ?? true;
-  const camLayer = classifier ? defaultCamLayer(model) : undefined;
+  if (opts.camLayer != null) {
+    const l = model.layers.find((x) => x.name === opts.camLayer);
+    if (!l || !isSpatial(l)) {
+      throw new Error(`camLayer: '${opts.camLayer}' is not a layer with a spatial output in ${model.name}; its spatial layers are ${model.layers.filter(isSpatial).map((x) => x.name).join(', ')}`);
+    }
+  }
+  const camLayer = classifier ? opts.camLayer ?? defaultCamLayer(model) : undefined;
   const methods = ATTRIBUTION_METHODS.filter((m) => !opts.skipMethods?.includes(m.id));
   const names = new Set(model.layers.map((l) => l.name));
   const wanted = opts.layers && opts.layers !== 'all' ? new Set(opts.layers) : undefined;
@@ -335,7 +343,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     // Sanity check: cascading randomization on the first samples, every method.
     const nr = Math.min(2, sampleIndices.length);
     const xr = tf.slice(x, [0, 0, 0, 0], [nr, H, W, C]) as tf.Tensor4D;
-    const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, (id) => (opts.methodParams?.[id] ?? {}) as Record<string, unknown>, opts.randomizationSteps, (what) => bar.tick(what));
+    const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, (id) => (opts.methodParams?.[id] ?? {}) as Record<string, unknown>, opts.randomizationSteps, (what) => bar.tick(what), camLayer);
     xr.dispose();
     stage(`cascading randomization (${rnd.steps.length} steps × ${methods.length} methods)`);
     const mapImage = (rel: string, m: Float32Array, id: string, alt: string) => {

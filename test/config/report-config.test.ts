@@ -81,5 +81,13 @@ describe('convlens with a config, sharded and merged', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`models[0]: layer 'max_pooling2d_2' of small has an empty output [null,0,0,9]: the input [16,16,3] is too small for this architecture; use larger images`);
   }, 120_000);
+
+  it('a CAM layer that is not spatial is named with the spatial layers', async () => {
+    const file = join(dir, 'cam.config.json');
+    writeFileSync(file, JSON.stringify({ ...config, models: [{ ...config.models[0], camLayer: 'flatten' }] }));
+    const r = await run('compute', '--config', file, '--work-dir', join(dir, 's5'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/camLayer: 'flatten' is not a layer with a spatial output in tiny_vgg; its spatial layers are .*relu_2_2/);
+  }, 120_000);
 });
 

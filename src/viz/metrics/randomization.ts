@@ -65,12 +65,14 @@ export function cascadingRandomization(
   maxSteps = 8,
   /** Called after the trained maps and after each step (progress). */
   onStep?: (what: string) => void,
+  /** The CAM methods' layer (as in the report's maps). */
+  camLayer?: string,
 ): { original: Record<string, Float32Array[]>; steps: RandomizationStep[] } {
   const [B, H, W] = x.shape;
   const mapsNow = (): Record<string, Float32Array[]> =>
     Object.fromEntries(
       methods.map((m) => {
-        const r = m.attribute({ model, x, targets, seed }, paramsFor(m.id) as never);
+        const r = m.attribute({ model, x, targets, seed, layer: camLayer }, paramsFor(m.id) as never);
         const v = r.maps.dataSync() as Float32Array;
         tf.dispose([r.maps, r.channels, r.lowRes].filter(Boolean) as tf.Tensor[]);
         return [m.id, Array.from({ length: B }, (_, b) => v.slice(b * H * W, (b + 1) * H * W))];
