@@ -100,9 +100,8 @@ export function describeZodError(error: ZodError, raw: unknown): string[] {
 /** Validate a config object; throws ConfigError naming `file` and every bad key. */
 export function parseConfig(raw: unknown, file: string): Config {
   const lines: string[] = [];
-  CURRENT_RAW = raw;
   const parsed = Config.safeParse(raw);
-  if (!parsed.success) lines.push(...describeZodError(withKnownKeys(parsed.error), raw));
+  if (!parsed.success) lines.push(...describeZodError(withKnownKeys(parsed.error, raw), raw));
   else {
     // Method parameters are checked by each method's own schema.
     for (const [id, params] of Object.entries(parsed.data.methods)) {
@@ -110,8 +109,7 @@ export function parseConfig(raw: unknown, file: string): Config {
       const method = ATTRIBUTION_METHODS.find((m) => m.id === id)!;
       const r = method.params.safeParse(params);
       if (!r.success) {
-        CURRENT_RAW = params;
-        lines.push(...r.error.issues.flatMap((i) => describeIssue(withKnown(i, method.params), raw, ['methods', id])));
+        lines.push(...r.error.issues.flatMap((i) => describeIssue(withKnown(i, method.params, params), raw, ['methods', id])));
       }
     }
   }
@@ -122,13 +120,13 @@ export function parseConfig(raw: unknown, file: string): Config {
 }
 
 /** Attach the accepted keys to zod's unrecognized_keys issues (zod 3 does not list them). */
-function withKnownKeys(error: ZodError): ZodError {
-  for (const issue of error.issues) attachKnown(issue, Config, issue.path);
+function withKnownKeys(error: ZodError, raw: unknown): ZodError {
+  for (const issue of error.issues) attachKnown(issue, Config, issue.path, raw);
   return error;
 }
 
-function withKnown(issue: ZodIssue, schema: unknown): ZodIssue {
-  attachKnown(issue, schema, issue.path);
+function withKnown(issue: ZodIssue, schema: unknown, raw: unknown): ZodIssue {
+  attachKnown(issue, schema, issue.path, raw);
   return issue;
 }
 
@@ -138,7 +136,7 @@ type AnySchema = { _def?: Record<string, unknown>; shape?: Record<string, unknow
  * Walk a zod schema along a path (objects, arrays, records, defaults, optionals), following the raw value so
  * that a union resolves to the branch the value is written for (its discriminator, or `load` for models).
  */
-function schemaAt(schema: unknown, path: ReadonlyArray<string | number>, raw: unknown = CURRENT_RAW): unknown {
+function schemaAt(schema: unknown, path: ReadonlyArray<string | number>, raw: unknown): unknown {
   let s = schema as AnySchema | undefined;
   let v = raw;
   const branch = (cur: AnySchema | undefined, value: unknown): AnySchema | undefined => {
@@ -166,9 +164,6 @@ function schemaAt(schema: unknown, path: ReadonlyArray<string | number>, raw: un
   return branch(s, v);
 }
 
-/** The raw config being described (schemaAt follows it through unions). */
-let CURRENT_RAW: unknown;
-
 function unwrap(s: AnySchema | undefined): AnySchema | undefined {
   let cur = s;
   for (let i = 0; i < 8 && cur?._def; i++) {
@@ -180,15 +175,19 @@ function unwrap(s: AnySchema | undefined): AnySchema | undefined {
   return cur;
 }
 
-function attachKnown(issue: ZodIssue, root: unknown, path: ReadonlyArray<string | number>): void {
+/** `raw` is the value `root` describes (schemaAt follows it through unions). */
+function attachKnown(issue: ZodIssue, root: unknown, path: ReadonlyArray<string | number>, raw: unknown): void {
   if (issue.code === 'unrecognized_keys') {
-    const s = schemaAt(root, path) as AnySchema | undefined;
+    const s = schemaAt(root, path, raw) as AnySchema | undefined;
     const def = s?._def as { typeName?: string; shape?: () => Record<string, unknown>; options?: AnySchema[] } | undefined;
     if (def?.typeName === 'ZodObject' && def.shape) (issue as ZodIssue & { known?: string[] }).known = Object.keys(def.shape());
   } else if (issue.code === 'invalid_union') {
     for (const [b, e] of issue.unionErrors.entries()) {
-      const branch = ((schemaAt(root, path) as AnySchema | undefined)?._def as { options?: unknown[] } | undefined)?.options?.[b];
-      for (const sub of e.issues) attachKnown(sub, branch ?? root, branch ? sub.path.slice(path.length) : sub.path);
+      const branch = ((schemaAt(root, path, raw) as AnySchema | undefined)?._def as { options?: unknown[] } | undefined)?.options?.[b];
+      for (const sub of e.issues) {
+        if (branch) attachKnown(sub, branch, sub.path.slice(path.length), valueAt(raw, path));
+        else attachKnown(sub, root, sub.path, raw);
+      }
     }
   }
 }

@@ -28,6 +28,29 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
   // Each entry's recipe: its slug (the spec's literal options live in this file, which the code hash covers), the
   // options that vary (epochs, seed) and, for real data, the files' names, sizes and dates.
   const recipe = (slug: string, data?: () => unknown) => () => ({ slug, epochs: o.epochs, seed: o.seed, data: data?.() });
+  /** MobileNetV2 α 0.35 at 64x64 on shapes: the budget model of the default report and the full recipe. */
+  const mobileNetV2Shapes = (m: Pick<ModelSpec, 'slug' | 'title' | 'architecture' | 'description'> & {
+    head: 'seed000' | 'imagenet';
+    clutter: number | undefined;
+    train: number;
+    validation: number;
+    epochs: number;
+    learningRate: number;
+  }): ModelSpec => ({
+    slug: m.slug, title: m.title, architecture: m.architecture, description: m.description,
+    identity: { zoo: 'mobilenetv2', alpha: 0.35, inputShape: [64, 64, 3], head: m.head, bnMomentum: 0.9, numClasses: 5 },
+    build: () => mobileNetV2({ inputShape: [64, 64, 3], alpha: 0.35, numClasses: 5, head: m.head, bnMomentum: 0.9, seed: o.seed }),
+    training: {
+      train: generateShapes({ count: m.train, seed: 1, clutter: m.clutter }),
+      validation: generateShapes({ count: m.validation, seed: 2, clutter: m.clutter }),
+      epochs: m.epochs, batchSize: 32, learningRate: m.learningRate, cosine: true,
+    },
+    test: generateShapes({ count: 500, seed: 3, clutter: m.clutter }),
+    classifier: true,
+    seed: o.seed,
+    actmax: { maxChannels: 4, steps: 32, maxLayers: 10 },
+    randomizationSteps: 4,
+  });
   const entries: SpecEntry[] = [
     { slug: 'lenet5-fashion-mnist', cost: 100, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: (): ModelSpec => {
       const full = fashionMnist('train', o.dataDir);
@@ -57,23 +80,12 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
       seed: o.seed,
       actmax: { maxChannels: 9, steps: 48 },
     }) },
-    { slug: 'mobilenetv2-shapes', cost: 250, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: (): ModelSpec => ({
+    { slug: 'mobilenetv2-shapes', cost: 250, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: () => mobileNetV2Shapes({
       slug: 'mobilenetv2-shapes',
       title: 'MobileNetV2 (α 0.35) on shapes',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, seed 000\'s classifier head, Keras layer names',
       description: 'MobileNetV2 at width 0.35 with seed 000\'s head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 3 epochs of 2,400 images — what fits in the default report\'s 5-minute budget on two cores, so it is far from converged (the full recipe, `--only mobilenetv2-shapes-full`, reaches 0.98 validation accuracy in ~30 minutes). Its 163 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
-      identity: { zoo: 'mobilenetv2', alpha: 0.35, inputShape: [64, 64, 3], head: 'seed000', bnMomentum: 0.9, numClasses: 5 },
-      build: () => mobileNetV2({ inputShape: [64, 64, 3], alpha: 0.35, numClasses: 5, head: 'seed000', bnMomentum: 0.9, seed: o.seed }),
-      training: {
-        train: generateShapes({ count: 2400, seed: 1, clutter: 0 }),
-        validation: generateShapes({ count: 300, seed: 2, clutter: 0 }),
-        epochs: 3, batchSize: 32, learningRate: 3e-3, cosine: true,
-      },
-      test: generateShapes({ count: 500, seed: 3, clutter: 0 }),
-      classifier: true,
-      seed: o.seed,
-      actmax: { maxChannels: 4, steps: 32, maxLayers: 10 },
-      randomizationSteps: 4,
+      head: 'seed000', clutter: 0, train: 2400, validation: 300, epochs: 3, learningRate: 3e-3,
     }) },
     { slug: 'tinyvgg-shapes-shortcut', cost: 45, inDefault: true, recipe: recipe('tinyvgg-shapes-shortcut'), make: (): ModelSpec => ({
       slug: 'tinyvgg-shapes-shortcut',
@@ -93,23 +105,12 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
       seed: o.seed,
       actmax: { maxChannels: 10, steps: 48 },
     }) },
-    { slug: 'mobilenetv2-shapes-full', cost: 2000, inDefault: false, recipe: recipe('mobilenetv2-shapes-full'), make: (): ModelSpec => ({
+    { slug: 'mobilenetv2-shapes-full', cost: 2000, inDefault: false, recipe: recipe('mobilenetv2-shapes-full'), make: () => mobileNetV2Shapes({
       slug: 'mobilenetv2-shapes-full',
       title: 'MobileNetV2 (α 0.35) on shapes, full training',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, Keras layer names',
       description: 'MobileNetV2 at width 0.35 trained from scratch on 6,000 synthetic shapes (circle, square, triangle, star, hexagon on textured or cluttered backgrounds) for 14 epochs with a cosine schedule (~30 minutes on two cores). The shapes\' ground-truth masks score where each explanation points.',
-      identity: { zoo: 'mobilenetv2', alpha: 0.35, inputShape: [64, 64, 3], head: 'imagenet', bnMomentum: 0.9, numClasses: 5 },
-      build: () => mobileNetV2({ inputShape: [64, 64, 3], alpha: 0.35, numClasses: 5, head: 'imagenet', bnMomentum: 0.9, seed: o.seed }),
-      training: {
-        train: generateShapes({ count: 6000, seed: 1 }),
-        validation: generateShapes({ count: 500, seed: 2 }),
-        epochs: Math.max(o.epochs, 14), batchSize: 32, learningRate: 2e-3, cosine: true,
-      },
-      test: generateShapes({ count: 500, seed: 3 }),
-      classifier: true,
-      seed: o.seed,
-      actmax: { maxChannels: 4, steps: 32, maxLayers: 10 },
-      randomizationSteps: 4,
+      head: 'imagenet', clutter: undefined, train: 6000, validation: 500, epochs: Math.max(o.epochs, 14), learningRate: 2e-3,
     }) },
   ];
   return entries;

@@ -143,23 +143,26 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       throw new Error(`${spec.configKey ? `${spec.configKey}: ` : ''}layer '${layer.name}' of ${spec.slug} has an empty output [${shape.map(String)}]: the input ${JSON.stringify(spec.test.shape)} is too small for this architecture; use larger images`);
     }
   }
-  if (spec.summaryOnly) {
-    try {
-      if (ctx.timings) ctx.timings[slug] = { train: (clock.trained - clock.start) / 1000, evaluate: 0, visualize: 0 };
-      const summary = layerSummaries(model);
-      return {
-        slug, title: spec.title, architecture: spec.architecture, description: spec.description,
-        dataset: { name: test.name.split('/')[0], classes: test.classes, trainCount: t?.train.count ?? 0, validationCount: t?.validation.count ?? 0, testCount: test.count },
-        layers: summary,
-        totalParams: model.countParams(),
-        trainableParams: summary.reduce((n, l) => n + l.trainableParams, 0),
-        samples: [], layerViews: [], classMax: [],
-      };
-    } finally {
-      model.dispose();
-    }
-  }
+  // What every report has, the summary-only ones included: names, data counts and the layer summary.
+  const architecture = (): ModelReport => {
+    const summary = layerSummaries(model);
+    return {
+      slug, title: spec.title, architecture: spec.architecture, description: spec.description,
+      dataset: {
+        name: test.name.split('/')[0], classes: test.classes, trainCount: t?.train.count ?? 0,
+        validationCount: t?.validation.count ?? 0, testCount: test.count, ...(spec.shortcut ? { shortcut: true } : {}),
+      },
+      layers: summary,
+      totalParams: model.countParams(),
+      trainableParams: summary.reduce((n, l) => n + l.trainableParams, 0),
+      samples: [], layerViews: [], classMax: [],
+    };
+  };
   try {
+    if (spec.summaryOnly) {
+      if (ctx.timings) ctx.timings[slug] = { train: (clock.trained - clock.start) / 1000, evaluate: 0, visualize: 0 };
+      return architecture();
+    }
     let evaluation: ModelReport['evaluation'];
     let probs: Float32Array | undefined;
     if (spec.classifier) {
@@ -190,24 +193,10 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
         visualize: (performance.now() - clock.evaluated) / 1000,
       };
     }
-    const summary = layerSummaries(model);
+    const base = architecture();
     return {
-      slug,
-      title: spec.title,
-      architecture: spec.architecture,
-      description: spec.description,
-      dataset: {
-        name: test.name.split('/')[0],
-        classes: test.classes,
-        trainCount: t?.train.count ?? 0,
-        validationCount: t?.validation.count ?? 0,
-        testCount: test.count,
-        preview: await dataPreview(t?.train ?? test, 15, ctx.publicDir, slug),
-        ...(spec.shortcut ? { shortcut: true } : {}),
-      },
-      layers: summary,
-      totalParams: model.countParams(),
-      trainableParams: summary.reduce((n, l) => n + l.trainableParams, 0),
+      ...base,
+      dataset: { ...base.dataset, preview: await dataPreview(t?.train ?? test, 15, ctx.publicDir, slug) },
       training: t && {
         epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, seed: spec.seed, history,
         charts: learningCharts(history, ctx.publicDir, slug),
