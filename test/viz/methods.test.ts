@@ -45,6 +45,9 @@ describe('CAMs on a one-conv model (worked by hand)', () => {
     const r0 = gradCam.attribute({ model: m, x: X(), targets: [0], seed: 0 }, {} as never);
     expect(Array.from(r0.lowRes!.dataSync())).toEqual([2, 3, 1.5, 2.5]);
     expect(r0.maps.shape).toEqual([1, 3, 3]);
+    // Units sit at their 2x2 fields' centres (1, 1), (1, 2), (2, 1), (2, 2) in pixel-edge coordinates; pixel
+    // centres are 0.5, 1.5, 2.5, so the middle row and column average two units and the outer ones copy one.
+    expect(Array.from(r0.maps.dataSync())).toEqual([2, 2.5, 3, 1.75, 2.25, 2.75, 1.5, 2, 2.5]);
     const r1 = gradCam.attribute({ model: m, x: X(), targets: [1], seed: 0 }, {} as never);
     expect(Array.from(r1.lowRes!.dataSync())).toEqual([0, 0, 0, 0]);
   });

@@ -24,7 +24,7 @@ export const gradCamPlusPlus: AttributionMethod<Record<string, never>> = {
       // Where the denominator is 0 the coefficient is 0 (as in the reference implementation).
       const alpha = tf.where(tf.notEqual(denom, 0), tf.div(g2, tf.where(tf.notEqual(denom, 0), denom, tf.onesLike(denom))), tf.zerosLike(denom));
       const weights = tf.sum(tf.mul(alpha, tf.relu(G)), [1, 2]) as tf.Tensor2D;
-      return weightedCam(A, weights, [input.x.shape[1], input.x.shape[2]]);
+      return weightedCam(input, A, weights);
     });
   },
 };

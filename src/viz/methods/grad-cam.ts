@@ -18,7 +18,7 @@ export const gradCam: AttributionMethod<Record<string, never>> = {
     return tf.tidy(() => {
       const { A, G } = activationsAndGradients(input);
       const weights = tf.mean(G, [1, 2]) as tf.Tensor2D;
-      return weightedCam(A, weights, [input.x.shape[1], input.x.shape[2]]);
+      return weightedCam(input, A, weights);
     });
   },
 };

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { runGraph } from '../graph.ts';
 import type { AttributionMethod } from '../types.ts';
-import { camLayer, weightedCam } from './cam.ts';
+import { camLayer, camPlacement, placeOnInput, weightedCam } from './cam.ts';
 
 export const scoreCamParams = z.object({
   /** Use only the channels with the largest mean activation (all when ≥ K). */
@@ -30,6 +30,7 @@ export const scoreCam: AttributionMethod<ScoreCamParams> = {
     const layer = camLayer(input);
     const A = tf.tidy(() => runGraph(model, x, { capture: [layer] }).captured[layer] as tf.Tensor4D);
     const [, h, w, K] = A.shape;
+    const placement = camPlacement(input, A);
     const weightsPerSample: number[][] = [];
     try {
       for (let b = 0; b < B; b++) {
@@ -42,7 +43,7 @@ export const scoreCam: AttributionMethod<ScoreCamParams> = {
           const chunk = order.slice(start, start + batchSize);
           const probs = tf.tidy(() => {
             const maps = tf.gather(tf.transpose(a, [3, 1, 2, 0]), chunk); // [k, h, w, 1]
-            const up = tf.image.resizeBilinear(maps as tf.Tensor4D, [H, W]);
+            const up = tf.expandDims(placeOnInput(tf.squeeze(maps, [3]) as tf.Tensor3D, placement, [H, W]), 3);
             const lo = tf.min(up, [1, 2, 3], true);
             const hi = tf.max(up, [1, 2, 3], true);
             const span = tf.sub(hi, lo);
@@ -62,7 +63,7 @@ export const scoreCam: AttributionMethod<ScoreCamParams> = {
         });
         weightsPerSample.push(wk);
       }
-      return tf.tidy(() => weightedCam(A, tf.tensor2d(weightsPerSample, [B, K]), [H, W]));
+      return tf.tidy(() => weightedCam(input, A, tf.tensor2d(weightsPerSample, [B, K])));
     } finally {
       A.dispose();
     }
