@@ -42,7 +42,7 @@ export default defineConfig({
             ],
           })),
         },
-        { label: 'Methods', items: methods.map((m) => ({ label: m.title, link: `/methods/${m.id}/` })) },
+        { label: 'Methods', items: [{ label: 'Which to trust', link: '/methods/' }, ...methods.map((m) => ({ label: m.title, link: `/methods/${m.id}/` }))] },
         { label: 'Guides', autogenerate: { directory: 'guides' } },
       ],
     }),

@@ -53,3 +53,8 @@ export const MethodExamplesProps = z.object({
   method: z.string().regex(/^[a-z0-9-]+$/),
   manifest: Manifest.optional(),
 }).strict();
+
+export const TrustSummaryProps = z.object({
+  ...scopedClass,
+  manifest: Manifest.optional(),
+}).strict();

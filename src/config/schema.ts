@@ -75,6 +75,8 @@ export const ZooModelConfig = z.object({
   summaryOnly: z.boolean().default(false),
   /** Layer for Grad-CAM and its relatives (default: the last conv layer's output after its activation). */
   camLayer: z.string().min(1).optional(),
+  /** Shapes data: test images on which every method's pointing game and mask energy are scored (default 100). */
+  localizationImages: z.number().int().min(0).max(10000).optional(),
 }).strict();
 
 export const LoadedModelConfig = z.object({

@@ -96,6 +96,7 @@ function zooEntry(m: ZooModelConfig, config: Config, index: number): SpecEntry {
         shortcut: m.dataset.kind === 'shapes' && m.dataset.shortcut,
         summaryOnly: m.summaryOnly,
         camLayer: m.camLayer,
+        localizationImages: m.localizationImages,
         ...explainOptions(config, index),
       };
     },

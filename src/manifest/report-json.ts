@@ -30,6 +30,11 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
       const a = model.samples[0]?.attributions.find((x) => x.method === m.id);
       return a ? [{ id: m.id, title: m.title, params: a.params }] : [];
     }),
+    localization: model.localization,
+    randomization: model.randomization && {
+      sample: model.randomization.sample,
+      steps: model.randomization.steps.map((st) => ({ layer: st.layer, spearman: st.correlation })),
+    },
     samples: model.samples.map((s) => ({
       id: s.id,
       file: s.image.src,

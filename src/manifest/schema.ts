@@ -166,6 +166,24 @@ export const ModelReport = z.object({
     original: z.record(Asset),
     steps: z.array(z.object({ layer: z.string(), correlation: z.record(z.number()), images: z.record(Asset) })),
   }).optional(),
+  /**
+   * Where each method points, scored against ground-truth object masks on the first `images` test images (shapes):
+   * pointing game (peak on the object, within `tolerance` pixels) and share of positive attribution on it.
+   */
+  localization: z.object({
+    images: z.number().int().positive(),
+    tolerance: z.number().nonnegative(),
+    objectArea: z.number().min(0).max(1),
+    accuracy: z.number().min(0).max(1),
+    methods: z.record(z.object({
+      pointing: z.number().min(0).max(1),
+      energy: z.number().min(0).max(1),
+      pointingCorrect: z.number().min(0).max(1),
+      energyCorrect: z.number().min(0).max(1),
+      images: z.number().int().positive(),
+      correct: z.number().int().nonnegative(),
+    })),
+  }).optional(),
   /** Activation maximization of each class's logit. */
   classMax: z.array(z.object({ index: z.number().int(), image: Asset, value: z.number() })).default([]),
   samples: z.array(Sample).default([]),

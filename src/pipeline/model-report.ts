@@ -62,6 +62,8 @@ export interface ModelSpec {
   summaryOnly?: boolean;
   /** The CAM methods' layer (default: the last conv layer's output after its activation). */
   camLayer?: string;
+  /** Test images for the pointing game and mask energy of every method (data with masks; default 100). */
+  localizationImages?: number;
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -184,6 +186,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       layers: spec.layers,
       randomizationSteps: spec.randomizationSteps,
       camLayer: spec.camLayer,
+      localizationImages: spec.localizationImages,
     });
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (ctx.timings) {

@@ -17,7 +17,8 @@ import { npyBytes } from '../render/npy.ts';
 import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
 import { deletionInsertion } from '../viz/metrics/faithfulness.ts';
-import { localization } from '../viz/metrics/localization.ts';
+import { localization, localizationBenchmark } from '../viz/metrics/localization.ts';
+import { predictedClasses } from '../viz/target.ts';
 import { cascadingRandomization } from '../viz/metrics/randomization.ts';
 import { defaultCamLayer, isSpatial } from '../viz/graph.ts';
 import { receptiveFields } from '../viz/receptive-field.ts';
@@ -66,6 +67,11 @@ export interface VisualizeOptions {
   randomizationSteps?: number;
   /** The CAM methods' layer (default: the last conv layer's output after its activation). */
   camLayer?: string;
+  /**
+   * Test images on which every method's pointing game and mask energy are scored, when the data carry object
+   * masks (default 100; 0 = only the report's samples).
+   */
+  localizationImages?: number;
   /** Where the work-unit progress goes (default stderr: a bar on a TTY, sparse lines otherwise). */
   progressStream?: NodeJS.WriteStream;
 }
@@ -152,7 +158,7 @@ class AssetWriter {
   }
 }
 
-export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization'>> {
+export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization' | 'localization'>> {
   const { model, data, sampleIndices, seed } = opts;
   const out = new AssetWriter(opts.publicDir, opts.slug);
   const [H, W, C] = data.shape;
@@ -185,7 +191,8 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
   // Work units: each method, each layer, the randomization (trained maps + steps) and the class images.
   const weighted = model.layers.filter((l) => l.trainableWeights.length > 0).length;
   const rsteps = classifier ? Math.min(opts.randomizationSteps ?? 8, weighted) + 1 : 0;
-  const units = (classifier ? methods.length + rsteps + 1 : 0) + model.layers.length;
+  const localizationImages = classifier && data.masks ? Math.min(opts.localizationImages ?? 100, data.count) : 0;
+  const units = (classifier ? methods.length + rsteps + 1 : 0) + (localizationImages > 0 ? methods.length : 0) + model.layers.length;
   const bar = workProgress({ label: `${opts.slug}: visualize`, total: units, stream: opts.progressStream });
   let clock = performance.now();
   const stage = (what: string) => {
@@ -251,6 +258,33 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     }
 
     if (classifier) stage(`${methods.length} attribution methods × ${sampleIndices.length} samples with faithfulness`);
+    // Localization over many test images: a pointing game on 7 samples says little.
+    let localizationResult: ModelReport['localization'];
+    if (localizationImages > 0) {
+      const predictedByChunk = new Map<number, number[]>();
+      localizationResult = localizationBenchmark({
+        masks: data.masks!, labels: data.labels, width: W, height: H, count: localizationImages, chunk: 25,
+        methods: methods.map((m) => m.id),
+        attribute: (id, start, n) => {
+          const method = methods.find((m) => m.id === id)!;
+          const params = method.params.parse(opts.methodParams?.[method.id] ?? {}) as Record<string, unknown>;
+          const b = makeBatch(data, Array.from({ length: n }, (_, i) => start + i), data.scale, data.offset);
+          b.y.dispose();
+          try {
+            const targets = predictedByChunk.get(start) ?? predictedClasses(model, b.x);
+            predictedByChunk.set(start, targets);
+            const r = method.attribute({ model, x: b.x, targets, seed, layer: camLayer }, params as never);
+            const maps = (r.maps.dataSync() as Float32Array).slice();
+            tf.dispose([r.maps, r.channels, r.lowRes].filter(Boolean) as tf.Tensor[]);
+            return { maps: method.signed ? maps : maps.map(Math.abs), predicted: targets };
+          } finally {
+            b.x.dispose();
+          }
+        },
+        onMethod: (id) => bar.tick(`pointing game ${id}`),
+      });
+      stage(`pointing game and mask energy of ${methods.length} methods on ${localizationImages} test images`);
+    }
     const samples: ModelReport['samples'] = sampleIndices.map((index, s) => {
       const row = Array.from(probs.subarray(s * K, (s + 1) * K));
       const top = !classifier ? [] : row
@@ -338,7 +372,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     if (!classifier) {
       bar.end();
       await out.flush();
-      return { samples, layerViews, camLayer, classMax: [] };
+      return { samples, layerViews, camLayer, classMax: [], localization: localizationResult };
     }
     // Sanity check: cascading randomization on the first samples, every method.
     const nr = Math.min(2, sampleIndices.length);
@@ -372,7 +406,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     bar.end();
     await out.flush();
     stage('class maximization and image encoding');
-    return { samples, layerViews, camLayer, classMax, randomization };
+    return { samples, layerViews, camLayer, classMax, randomization, localization: localizationResult };
   } finally {
     x.dispose();
   }

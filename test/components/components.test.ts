@@ -8,6 +8,7 @@ import Architecture from '../../src/components/Architecture.astro';
 import Figure from '../../src/components/Figure.astro';
 import MethodExamples from '../../src/components/MethodExamples.astro';
 import ModelCards from '../../src/components/ModelCards.astro';
+import TrustSummary from '../../src/components/TrustSummary.astro';
 import { Manifest } from '../../src/manifest/schema.ts';
 
 let container: AstroContainer;
@@ -118,5 +119,49 @@ describe('<MethodExamples>', () => {
 
   it('refuses a method the report does not have', async () => {
     await expect(container.renderToString(MethodExamples, { props: { method: 'grad-camm', manifest } })).rejects.toThrow(`<MethodExamples>: prop method: 'grad-camm' is not one of this report's methods (grad-cam, saliency)`);
+  });
+});
+
+/** The same manifest with a localization benchmark over 40 test images. */
+const withLocalization = Manifest.parse({
+  ...manifest,
+  models: [{
+    ...manifest.models[0],
+    localization: {
+      images: 40, tolerance: 2, objectArea: 0.22, accuracy: 0.9,
+      methods: {
+        'grad-cam': { pointing: 0.925, energy: 0.61, pointingCorrect: 0.94, energyCorrect: 0.62, images: 40, correct: 36 },
+        saliency: { pointing: 0.4, energy: 0.3, pointingCorrect: 0.42, energyCorrect: 0.31, images: 40, correct: 36 },
+      },
+    },
+  }],
+});
+
+describe('<MethodExamples> with a localization benchmark', () => {
+  it('reports the benchmark over test images, with the even-map baseline, instead of the samples\' hits', async () => {
+    const text = (await container.renderToString(MethodExamples, { props: { method: 'grad-cam', manifest: withLocalization } })).replace(/<[^>]+>/g, '').replace(/\s+/g, ' ');
+    expect(text).toContain('on 40 test images: pointing game 0.93 (share of maps whose maximum lies on the object, within 2 px; 0.94 on the 36 classified correctly), energy inside the object 0.61 — a map spread evenly would score 0.22 on both.');
+    expect(text).not.toContain('pointing game 0.50');
+  });
+});
+
+describe('<TrustSummary>', () => {
+  it('one row per method: deletion AUC with rank, pointing game, energy, ρ and the verdict', async () => {
+    const html = await container.renderToString(TrustSummary, { props: { manifest: withLocalization } });
+    const rows = [...html.matchAll(/<tr[^>]*>(.*?)<\/tr>/gs)].map((m) => m[1].replace(/<[^>]+>/g, '|').replace(/\|+/g, '|').replace(/\s+/g, ' '));
+    expect(rows[1]).toBe('|Grad-CAM|0.200 (1)|0.93|0.61|0.05|passes|');
+    expect(rows[2]).toBe('|Vanilla saliency|0.400 (2)|0.40|0.30|0.80|fails|');
+    expect(html).toContain('href="/methods/grad-cam/"');
+    expect(html).toContain('Tiny &lt;b&gt;model&lt;/b&gt;');
+  });
+  it('without localization or randomization the columns are left out', async () => {
+    const bare = Manifest.parse({ ...manifest, models: [{ ...manifest.models[0], randomization: undefined }] });
+    const html = await container.renderToString(TrustSummary, { props: { manifest: bare } });
+    expect(html).not.toContain('Pointing game');
+    expect(html).not.toContain('Randomization check');
+    expect(html).toContain('0.200 (1)');
+  });
+  it('refuses unknown props', async () => {
+    await expect(container.renderToString(TrustSummary, { props: { manifest, extra: 1 } as never })).rejects.toThrow('<TrustSummary>');
   });
 });

@@ -78,7 +78,8 @@ describe('placing CAM units on the input', () => {
     const r = gradCam.attribute({ model: m, x, targets: [0, 1], seed: 0 }, {} as never);
     const expected = placeOnInput(r.lowRes!, { start: [7, 7], jump: [2, 2] }, [64, 64]).dataSync();
     expect(Array.from(r.maps.dataSync())).toEqual(Array.from(expected));
-    tf.dispose([m, x, r.maps, r.lowRes!]);
+    tf.dispose([x, r.maps, r.lowRes!]);
+    m.dispose();
   });
 
   it('a layer the receptive-field walk does not place falls back to an even spread', () => {

@@ -59,3 +59,78 @@ export function peak(map: ArrayLike<number>, width: number): { y: number; x: num
   }
   return { y: Math.floor(best / width), x: best % width };
 }
+
+/** Pointing game and energy of one method over many test images (not only the report's samples). */
+export interface LocalizationScore {
+  /** Share of images whose map's peak lies on the object (within the tolerance). */
+  pointing: number;
+  /** Mean share of positive attribution inside the object mask. */
+  energy: number;
+  /** The same two over the correctly classified images only. */
+  pointingCorrect: number;
+  energyCorrect: number;
+  images: number;
+  correct: number;
+}
+
+export interface LocalizationBenchmark {
+  /** Test images scored (the first `images` of the test set). */
+  images: number;
+  /** Pixels of tolerance for a hit (image width / 32). */
+  tolerance: number;
+  /** Mean share of the image the objects cover: what a uniform map scores on energy, a random point on pointing. */
+  objectArea: number;
+  /** Model accuracy over those images. */
+  accuracy: number;
+  methods: Record<string, LocalizationScore>;
+}
+
+/**
+ * Every method on the first `count` masked test images, explaining the predicted class, in chunks of `chunk`
+ * images. `attribute` returns [n, H·W] maps (magnitude for unsigned methods, as the report draws them).
+ */
+export function localizationBenchmark(opts: {
+  masks: Uint8Array;
+  labels: ArrayLike<number>;
+  width: number;
+  height: number;
+  count: number;
+  chunk: number;
+  methods: string[];
+  /** Maps and predicted classes for images [start, start + n). */
+  attribute: (method: string, start: number, n: number) => { maps: Float32Array; predicted: number[] };
+  onMethod?: (method: string) => void;
+}): LocalizationBenchmark {
+  const { masks, labels, width: W, height: H, count, chunk } = opts;
+  const tolerance = Math.round(W / 32);
+  let area = 0;
+  for (let i = 0; i < count * H * W; i++) area += masks[i];
+  const methods: Record<string, LocalizationScore> = {};
+  let accuracy = 0;
+  for (const id of opts.methods) {
+    let hits = 0, energy = 0, hitsC = 0, energyC = 0, correct = 0;
+    for (let start = 0; start < count; start += chunk) {
+      const n = Math.min(chunk, count - start);
+      const { maps, predicted } = opts.attribute(id, start, n);
+      for (let i = 0; i < n; i++) {
+        const k = start + i;
+        const loc = localization(maps.subarray(i * H * W, (i + 1) * H * W), masks.subarray(k * H * W, (k + 1) * H * W), W, tolerance);
+        hits += +loc.hit;
+        energy += loc.energyInside;
+        if (predicted[i] === labels[k]) {
+          correct++;
+          hitsC += +loc.hit;
+          energyC += loc.energyInside;
+        }
+      }
+    }
+    accuracy = correct / count;
+    methods[id] = {
+      pointing: hits / count, energy: energy / count,
+      pointingCorrect: correct ? hitsC / correct : 0, energyCorrect: correct ? energyC / correct : 0,
+      images: count, correct,
+    };
+    opts.onMethod?.(id);
+  }
+  return { images: count, tolerance, objectArea: area / (count * H * W), accuracy, methods };
+}
