@@ -1,6 +1,6 @@
 /**
  * The README's first command, end to end on real Fashion-MNIST (LeNet-5 for one epoch to keep the suite fast; the
- * other models as in the default): all four models' pages land in --out, a second cold run is byte-identical, and
+ * other models as in the default): all five models' pages land in --out, a second cold run is byte-identical, and
  * a failing run stops early and leaves the previous site untouched.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEBIAN_FASHION_MNIST } from '../src/data/idx.ts';
+import { randomizationVerdict } from '../src/viz/metrics/verdict.ts';
 import { runNode } from './helpers/run.ts';
 
 const tsx = resolve('node_modules/tsx/dist/cli.mjs');
+const MODELS = ['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes', 'gap-cnn-shapes', 'gap-cnn-shapes-shortcut'];
 // Generated files go to a temporary work dir, never into the developer's content/ and public/.
 const work = mkdtempSync(join(tmpdir(), 'convlens-work-'));
 function report(args: string[], env: Record<string, string> = {}) {
@@ -26,7 +28,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     console.log(`default report (LeNet-5 at 1 epoch), cold: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/engine: wasm/);
-    expect(run.stdout).toContain('report: 4 models in 2 parallel processes');
+    expect(run.stdout).toContain('report: 5 models in 2 parallel processes');
     const page = readFileSync(join(out, 'models/lenet5-fashion-mnist/index.html'), 'utf8');
     expect(page).toContain('Confusion matrix');
     expect(page).toMatch(/<code[^>]*>conv2d_1<\/code>/);
@@ -50,7 +52,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(sample.attributions.map((a: { method: string }) => a.method)).toContain('grad-cam');
     expect(existsSync(join(out, 'methods/integrated-gradients/index.html'))).toBe(true);
     // The other default models, in the report's order.
-    expect(manifest.models.map((m: { slug: string }) => m.slug)).toEqual(['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes', 'tinyvgg-shapes-shortcut']);
+    expect(manifest.models.map((m: { slug: string }) => m.slug)).toEqual(MODELS);
     const mobilenet = manifest.models[2];
     expect(mobilenet.layers.length).toBeGreaterThan(150);
     expect(mobilenet.samples[0].attributions).toHaveLength(10);
@@ -58,16 +60,30 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(readFileSync(join(out, 'models/mobilenetv2-shapes/layers/block-16-depthwise/index.html'), 'utf8')).toContain('DepthwiseConv2D');
     expect(existsSync(join(out, 'models/mobilenetv2-shapes/layers/block-1-add/index.html'))).toBe(false); // block 1 changes width: no add
     expect(readFileSync(join(out, 'models/mobilenetv2-shapes/layers/block-2-add/index.html'), 'utf8')).toContain('Add');
-    // The cheating model: perfect with the shortcut, near chance without it.
-    const cheat = manifest.models[3];
+    // The GAP CNN on shapes: Grad-CAM points at the object on at least 90 % of 50 test images (issue 7's bar).
+    const gap = manifest.models[3];
+    expect(gap.evaluation.testAccuracy).toBeGreaterThan(0.9);
+    expect(gap.localization.images).toBe(50);
+    console.log(`GAP CNN pointing game: ${Object.entries(gap.localization.methods).map(([k, v]) => `${k} ${(v as { pointing: number }).pointing.toFixed(2)}`).join(', ')}`);
+    expect(gap.localization.methods['grad-cam'].pointing).toBeGreaterThanOrEqual(0.9);
+    expect(gap.localization.methods['grad-cam'].energy).toBeGreaterThan(gap.localization.objectArea);
+    // Its randomization check: Grad-CAM passes, guided backprop shows its known failure.
+    const rhos = (id: string) => gap.randomization.steps.map((st: { correlation: Record<string, number> }) => st.correlation[id]);
+    console.log(`GAP CNN randomization ρ: grad-cam ${rhos('grad-cam').map((r: number) => r.toFixed(2))}, guided-backprop ${rhos('guided-backprop').map((r: number) => r.toFixed(2))}`);
+    expect(randomizationVerdict(rhos('grad-cam')).passes).toBe(true);
+    expect(randomizationVerdict(rhos('guided-backprop')).passes).toBe(false);
+    // The cheating twin: perfect with the shortcut, near chance without it, and its Grad-CAM misses the object.
+    const cheat = manifest.models[4];
     expect(cheat.dataset.shortcut).toBe(true);
     expect(Math.max(...cheat.training.history.map((h: { val_acc: number }) => h.val_acc))).toBeGreaterThan(0.95);
     expect(cheat.evaluation.testAccuracy).toBeLessThan(0.4);
-    expect(readFileSync(join(out, 'models/tinyvgg-shapes-shortcut/index.html'), 'utf8')).toContain('Shortcut check');
+    expect(cheat.localization.methods['grad-cam'].pointing).toBeLessThan(0.5);
+    expect(readFileSync(join(out, 'models/gap-cnn-shapes-shortcut/index.html'), 'utf8')).toContain('Shortcut check');
+    expect(readFileSync(join(out, 'methods/index.html'), 'utf8')).toContain('Which explanations to trust');
     // Memory: no model leaves tensors behind, and no process of the report peaks above 4 GiB.
     const info = JSON.parse(readFileSync(join(out, 'build-info.json'), 'utf8'));
     expect(Object.fromEntries(Object.entries(info.models).map(([k, v]) => [k, (v as { tensorsLeaked: number }).tensorsLeaked]))).toEqual({
-      'lenet5-fashion-mnist': 0, 'random-cnn-shapes': 0, 'mobilenetv2-shapes': 0, 'tinyvgg-shapes-shortcut': 0,
+      ...Object.fromEntries(MODELS.map((m) => [m, 0])),
     });
     expect(info.peakRssBytes).toHaveLength(2);
     for (const rss of info.peakRssBytes) expect(rss).toBeLessThan(4 * 2 ** 30);
@@ -78,7 +94,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     const outB = join(mkdtempSync(join(tmpdir(), 'convlens-report-b-')), 'site');
     const run = await report(['--epochs', '1', '--out', outB, '--no-cache']);
     expect(run.status, run.stderr).toBe(0);
-    for (const model of ['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes', 'tinyvgg-shapes-shortcut']) {
+    for (const model of MODELS) {
       const rel = `models/${model}/report.json`;
       expect(readFileSync(join(outB, rel), 'utf8'), rel).toBe(readFileSync(join(out, rel), 'utf8'));
     }
@@ -94,7 +110,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     const run = await report(['--epochs', '1', '--out', outC]);
     console.log(`default report, warm: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     expect(run.status, run.stderr).toBe(0);
-    for (const model of ['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes', 'tinyvgg-shapes-shortcut']) {
+    for (const model of MODELS) {
       expect(run.stdout).toContain(`${model}: report loaded from the cache`);
       const rel = `models/${model}/report.json`;
       expect(readFileSync(join(outC, rel), 'utf8'), rel).toBe(readFileSync(join(out, rel), 'utf8'));

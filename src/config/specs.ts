@@ -122,7 +122,11 @@ export function configEntries(config: Config, cli: { epochs?: number } = {}): Sp
     return entries.map((e) => ({
       ...e,
       recipe: e.recipe && (() => ({ base: e.recipe!(), samples: config.samples, methods: config.methods, layers: config.layers })),
-      make: async () => ({ ...(await e.make()), samples: config.samples, methods: config.methods, layers: config.layers, configKey: undefined }),
+      make: async () => {
+        const spec = await e.make();
+        // A default model's own method parameters (the GAP CNNs' cheaper IG) yield to the config's, method by method.
+        return { ...spec, samples: config.samples, methods: { ...spec.methods, ...config.methods }, layers: config.layers, configKey: undefined };
+      },
     }));
   }
   const seen = new Set<string>();

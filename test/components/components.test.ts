@@ -109,7 +109,7 @@ describe('<MethodExamples>', () => {
     const text = html.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ');
     expect(text).toContain('Over 2 samples: mean deletion AUC 0.200 (rank 1 of 2, lower is better), mean insertion AUC 0.700');
     expect(text).toContain('pointing game 0.50');
-    expect(text).toContain('ρ = 0.05: the map changed with the weights — it passes.');
+    expect(text).toContain('The map stays similar (|ρ| &gt; 0.5) in 0 of 1 steps; with every layer random, ρ = 0.05: the map changed with the weights — it passes.');
     expect(html).toContain('href="/models/m/samples/s-0/"');
     expect(html).toContain('href="/models/m/samples/s-1/"');
     const sal = (await container.renderToString(MethodExamples, { props: { method: 'saliency', manifest } })).replace(/<[^>]+>/g, '');
@@ -149,8 +149,8 @@ describe('<TrustSummary>', () => {
   it('one row per method: deletion AUC with rank, pointing game, energy, ρ and the verdict', async () => {
     const html = await container.renderToString(TrustSummary, { props: { manifest: withLocalization } });
     const rows = [...html.matchAll(/<tr[^>]*>(.*?)<\/tr>/gs)].map((m) => m[1].replace(/<[^>]+>/g, '|').replace(/\|+/g, '|').replace(/\s+/g, ' '));
-    expect(rows[1]).toBe('|Grad-CAM|0.200 (1)|0.93|0.61|0.05|passes|');
-    expect(rows[2]).toBe('|Vanilla saliency|0.400 (2)|0.40|0.30|0.80|fails|');
+    expect(rows[1]).toBe('|Grad-CAM|0.200 (1)|0.93|0.61|0.05|passes (0 of 1 steps similar)|');
+    expect(rows[2]).toBe('|Vanilla saliency|0.400 (2)|0.40|0.30|0.80|fails (1 of 1 steps similar)|');
     expect(html).toContain('href="/methods/grad-cam/"');
     expect(html).toContain('Tiny &lt;b&gt;model&lt;/b&gt;');
   });

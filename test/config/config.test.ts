@@ -96,6 +96,13 @@ describe('config → models', () => {
     model.dispose();
   });
 
+  it("a default model's own method parameters yield to the config's, method by method", async () => {
+    const entry = configEntries(parseConfig({ methods: { 'integrated-gradients': { steps: 64 }, occlusion: false } }, 'c.json')).find((e) => e.slug === 'gap-cnn-shapes')!;
+    const spec = await entry.make();
+    expect(spec.methods).toEqual({ 'integrated-gradients': { steps: 64 }, 'smoothgrad-saliency': { samples: 16 }, occlusion: false });
+    expect(spec.localizationImages).toBe(50);
+  });
+
   it('refuses two models with one id, and an unknown sample id names the key', async () => {
     const c = parseConfig({ models: [{ id: 'a', zoo: 'random-cnn', dataset: { kind: 'shapes', test: 5 } }, { id: 'a', zoo: 'lenet5', dataset: { kind: 'shapes' } }] }, 'c.json');
     expect(() => configEntries(c)).toThrow(`models[1].id: 'a' is used twice`);

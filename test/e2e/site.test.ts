@@ -79,6 +79,23 @@ describe.runIf(ready)('the report site in Chromium', () => {
     await page.close();
   });
 
+  it('the trust page lists every method with its randomization verdict and links to each method', async () => {
+    const page = await open('/');
+    await page.getByRole('link', { name: 'Which to trust' }).first().click();
+    await page.waitForURL(/\/methods\/$/);
+    const rows = page.locator('#trust-lenet5-fashion-mnist tbody tr');
+    expect(await rows.count()).toBe(10);
+    const verdicts = await rows.evaluateAll((trs) => trs.map((tr) => tr.lastElementChild!.textContent!.trim()));
+    expect(verdicts.every((v) => /^(passes|fails) \(\d of \d steps similar\)$/.test(v))).toBe(true);
+    // LeNet-5's guided backprop survives the top half of the cascade (Adebayo et al.'s finding); Grad-CAM does not.
+    expect(await page.locator('#trust-lenet5-fashion-mnist tr', { has: page.locator('a[href="/methods/guided-backprop/"]') }).locator('td').last().textContent()).toMatch(/^fails/);
+    expect(await page.locator('#trust-lenet5-fashion-mnist tr', { has: page.locator('a[href="/methods/grad-cam/"]') }).locator('td').last().textContent()).toMatch(/^passes/);
+    await page.locator('#trust-lenet5-fashion-mnist a[href="/methods/guided-backprop/"]').click();
+    await page.waitForURL(/\/methods\/guided-backprop\/$/);
+    expect(await brokenImages(page)).toEqual([]);
+    await page.close();
+  });
+
   it('every page carries a Content-Security-Policy without unsafe-inline scripts', async () => {
     const page = await open('/models/lenet5-fashion-mnist/layers/conv2d-1/');
     const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');

@@ -12,6 +12,8 @@ describe('model zoo', () => {
     ['mnist-cnn', [28, 28, 1], 10, 832 + 51_264 + 3_212_288 + 262_400 + 12_850 + 510],
     // conv 10·(27+1) + 3 × 10·(90+1) + (13·13·10+1)·10
     ['tiny-vgg', [64, 64, 3], 10, 280 + 3 * 910 + 16_910],
+    // no conv biases, batch norm 4 per channel: 27·8 + 32 + 72·16 + 64 + 144·32 + 128 + 288·64 + 256 + 3 × (576·64 + 256) + 64·5 + 5
+    ['gap-cnn', [64, 64, 3], 5, 216 + 32 + 1152 + 64 + 4608 + 128 + 18_432 + 256 + 3 * (36_864 + 256) + 325],
     // 9·(27+1) + 3 × 9·(81+1)
     ['random-cnn', [96, 96, 3], 0, 252 + 3 * 738],
   ] as const)('%s has the hand-counted parameters', (name, inputShape, numClasses, params) => {
@@ -29,6 +31,18 @@ describe('model zoo', () => {
     expect(r.layers.filter((l) => l.name.startsWith('conv')).map((l) => (l.outputShape as number[])[1])).toEqual([96, 24, 8, 4]);
     t.dispose();
     r.dispose();
+  });
+
+  it("the GAP CNN: 'same' blocks, batch norm and ReLU per conv, pooling between blocks, an 8x8 last block on 64x64", () => {
+    const g = buildZooModel('gap-cnn', { inputShape: [64, 64, 3], numClasses: 5, seed: 1 });
+    expect(g.layers.map((l) => l.name).slice(0, 9)).toEqual(['conv_1', 'bn_1', 'relu_1', 'pool_1', 'conv_2', 'bn_2', 'relu_2', 'pool_2', 'conv_3']);
+    expect(g.layers.map((l) => l.name).slice(-5)).toEqual(['conv_4_4', 'bn_4_4', 'relu_4_4', 'gap', 'output']);
+    expect(g.getLayer('relu_4_4').outputShape).toEqual([null, 8, 8, 64]);
+    const small = buildZooModel('gap-cnn', { inputShape: [32, 32, 3], numClasses: 3, seed: 1, extra: { blocks: [[4], [8, 8]] } });
+    expect(small.layers.map((l) => l.name)).toEqual(['conv_1', 'bn_1', 'relu_1', 'pool_1', 'conv_2_1', 'bn_2_1', 'relu_2_1', 'conv_2_2', 'bn_2_2', 'relu_2_2', 'gap', 'output']);
+    expect(() => buildZooModel('gap-cnn', { inputShape: [32, 32, 3], numClasses: 3, seed: 1, extra: { blocks: [[4], []] } })).toThrow(/gap-cnn: blocks must be non-empty lists of positive filter counts, got \[\[4\],\[\]\]/);
+    g.dispose();
+    small.dispose();
   });
 
   it('one seed builds bitwise-equal weights; another does not', () => {

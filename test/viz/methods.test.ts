@@ -12,7 +12,7 @@ import { gradCam } from '../../src/viz/methods/grad-cam.ts';
 import { gradCamPlusPlus } from '../../src/viz/methods/grad-cam-plus-plus.ts';
 import { guidedBackprop } from '../../src/viz/methods/guided-backprop.ts';
 import { integratedGradients } from '../../src/viz/methods/integrated-gradients.ts';
-import { occlusion, patchOrigins } from '../../src/viz/methods/occlusion.ts';
+import { occlusion, occlusionGeometry, patchOrigins } from '../../src/viz/methods/occlusion.ts';
 import { saliency } from '../../src/viz/methods/saliency.ts';
 import { scoreCam } from '../../src/viz/methods/score-cam.ts';
 import { relError, useBackend } from '../helpers/backends.ts';
@@ -134,5 +134,20 @@ describe('occlusion', () => {
       }
     }
     expect(relError(r.lowRes!.dataSync(), expected)).toBeLessThan(1e-4);
+  });
+});
+
+describe("occlusion's automatic patch", () => {
+  it('is an eighth of the shorter side with half its stride, recorded per sample', () => {
+    expect(occlusionGeometry(28, 28, 'auto', 'auto')).toEqual({ patch: 4, stride: 2 });
+    expect(occlusionGeometry(64, 64, 'auto', 'auto')).toEqual({ patch: 8, stride: 4 });
+    expect(occlusionGeometry(224, 160, 'auto', 'auto')).toEqual({ patch: 20, stride: 10 });
+    expect(occlusionGeometry(8, 8, 'auto', 3)).toEqual({ patch: 2, stride: 3 });
+    expect(() => occlusionGeometry(8, 8, 9, 'auto')).toThrow('occlusion: patch 9 is larger than the 8x8 image; choose a patch of at most 8');
+    const m = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [16, 16, 1] }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    const r = occlusion.attribute({ model: m, x: tf.ones([1, 16, 16, 1]) as tf.Tensor4D, targets: [0], seed: 0 }, {} as never);
+    expect(r.extras).toMatchObject({ patch: [2], stride: [1] });
+    expect(r.lowRes!.shape).toEqual([1, 15, 15]);
+    m.dispose();
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lenet5 } from '../../src/models/lenet5.ts';
 import { cascadingRandomization, spearman } from '../../src/viz/metrics/randomization.ts';
+import { randomizationVerdict } from '../../src/viz/metrics/verdict.ts';
 import { gradCam } from '../../src/viz/methods/grad-cam.ts';
 import { guidedBackprop } from '../../src/viz/methods/guided-backprop.ts';
 import { useBackend } from '../helpers/backends.ts';
@@ -55,5 +56,16 @@ describe('cascading randomization', () => {
     expect(seen[1]).toEqual(seen[0]);
     expect(seen[2]).toEqual([[1, 1], [0, 0], [0, 0], [1, 1]]);
     expect(m.getLayer('bn1').getWeights()[0].dataSync()[0]).toBe(3); // restored afterwards
+  });
+});
+
+describe('the randomization verdict', () => {
+  it('fails a map that stays similar (|ρ| > 0.5) in at least half the steps, whatever the last step says', () => {
+    // Guided backprop on the GAP CNN (8 steps): similar in 6 → fails, though the last ρ is 0.36.
+    expect(randomizationVerdict([0.97, 0.94, 0.89, 0.79, 0.68, 0.52, 0.48, 0.36])).toEqual({ passes: false, similarSteps: 6, steps: 8 });
+    // Grad-CAM on the same model: one similar step → passes; negative ρ counts by magnitude.
+    expect(randomizationVerdict([0.55, 0.21, -0.15, -0.54, -0.06, -0.08, 0.17, -0.22])).toEqual({ passes: true, similarSteps: 2, steps: 8 });
+    expect(randomizationVerdict([0.9, 0.1]).passes).toBe(false); // half is enough to fail
+    expect(randomizationVerdict([0.5, 0.5, 0.5]).passes).toBe(true); // 0.5 itself is not "similar"
   });
 });

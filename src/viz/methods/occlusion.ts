@@ -10,14 +10,23 @@ import { MAX_BATCH_PIXELS } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
 
 export const occlusionParams = z.object({
-  patch: z.number().int().min(1).default(4),
-  stride: z.number().int().min(1).default(2),
+  /** Patch side in pixels; 'auto' = an eighth of the image's shorter side (4 on 28x28, 8 on 64x64, 28 on 224x224). */
+  patch: z.union([z.literal('auto'), z.number().int().min(1)]).default('auto'),
+  /** Step between patch positions; 'auto' = half the patch. */
+  stride: z.union([z.literal('auto'), z.number().int().min(1)]).default('auto'),
   /** 'zero' (black in input units), 'mean' (the image's mean per channel) or a constant. */
   fill: z.union([z.enum(['zero', 'mean']), z.number()]).default('zero'),
   /** Images per forward pass (whole samples are packed: max(1, ⌊batchSize / (copies + 1)⌋) samples). */
   batchSize: z.number().int().min(1).default(1024),
 }).strict();
 export type OcclusionParams = z.infer<typeof occlusionParams>;
+
+/** The patch side and stride for an H x W image ('auto': an eighth of the shorter side, stride half of it). */
+export function occlusionGeometry(H: number, W: number, patch: number | 'auto', stride: number | 'auto'): { patch: number; stride: number } {
+  const p = patch === 'auto' ? Math.max(2, Math.round(Math.min(H, W) / 8)) : patch;
+  if (p > Math.min(H, W)) throw new Error(`occlusion: patch ${p} is larger than the ${H}x${W} image; choose a patch of at most ${Math.min(H, W)}`);
+  return { patch: p, stride: stride === 'auto' ? Math.max(1, Math.round(p / 2)) : stride };
+}
 
 /** Patch origins along one axis: 0, s, 2s, … while the patch fits. */
 export function patchOrigins(size: number, patch: number, stride: number): number[] {
@@ -34,8 +43,10 @@ export const occlusion: AttributionMethod<OcclusionParams> = {
   reference: 'Zeiler & Fergus 2014, Sec. 4.2: Δp_c when a patch is grey-boxed',
   params: occlusionParams,
   attribute({ model, x, targets }, params) {
-    const { patch, stride, fill, batchSize } = occlusionParams.parse(params);
+    const parsed = occlusionParams.parse(params);
+    const { fill, batchSize } = parsed;
     const [B, H, W, C] = x.shape;
+    const { patch, stride } = occlusionGeometry(H, W, parsed.patch, parsed.stride);
     const ys = patchOrigins(H, patch, stride);
     const xs = patchOrigins(W, patch, stride);
     const P = ys.length * xs.length;
@@ -94,7 +105,7 @@ export const occlusion: AttributionMethod<OcclusionParams> = {
         }),
       );
       for (let b = 0; b < B; b++) for (let p = 0; p < H * W; p++) sum[b * H * W + p] /= Math.max(1, count[p]);
-      return { maps: tf.tensor3d(sum, [B, H, W]), lowRes: grid, extras: { baseProbability: baseProbs } };
+      return { maps: tf.tensor3d(sum, [B, H, W]), lowRes: grid, extras: { baseProbability: baseProbs, patch: baseProbs.map(() => patch), stride: baseProbs.map(() => stride) } };
     });
   },
 };
