@@ -78,7 +78,12 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(Math.max(...cheat.training.history.map((h: { val_acc: number }) => h.val_acc))).toBeGreaterThan(0.95);
     expect(cheat.evaluation.testAccuracy).toBeLessThan(0.4);
     expect(cheat.localization.methods['grad-cam'].pointing).toBeLessThan(0.5);
-    expect(readFileSync(join(out, 'models/gap-cnn-shapes-shortcut/index.html'), 'utf8')).toContain('Shortcut check');
+    const cheatPage = readFileSync(join(out, 'models/gap-cnn-shapes-shortcut/index.html'), 'utf8');
+    expect(cheatPage).toContain('Shortcut check');
+    // Its shortcut check sets its pointing game beside the honest twin's.
+    expect(cheatPage).toContain('href="/models/gap-cnn-shapes/#localization"');
+    expect(cheatPage).toContain('Honest twin: pointing');
+    expect(readFileSync(join(out, 'models/gap-cnn-shapes/index.html'), 'utf8')).toContain('id="localization"');
     expect(readFileSync(join(out, 'methods/index.html'), 'utf8')).toContain('Which explanations to trust');
     // Memory: no model leaves tensors behind, and no process of the report peaks above 4 GiB.
     const info = JSON.parse(readFileSync(join(out, 'build-info.json'), 'utf8'));
