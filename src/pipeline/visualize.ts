@@ -17,7 +17,7 @@ import { npyBytes } from '../render/npy.ts';
 import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
 import { deletionInsertion } from '../viz/metrics/faithfulness.ts';
-import { localization, localizationBenchmark } from '../viz/metrics/localization.ts';
+import { localization, localizationBenchmark, pointingTolerance } from '../viz/metrics/localization.ts';
 import { predictedClasses } from '../viz/target.ts';
 import { cascadingRandomization } from '../viz/metrics/randomization.ts';
 import { defaultCamLayer, isSpatial } from '../viz/graph.ts';
@@ -177,6 +177,9 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
   }
   const camLayer = classifier ? opts.camLayer ?? defaultCamLayer(model) : undefined;
   const methods = ATTRIBUTION_METHODS.filter((m) => !opts.skipMethods?.includes(m.id));
+  const paramsOf = new Map(methods.map((m) => [m.id, m.params.parse(opts.methodParams?.[m.id] ?? {}) as Record<string, unknown>]));
+  /** What the pointing game scores: signed maps as they are, magnitude maps by magnitude (as they are drawn). */
+  const scored = (method: (typeof methods)[number], raw: Float32Array) => (method.signed ? raw : raw.map(Math.abs));
   const names = new Set(model.layers.map((l) => l.name));
   const wanted = opts.layers && opts.layers !== 'all' ? new Set(opts.layers) : undefined;
   for (const name of wanted ?? []) {
@@ -220,7 +223,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     // Attributions: every method on all samples at once, explaining the predicted class.
     const perSample = sampleIndices.map(() => [] as ModelReport['samples'][number]['attributions']);
     for (const method of classifier ? methods : []) {
-      const params = method.params.parse(opts.methodParams?.[method.id] ?? {}) as Record<string, unknown>;
+      const params = paramsOf.get(method.id)!;
       const t0 = performance.now();
       const r = method.attribute({ model, x, targets: predicted, seed, layer: camLayer }, params as never);
       const ms = (performance.now() - t0) / sampleIndices.length;
@@ -235,7 +238,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         if (data.masks) {
           // Ground truth known (synthetic shapes): does the map point at the object?
           const mask = data.masks.subarray(sampleIndices[s] * H * W, (sampleIndices[s] + 1) * H * W);
-          const loc = localization(method.signed ? raw : raw.map(Math.abs), mask, W, Math.round(W / 32));
+          const loc = localization(scored(method, raw), mask, W, pointingTolerance(W));
           extras.pointingHit = loc.hit ? 1 : 0;
           extras.energyInside = loc.energyInside;
         }
@@ -261,28 +264,35 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     // Localization over many test images: a pointing game on 7 samples says little.
     let localizationResult: ModelReport['localization'];
     if (localizationImages > 0) {
-      const predictedByChunk = new Map<number, number[]>();
-      localizationResult = localizationBenchmark({
-        masks: data.masks!, labels: data.labels, width: W, height: H, count: localizationImages, chunk: 25,
-        methods: methods.map((m) => m.id),
-        attribute: (id, start, n) => {
-          const method = methods.find((m) => m.id === id)!;
-          const params = method.params.parse(opts.methodParams?.[method.id] ?? {}) as Record<string, unknown>;
+      // Each chunk of test images is batched and predicted once, then explained by every method.
+      const chunks = new Map<number, { x: tf.Tensor4D; targets: number[] }>();
+      const chunkAt = (start: number, n: number) => {
+        let c = chunks.get(start);
+        if (c == null) {
           const b = makeBatch(data, Array.from({ length: n }, (_, i) => start + i), data.scale, data.offset);
           b.y.dispose();
-          try {
-            const targets = predictedByChunk.get(start) ?? predictedClasses(model, b.x);
-            predictedByChunk.set(start, targets);
-            const r = method.attribute({ model, x: b.x, targets, seed, layer: camLayer }, params as never);
+          c = { x: b.x, targets: predictedClasses(model, b.x) };
+          chunks.set(start, c);
+        }
+        return c;
+      };
+      try {
+        localizationResult = localizationBenchmark({
+          masks: data.masks!, labels: data.labels, width: W, height: H, count: localizationImages, chunk: 25,
+          methods: methods.map((m) => m.id),
+          attribute: (id, start, n) => {
+            const method = methods.find((m) => m.id === id)!;
+            const { x: xc, targets } = chunkAt(start, n);
+            const r = method.attribute({ model, x: xc, targets, seed, layer: camLayer }, paramsOf.get(id) as never);
             const maps = (r.maps.dataSync() as Float32Array).slice();
             tf.dispose([r.maps, r.channels, r.lowRes].filter(Boolean) as tf.Tensor[]);
-            return { maps: method.signed ? maps : maps.map(Math.abs), predicted: targets };
-          } finally {
-            b.x.dispose();
-          }
-        },
-        onMethod: (id) => bar.tick(`pointing game ${id}`),
-      });
+            return { maps: scored(method, maps), predicted: targets };
+          },
+          onMethod: (id) => bar.tick(`pointing game ${id}`),
+        });
+      } finally {
+        tf.dispose([...chunks.values()].map((c) => c.x));
+      }
       stage(`pointing game and mask energy of ${methods.length} methods on ${localizationImages} test images`);
     }
     const samples: ModelReport['samples'] = sampleIndices.map((index, s) => {
@@ -377,7 +387,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
     // Sanity check: cascading randomization on the first samples, every method.
     const nr = Math.min(2, sampleIndices.length);
     const xr = tf.slice(x, [0, 0, 0, 0], [nr, H, W, C]) as tf.Tensor4D;
-    const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, (id) => (opts.methodParams?.[id] ?? {}) as Record<string, unknown>, opts.randomizationSteps, (what) => bar.tick(what), camLayer);
+    const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, (id) => paramsOf.get(id)!, opts.randomizationSteps, (what) => bar.tick(what), camLayer);
     xr.dispose();
     stage(`cascading randomization (${rnd.steps.length} steps × ${methods.length} methods)`);
     const mapImage = (rel: string, m: Float32Array, id: string, alt: string) => {

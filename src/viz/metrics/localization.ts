@@ -12,6 +12,11 @@ export interface Localization {
   energyInside: number;
 }
 
+/** The pointing game's tolerance in pixels: 2 on a 64-pixel-wide image (Zhang et al.'s 15 px on ~500 px). */
+export function pointingTolerance(width: number): number {
+  return Math.round(width / 32);
+}
+
 export function localization(map: ArrayLike<number>, mask: ArrayLike<number>, width: number, tolerance = 0): Localization {
   const { y: by, x: bx } = peak(map, width);
   let hit = false;
@@ -102,7 +107,7 @@ export function localizationBenchmark(opts: {
   onMethod?: (method: string) => void;
 }): LocalizationBenchmark {
   const { masks, labels, width: W, height: H, count, chunk } = opts;
-  const tolerance = Math.round(W / 32);
+  const tolerance = pointingTolerance(W);
   let area = 0;
   for (let i = 0; i < count * H * W; i++) area += masks[i];
   const methods: Record<string, LocalizationScore> = {};

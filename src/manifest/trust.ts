@@ -1,0 +1,29 @@
+/**
+ * The trust numbers the site derives from a model's report, shared by the method pages and the trust summary:
+ * each method's mean deletion AUC with its rank among the methods, and its randomization ρ per step.
+ */
+import type { ModelReport } from './schema.ts';
+
+export interface DeletionRank {
+  /** Mean deletion AUC over the samples that have faithfulness (lower: the map found what the model uses). */
+  mean: number;
+  samples: number;
+  /** 1-based, lowest mean first (ties keep the manifest's method order). */
+  rank: number;
+}
+
+/** Mean deletion AUC and rank of every method (of `methodIds`) this model ran with faithfulness. */
+export function deletionRanking(model: ModelReport, methodIds: string[]): Map<string, DeletionRank> {
+  const rows = methodIds.map((id) => {
+    const xs = model.samples.flatMap((s) => s.attributions.filter((a) => a.method === id && a.faithfulness));
+    return { id, samples: xs.length, mean: xs.reduce((t, a) => t + a.faithfulness!.deletionAuc, 0) / Math.max(1, xs.length) };
+  }).filter((r) => r.samples > 0).sort((a, b) => a.mean - b.mean);
+  return new Map(rows.map((r, i) => [r.id, { mean: r.mean, samples: r.samples, rank: i + 1 }]));
+}
+
+/** The method's Spearman ρ with the trained model's map at each randomization step, if the check ran it. */
+export function rhoCurve(model: ModelReport, methodId: string): number[] | undefined {
+  const steps = model.randomization?.steps;
+  if (!steps?.length || steps.some((st) => st.correlation[methodId] == null)) return undefined;
+  return steps.map((st) => st.correlation[methodId]);
+}
