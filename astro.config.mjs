@@ -10,13 +10,38 @@ const manifest = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath
 const models = manifest.models ?? [];
 const methods = manifest.methods ?? [];
 const MAX_SIDEBAR_LAYERS = 40;
+// The site's sub-path (`convlens report --base /repo/`; a GitHub project Pages site lives at /<repo>/).
+const base = process.env.CONVLENS_BASE || '/';
+
+/**
+ * Authored MDX links to other pages absolutely ('/guides/colour-contract/'); under a sub-path they must carry
+ * it. Astro's `base` does not rewrite links written in content, so this rehype step does.
+ */
+function rehypeBaseLinks() {
+  const prefix = base.replace(/\/+$/, '');
+  const visit = (node) => {
+    if (node.type === 'element') {
+      for (const attr of ['href', 'src']) {
+        const v = node.properties?.[attr];
+        if (prefix && typeof v === 'string' && v.startsWith('/') && !v.startsWith('//') && !v.startsWith(`${prefix}/`)) node.properties[attr] = prefix + v;
+      }
+    }
+    for (const child of node.children ?? []) visit(child);
+  };
+  return (tree) => visit(tree);
+}
 
 export default defineConfig({
   // scripts/report.ts builds into a temporary folder and swaps it into place (atomic output).
   outDir: process.env.CONVLENS_OUT_DIR ?? './dist',
   publicDir: process.env.CONVLENS_PUBLIC_DIR ?? './public',
-  site: process.env.CONVLENS_SITE_URL ?? 'https://example.invalid',
+  site: process.env.CONVLENS_SITE_URL || 'https://example.invalid',
+  base,
+  // Installed in a user's repository, the site's root (where Astro and Vite keep their caches and generated
+  // types) is the user's .convlens/ folder and the pages come from the package's src/, which is only read.
+  ...(process.env.CONVLENS_SRC_DIR ? { srcDir: process.env.CONVLENS_SRC_DIR } : {}),
   trailingSlash: 'always',
+  markdown: { rehypePlugins: [rehypeBaseLinks] },
   integrations: [
     starlight({
       title: 'convlens report',
@@ -36,7 +61,7 @@ export default defineConfig({
               m.layers.length > MAX_SIDEBAR_LAYERS
                 ? { label: `Layers (${m.layers.length})`, link: `/models/${m.slug}/#summary` }
                 : { label: 'Layers', collapsed: true, items: m.layers.map((l) => ({ label: l.name, link: `/models/${m.slug}/layers/${l.slug}/` })) },
-              ...(m.evaluation && m.samples.length
+              ...(m.samples.some((s) => s.predicted >= 0)
                 ? [{ label: 'Samples', collapsed: true, items: m.samples.map((s) => ({ label: s.id, link: `/models/${m.slug}/samples/${s.slug}/` })) }]
                 : []),
             ],

@@ -5,7 +5,8 @@ import { docsSchema } from '@astrojs/starlight/schema';
 
 export const collections = {
   docs: defineCollection({
-    loader: glob({ base: './content', pattern: '**/[^_]*.{md,mdx}' }),
+    // The package's content/, wherever the site's root is (a user's .convlens/ when convlens is installed).
+    loader: glob({ base: new URL('../content/', import.meta.url), pattern: '**/[^_]*.{md,mdx}' }),
     schema: docsSchema(),
   }),
 };

@@ -1,5 +1,5 @@
 /** `convlens summary` and `convlens predict` through the real command (package.json bin). */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -72,6 +72,25 @@ describe('convlens CLI', () => {
     const r = await run('frobnicate');
     expect([r.status, r.stderr.includes("unknown command 'frobnicate'")]).toEqual([2, true]);
     expect((await run('predict', '--help')).stdout).toContain('--classes');
-    expect((await run('compute', '--help')).stdout).toMatch(/report = compute \+ site/);
+    expect((await run('compute', '--help')).stdout).toMatch(/Usage: convlens compute[\s\S]*--shard <k\/n>/);
+  });
+
+  it('one definition drives parsing and help: typos get a did-you-mean, --version prints the version', async () => {
+    const typoCommand = await run('reprot');
+    expect([typoCommand.status, typoCommand.stderr]).toEqual([2, expect.stringContaining("unknown command 'reprot' (did you mean 'report'?)")]);
+    const typoOption = await run('report', '--ot', 'x');
+    expect([typoOption.status, typoOption.stderr]).toEqual([2, expect.stringContaining("unknown option '--ot' (did you mean '--out'?)")]);
+    const missingValue = await run('report', '--out');
+    expect([missingValue.status, missingValue.stderr]).toEqual([2, expect.stringMatching(/--out <value>' argument missing/)]);
+    const stray = await run('init', 'extra');
+    expect([stray.status, stray.stderr]).toEqual([2, expect.stringContaining("unexpected argument 'extra'")]);
+    const version = await run('--version');
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(resolve('package.json'), 'utf8')).version);
+    // Every command's --help lists exactly the options its parser accepts.
+    const { COMMANDS } = await import('../src/cli/args.ts');
+    for (const [name, def] of Object.entries(COMMANDS)) {
+      const help = (await run(name, '--help')).stdout;
+      for (const opt of Object.keys(def.options)) expect(help, `${name} --${opt}`).toContain(`--${opt}`);
+    }
   });
 });

@@ -45,20 +45,20 @@ describe('report on a loaded model', () => {
     const out = join(dir, 'site');
     const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--out', out], { CONVLENS_WORK_DIR: join(dir, 'work') });
     expect(run.status, run.stderr).toBe(0);
-    const report = JSON.parse(readFileSync(join(out, 'models/colour-loaded/report.json'), 'utf8'));
+    const report = JSON.parse(readFileSync(join(out, 'models/colour/report.json'), 'utf8'));
     expect(report.metrics.accuracy).toBe(1);
     expect(report.dataset.classes).toEqual(['blue', 'red']);
     expect(report.camLayer).toBe('conv');
     expect(Object.keys(report.samples[0].faithfulness)).toHaveLength(10);
     for (const s of report.samples) expect(existsSync(join(out, s.file))).toBe(true);
-    expect(existsSync(join(out, 'models/colour-loaded/layers/conv/index.html'))).toBe(true);
-    expect(existsSync(join(out, `models/colour-loaded/samples/${report.samples[0].id.replace(/[^a-z0-9]+/g, '-')}/index.html`))).toBe(true);
+    expect(existsSync(join(out, 'models/colour/layers/conv/index.html'))).toBe(true);
+    expect(existsSync(join(out, `models/colour/samples/${report.samples[0].id.replace(/[^a-z0-9]+/g, '-')}/index.html`))).toBe(true);
   });
 
   it('names the problem when classes and outputs disagree', async () => {
     const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--classes', 'a,b,c', '--out', join(dir, 'x')], { CONVLENS_WORK_DIR: join(dir, 'work2') });
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/3 classes \(a, b, c\) but .*model.json has 2 outputs/);
+    expect(run.stderr).toMatch(/3 classes \(a, b, c\) from the given classes, but .*model.json has 2 outputs/);
   });
 });
 
@@ -88,7 +88,7 @@ describe('hardening: bad models and data leave the previous site intact', () => 
   beforeAll(async () => {
     const ok = await report(join(dir, 'colour', 'model.json'), join(dir, 'images'));
     expect(ok.status, ok.stderr).toBe(0);
-    before = readFileSync(join(out, 'models/colour-loaded/index.html'), 'utf8');
+    before = readFileSync(join(out, 'models/colour/index.html'), 'utf8');
   }, 300_000);
 
   const cases: Array<[string, () => Promise<[string, string]> | [string, string], RegExp]> = [
@@ -155,6 +155,6 @@ describe('hardening: bad models and data leave the previous site intact', () => 
     const run = await report(model, data);
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(message);
-    expect(readFileSync(join(out, 'models/colour-loaded/index.html'), 'utf8')).toBe(before);
+    expect(readFileSync(join(out, 'models/colour/index.html'), 'utf8')).toBe(before);
   }, 120_000);
 });

@@ -36,8 +36,8 @@ export const ArchitectureProps = z.object({
     outputShape: z.array(z.number().nullable()),
     inbound: z.array(z.string()),
   }).passthrough()).min(1),
-  /** /models/<model>: node links are `${base}/layers/<slug>/`. */
-  base: z.string().regex(/^\/models\/[a-z0-9-]+$/),
+  /** [/<site base>]/models/<model>: node links are `${base}/layers/<slug>/`. */
+  base: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*\/models\/[a-z0-9-]+$/),
   title: z.string().min(1),
 }).strict();
 

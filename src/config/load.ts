@@ -2,8 +2,8 @@
  * Reading a config file (.ts / .mts / .mjs / .js through the module loader, .json as JSON) and turning zod's
  * issues into messages that name the key, what was expected and what was found.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ZodError, ZodIssue } from 'zod';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
@@ -192,6 +192,33 @@ function attachKnown(issue: ZodIssue, root: unknown, path: ReadonlyArray<string 
   }
 }
 
+export const CONFIG_NAMES = ['convlens.config.ts', 'convlens.config.mts', 'convlens.config.mjs', 'convlens.config.js', 'convlens.config.json'];
+
+/** The config file in `dir`, if there is one. */
+export function findConfig(dir: string): string | undefined {
+  return CONFIG_NAMES.map((n) => join(dir, n)).find((p) => existsSync(p));
+}
+
+/**
+ * The default export of a config module. A .ts config is compiled to an ES module beside it first (then removed):
+ * in a user's project whose package.json says "type": "commonjs" (npm init's default), Node would otherwise
+ * load convlens.config.ts as CommonJS and fail on `import … from 'convlens/config'`, an ES module.
+ */
+async function importConfigModule(path: string): Promise<unknown> {
+  // A plain absolute path on POSIX (vitest's module runner resolves those, not file: URLs); a URL on Windows.
+  const load = async (p: string) => ((await import(process.platform === 'win32' ? pathToFileURL(p).href : p)) as { default?: unknown }).default;
+  if (!/\.(ts|mts)$/i.test(path)) return load(path);
+  const { transform } = await import('esbuild');
+  const { code } = await transform(readFileSync(path, 'utf8'), { loader: 'ts', format: 'esm', sourcefile: path, target: 'node20' });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.mjs`);
+  writeFileSync(tmp, code);
+  try {
+    return await load(tmp);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
 /** Load and validate a config file. */
 export async function loadConfig(file: string): Promise<Config> {
   const path = resolve(file);
@@ -206,9 +233,7 @@ export async function loadConfig(file: string): Promise<Config> {
     }
   } else if (['.ts', '.mts', '.mjs', '.js'].includes(ext)) {
     try {
-      // A plain absolute path on POSIX (vitest's module runner resolves those, not file: URLs); a URL on Windows.
-      const mod = (await import(process.platform === 'win32' ? pathToFileURL(path).href : path)) as { default?: unknown };
-      raw = mod.default;
+      raw = await importConfigModule(path);
     } catch (err) {
       throw new ConfigError(`${file}: could not be loaded (${(err as Error).message})`);
     }

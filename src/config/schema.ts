@@ -81,13 +81,16 @@ export const ZooModelConfig = z.object({
 
 export const LoadedModelConfig = z.object({
   id: slug.optional(),
+  /** The model's name on the pages (default: its file name, or its folder's for model.json). */
   title: z.string().min(1).max(200).optional(),
-  /** model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3). */
+  /** model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3), relative to the config file. */
   load: z.string().min(1),
-  /** Image folder: class sub-folders, or a flat folder with `classes`. */
+  /** Image folder, relative to the config file: class sub-folders (labeled), or a flat folder of photos (unlabeled). */
   data: z.string().min(1),
-  classes: z.array(z.string().min(1)).optional(),
-  scale: scale.default('/255'),
+  /** Class names in output order, or a file with one per line (default: sub-folders, or metadata.json's labels). */
+  classes: z.union([z.array(z.string().min(1)).min(2), z.string().min(1)]).optional(),
+  /** How pixels become inputs: '/255' → [0, 1], '[-1,1]' (MobileNet, Teachable Machine; read from metadata.json). */
+  scale: scale.optional(),
   actmax: ActmaxConfig.optional(),
   summaryOnly: z.boolean().default(false),
   camLayer: z.string().min(1).optional(),
@@ -111,6 +114,8 @@ export const Config = z.object({
     mistakes: z.number().int().min(0).max(100).default(2),
     /** Explicit samples by id (Fashion-MNIST: fashion-mnist-test-<i>; folders: the file's path in the folder). */
     ids: z.array(z.string()).optional(),
+    /** Photos of an unlabeled folder explained, at most (file-name order; the page says when some were left out). */
+    max: z.number().int().min(1).max(10000).default(32),
   }).strict().default({}),
   /** Per method: its parameters, or false to skip it. Unlisted methods run with their defaults. */
   methods: z.record(z.enum(methodIds), z.union([z.literal(false), z.record(z.unknown())])).default({}),

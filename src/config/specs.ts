@@ -7,7 +7,8 @@ import { loadImageFolder } from '../data/folder.ts';
 import { generateShapes } from '../data/shapes.ts';
 import { buildZooModel } from '../models/zoo.ts';
 import { defaultEntries } from '../pipeline/default-report.ts';
-import { loadedModelSpec } from '../pipeline/loaded-model.ts';
+import { loadedModelEntry } from '../pipeline/loaded-model.ts';
+import { resolve } from 'node:path';
 import type { ModelSpec } from '../pipeline/model-report.ts';
 import { locateFashionMnist } from '../data/idx.ts';
 import { fileStamps } from '../pipeline/report-cache.ts';
@@ -69,7 +70,16 @@ function dataStamps(d: ZooModelConfig['dataset']): unknown {
   return undefined; // shapes: generated from the options alone
 }
 
-function zooEntry(m: ZooModelConfig, config: Config, index: number): SpecEntry {
+/** Folder paths of a zoo model's data, relative to the config file's folder. */
+function withPaths(m: ZooModelConfig, baseDir: string): ZooModelConfig {
+  const d = m.dataset;
+  if (d.kind === 'folder') return { ...m, dataset: { ...d, test: resolve(baseDir, d.test), train: d.train && resolve(baseDir, d.train) } };
+  if (d.kind === 'fashion-mnist' && d.dir) return { ...m, dataset: { ...d, dir: resolve(baseDir, d.dir) } };
+  return m;
+}
+
+function zooEntry(raw: ZooModelConfig, config: Config, index: number, baseDir: string): SpecEntry {
+  const m = withPaths(raw, baseDir);
   const classifier = !(m.zoo === 'random-cnn' || m.options.head === 'none');
   return {
     slug: m.id,
@@ -103,20 +113,15 @@ function zooEntry(m: ZooModelConfig, config: Config, index: number): SpecEntry {
   };
 }
 
-function loadedEntry(m: LoadedModelConfig, config: Config, index: number): SpecEntry {
-  const id = m.id ?? `loaded-${index + 1}`;
-  return {
-    slug: id,
-    cost: 30,
-    inDefault: true,
-    make: async () => {
-      const spec = await loadedModelSpec({ modelPath: m.load, dataDir: m.data, classes: m.classes, scaling: m.scale, seed: config.seed });
-      return { ...spec, slug: m.id ?? spec.slug, title: m.title ?? spec.title, actmax: m.actmax, summaryOnly: m.summaryOnly, camLayer: m.camLayer, ...explainOptions(config, index) };
-    },
-  };
+function loadedEntry(m: LoadedModelConfig, config: Config, index: number, baseDir: string): SpecEntry {
+  return loadedModelEntry(
+    { modelPath: m.load, dataDir: m.data, classes: m.classes, scaling: m.scale, seed: config.seed, samplesMax: config.samples.max, cwd: baseDir, title: m.title },
+    { slug: m.id, actmax: m.actmax, summaryOnly: m.summaryOnly, camLayer: m.camLayer, ...explainOptions(config, index) },
+  );
 }
 
-export function configEntries(config: Config, cli: { epochs?: number } = {}): SpecEntry[] {
+/** The config's models (paths relative to `baseDir`, the config file's folder), or the default report's. */
+export function configEntries(config: Config, cli: { epochs?: number } = {}, baseDir = process.cwd()): SpecEntry[] {
   if (!config.models) {
     const entries = defaultEntries({ epochs: cli.epochs ?? config.epochs ?? 5, seed: config.seed });
     return entries.map((e) => ({
@@ -131,7 +136,7 @@ export function configEntries(config: Config, cli: { epochs?: number } = {}): Sp
   }
   const seen = new Set<string>();
   return config.models.map((m, i) => {
-    const entry = 'load' in m ? loadedEntry(m, config, i) : zooEntry(m, config, i);
+    const entry = 'load' in m ? loadedEntry(m, config, i, baseDir) : zooEntry(m, config, i, baseDir);
     if (seen.has(entry.slug)) throw new Error(`models[${i}].id: '${entry.slug}' is used twice; give each model its own id`);
     seen.add(entry.slug);
     return entry;

@@ -6,7 +6,7 @@
  * skipped with a warning when `skipInvalid` is set.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { extname, join, relative, resolve } from 'node:path';
+import { basename, extname, join, relative, resolve } from 'node:path';
 import { decode as decodeBmp } from 'bmp-ts';
 import sharp from 'sharp';
 import { DataError } from './idx.ts';
@@ -35,6 +35,8 @@ export interface FolderOptions {
   maxPixels?: number;
   /** How bytes become model inputs (default '/255' → [0, 1]). */
   scaling?: '/255' | '[-1,1]';
+  /** A flat (unlabeled) folder: decode only the first this many images, in file-name order. */
+  limitUnlabeled?: number;
 }
 
 /** Ids are paths relative to the folder. */
@@ -42,6 +44,8 @@ export interface FolderDataset extends Dataset {
   files: string[];
   /** False for a flat folder of unlabeled images (labels are then -1). */
   labeled: boolean;
+  /** Images in the folder (more than `count` when `limitUnlabeled` left some out). */
+  total: number;
 }
 
 function listImages(dir: string): string[] {
@@ -49,6 +53,13 @@ function listImages(dir: string): string[] {
     .filter((e) => e.isFile() && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase()))
     .map((e) => join(dir, e.name))
     .sort();
+}
+
+/** Every image file of a folder: its own and those of its class sub-folders, sorted. */
+export function listImageFiles(dir: string): string[] {
+  const root = resolve(dir);
+  const subs = readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  return [...listImages(root), ...subs.flatMap((s) => listImages(join(root, s)))];
 }
 
 /** Decode one image file to raw pixels of the requested size and channels. */
@@ -145,6 +156,11 @@ export async function loadImageFolder(opts: FolderOptions): Promise<FolderDatase
     }
     if (files.length === 0) throw new DataError(`${root}: no images (${IMAGE_EXTENSIONS.join(' ')}) and no class sub-folders`);
   }
+  const total = files.length;
+  if (!labeled && opts.limitUnlabeled != null && files.length > opts.limitUnlabeled) {
+    files.length = opts.limitUnlabeled;
+    labels.length = opts.limitUnlabeled;
+  }
   const [h, w] = opts.imageSize;
   const size = h * w * opts.channels;
   const decoded: Array<Uint8Array | undefined> = new Array(files.length);
@@ -176,7 +192,7 @@ export async function loadImageFolder(opts: FolderOptions): Promise<FolderDatase
   const images = new Uint8Array(keep.length * size);
   keep.forEach((i, k) => images.set(decoded[i]!, k * size));
   return {
-    name: root,
+    name: basename(root),
     ...scaling(opts.scaling ?? '/255'),
     images,
     labels: Int32Array.from(keep.map((i) => labels[i])),
@@ -187,5 +203,6 @@ export async function loadImageFolder(opts: FolderOptions): Promise<FolderDatase
     ids: keep.map((i) => relative(root, files[i])),
     files: keep.map((i) => files[i]),
     labeled,
+    total: total - (files.length - keep.length),
   };
 }

@@ -12,8 +12,11 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
     architecture: model.architecture,
     backend: manifest.engine.backend,
     seed: model.training?.seed,
-    dataset: { name: model.dataset.name, classes, trainCount: model.dataset.trainCount, validationCount: model.dataset.validationCount, testCount: model.dataset.testCount },
-    layers: model.layers.map((l) => ({ name: l.name, className: l.className, outputShape: l.outputShape, params: l.params })),
+    dataset: {
+      name: model.dataset.name, classes, labeled: model.dataset.labeled, trainCount: model.dataset.trainCount, validationCount: model.dataset.validationCount, testCount: model.dataset.testCount,
+      ...(model.dataset.omitted ? { omitted: model.dataset.omitted } : {}),
+    },
+    layers: model.layers.map((l) => ({ name: l.name, className: l.className, outputShape: l.outputShape, params: l.params, ...(l.parents.length ? { nestedIn: l.parents } : {}) })),
     totalParams: model.totalParams,
     trainableParams: model.trainableParams,
     training: model.training && { epochs: model.training.epochs, batchSize: model.training.batchSize, learningRate: model.training.learningRate, history: model.training.history },

@@ -33,6 +33,8 @@ export const LayerSummary = z.object({
   inbound: z.array(z.string()).default([]),
   /** The layer's config (Keras get_config), as JSON. */
   config: z.record(z.unknown()).default({}),
+  /** The nested models this layer sits in, outermost first (a Teachable Machine base: ['sequential_1']). */
+  parents: z.array(z.string()).default([]),
   /** Receptive field size, jump and start in input pixels (conv/pool layers and what follows them). */
   field: z.object({ rf: z.tuple([z.number(), z.number()]), jump: z.tuple([z.number(), z.number()]), start: z.tuple([z.number(), z.number()]), global: z.boolean() }).optional(),
 });
@@ -72,9 +74,10 @@ export const Attribution = z.object({
 });
 
 export const Sample = z.object({
-  /** Stable dataset id, e.g. fashion-mnist/test/17 */
+  /** Stable dataset id, e.g. fashion-mnist/test/17, or a photo's file name. */
   id: z.string(),
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+  /** −1 for an unlabeled photo. */
   label: z.number().int(),
   /** −1 for models without a classifier head. */
   predicted: z.number().int(),
@@ -128,6 +131,10 @@ export const ModelReport = z.object({
      * images lack: the "cheating model" showcase.
      */
     shortcut: z.boolean().optional(),
+    /** False for a flat folder of the user's photos: no accuracy, confusion matrix or mistakes. */
+    labeled: z.boolean().default(true),
+    /** Photos of an unlabeled folder left out by the sample limit. */
+    omitted: z.number().int().nonnegative().default(0),
   }),
   layers: z.array(LayerSummary).min(1),
   totalParams: z.number().int().positive(),
@@ -199,3 +206,14 @@ export const Manifest = z.object({
   models: z.array(ModelReport),
 });
 export type Manifest = z.infer<typeof Manifest>;
+
+/** The model's samples carry predictions and explanations (classifiers, labeled or not), so they get pages. */
+export function isExplained(model: Pick<ModelReport, 'samples'>): boolean {
+  return model.samples.some((s) => s.predicted >= 0);
+}
+
+/** The picture of a model (home card, link previews): its first sample's Grad-CAM overlay, else the sample. */
+export function modelPicture(model: Pick<ModelReport, 'samples'>): Asset | undefined {
+  const s = model.samples[0];
+  return s?.attributions.find((a) => a.method === 'grad-cam')?.image ?? s?.image;
+}

@@ -5,7 +5,7 @@
  * checks every file before tfjs sees it, so a missing or short shard is an error naming the file.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 export class ModelFileError extends Error {}
@@ -58,6 +58,30 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
   renameSync(tmp, target);
 }
 
+/**
+ * A weight shard's file: inside the model's folder, or refused. A model.json whose paths climb out
+ * ("../../../etc/hostname") or are absolute would otherwise publish any file of the right size as "weights".
+ */
+export function shardPath(modelJson: string, p: unknown): string {
+  const dir = dirname(resolve(modelJson));
+  if (typeof p !== 'string' || p === '') throw new ModelFileError(`${resolve(modelJson)}: a weight path is not a file name (${JSON.stringify(p)})`);
+  const file = resolve(dir, p);
+  const rel = relative(dir, file);
+  if (isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) || rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new ModelFileError(
+      `${resolve(modelJson)}: weight path '${p}' leaves the model's folder; weight shards must sit beside model.json ` +
+        '(as the TensorFlow.js converter writes them) — move the .bin files there and list them by file name',
+    );
+  }
+  return file;
+}
+
+/** The weight shard files a model.json lists (checked to stay in its folder). */
+export function weightShardPaths(modelJsonPath: string): string[] {
+  const json = JSON.parse(readFileSync(resolve(modelJsonPath), 'utf8')) as Partial<ModelJson>;
+  return (json.weightsManifest ?? []).flatMap((g) => g.paths.map((p) => shardPath(modelJsonPath, p)));
+}
+
 /** Read and check a model.json and its shards; returns tfjs ModelArtifacts. */
 export function readModelArtifacts(modelJsonPath: string): tf.io.ModelArtifacts {
   const path = resolve(modelJsonPath);
@@ -81,7 +105,7 @@ export function readModelArtifacts(modelJsonPath: string): tf.io.ModelArtifacts 
   const specs: WeightSpec[] = [];
   for (const group of manifest) {
     const parts = group.paths.map((p) => {
-      const file = join(dirname(path), p);
+      const file = shardPath(path, p);
       try {
         return readFileSync(file);
       } catch (err) {
@@ -92,7 +116,7 @@ export function readModelArtifacts(modelJsonPath: string): tf.io.ModelArtifacts 
     const need = group.weights.reduce((n, s) => n + specBytes(s), 0);
     if (have !== need) {
       throw new ModelFileError(
-        `${group.paths.map((p) => join(dirname(path), p)).join(', ')}: ${have} bytes of weights, but ${path} ` +
+        `${group.paths.map((p) => shardPath(path, p)).join(', ')}: ${have} bytes of weights, but ${path} ` +
           `describes ${need} (${group.weights.length} tensors); the shard is truncated or belongs to another model`,
       );
     }

@@ -18,7 +18,7 @@ import { extname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import h5wasm from 'h5wasm/node';
-import { loadModel, ModelFileError } from './io.ts';
+import { loadModel, ModelFileError, weightShardPaths } from './io.ts';
 
 type Json = Record<string, unknown>;
 
@@ -89,7 +89,32 @@ function attr(entity: { attrs: Record<string, { value: unknown }> }, name: strin
   return v instanceof Uint8Array ? new TextDecoder().decode(v) : v;
 }
 
-const asStrings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v == null ? [] : [String(v)]);
+/**
+ * A string-list attribute as h5py writes it: an array of fixed-length or variable-length strings, a single
+ * string, or — for an empty list — Keras's `np.asarray([])`, an empty float64 array of shape (0,).
+ */
+export function asStrings(v: unknown): string[] {
+  if (v == null) return [];
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v)) return v.map((x) => (x instanceof Uint8Array ? new TextDecoder().decode(x) : String(x)));
+  if (ArrayBuffer.isView(v)) {
+    const n = (v as unknown as ArrayLike<unknown>).length;
+    if (n === 0) return [];
+    throw new ModelFileError(`expected a list of names, found ${n} numbers`);
+  }
+  return [String(v)];
+}
+
+/**
+ * Keras 2's `load_attributes_from_hdf5_group`: the attribute `name`, or — when the list was longer than the
+ * 64 KB an HDF5 object header holds — its chunks `name0`, `name1`, … in order.
+ */
+export function chunkedAttribute(entity: { attrs: Record<string, { value: unknown }> }, name: string): string[] {
+  if (entity.attrs[name] != null) return asStrings(attr(entity, name));
+  const out: string[] = [];
+  for (let k = 0; entity.attrs[`${name}${k}`] != null; k++) out.push(...asStrings(attr(entity, `${name}${k}`)));
+  return out;
+}
 
 /** Keras 3 serialised objects → the Keras 2 {class_name, config} form tfjs-layers reads. */
 function convertValue(v: unknown): unknown {
@@ -126,9 +151,12 @@ function convertInboundNode(node: unknown): unknown {
   return tensors;
 }
 
-/** Convert a Keras 2 or Keras 3 model config to what tfjs-layers deserialises. */
+/** Convert a Keras 2 or Keras 3 model config to what tfjs-layers deserialises (nested models included). */
 export function toTfjsModelConfig(raw: Json): Json {
-  const model = convertValue(raw) as Json;
+  return fixModel(convertValue(raw) as Json);
+}
+
+function fixModel(model: Json): Json {
   if (model.class_name === 'Model') model.class_name = 'Functional';
   const config = model.config as Json;
   const layers = (config?.layers ?? []) as Json[];
@@ -140,13 +168,23 @@ export function toTfjsModelConfig(raw: Json): Json {
     }
     if (Array.isArray(layer.inbound_nodes)) layer.inbound_nodes = layer.inbound_nodes.map(convertInboundNode);
     if (layer.name == null && lc?.name != null) layer.name = lc.name;
+    if (layer.class_name === 'Sequential' || layer.class_name === 'Functional' || layer.class_name === 'Model') {
+      // A nested model: the same fixes one level down (a base model inside the tutorials' Sequential).
+      const inner = fixModel({ class_name: layer.class_name, config: lc });
+      layer.class_name = inner.class_name;
+    }
   }
   // Keras 3 lists a Sequential's InputLayer among its layers; Keras 2 and tfjs put the input shape on the first
   // layer instead (and Sequential.layers excludes the input).
   if (model.class_name === 'Sequential' && layers[0]?.class_name === 'InputLayer' && layers.length > 1) {
     const input = layers.shift()!.config as Json;
-    const first = layers[0].config as Json;
-    first.batch_input_shape ??= input.batch_input_shape;
+    const first = layers[0];
+    const fc = first.config as Json;
+    // A nested Sequential first: its own first layer takes the shape; a nested Functional has its own input.
+    if (first.class_name === 'Sequential') {
+      const innerFirst = ((fc.layers ?? []) as Json[])[0]?.config as Json | undefined;
+      if (innerFirst) innerFirst.batch_input_shape ??= input.batch_input_shape;
+    } else if (first.class_name !== 'Functional') fc.batch_input_shape ??= input.batch_input_shape;
   }
   return model;
 }
@@ -219,6 +257,27 @@ function dataset(h5: InstanceType<typeof h5wasm.File>, path: string, file: strin
   return { name: path, shape: d.shape ?? [], value: d.value as ArrayLike<number> };
 }
 
+/** The last two parts of a weight's name without ':0' ("block_1/conv/kernel:0" → "conv/kernel"). */
+function weightKey(name: string): string {
+  return name.replace(/:\d+$/, '').split('/').slice(-2).join('/');
+}
+
+type Arrays = Array<{ name: string; shape: number[]; value: ArrayLike<number> }>;
+
+/**
+ * Put the file's arrays in the order of `layer.weights`. Keras 2 saves a layer's `_legacy_weights` (trainable
+ * first, then the rest — for a nested model, all inner trainable weights before all moving statistics, and a
+ * frozen model in yet another order), so arrays are matched by their layer/weight names when every one matches
+ * exactly once, and taken in the file's order otherwise (Keras's own rule); shapes are checked either way.
+ */
+function inLayerOrder(layer: tf.layers.Layer, arrays: Arrays): Arrays {
+  const byKey = new Map<string, Arrays[number][]>();
+  for (const a of arrays) byKey.set(weightKey(a.name), [...(byKey.get(weightKey(a.name)) ?? []), a]);
+  const matched = layer.weights.map((w) => byKey.get(weightKey(w.originalName)));
+  if (arrays.length === layer.weights.length && matched.every((m) => m?.length === 1)) return matched.map((m) => m![0]);
+  return arrays;
+}
+
 /** Keras 2 legacy HDF5 whole-model file. */
 export async function loadKerasH5(path: string): Promise<tf.LayersModel> {
   const file = resolve(path);
@@ -232,11 +291,17 @@ export async function loadKerasH5(path: string): Promise<tf.LayersModel> {
     }
     const root = h5.get('model_weights') as (InstanceType<typeof h5wasm.Group>) | null;
     if (root == null) throw new ModelFileError(`${file}: missing group 'model_weights'`);
-    const weights = new Map<string, ReturnType<typeof dataset>[]>();
-    for (const layerName of asStrings(attr(root, 'layer_names'))) {
+    const weights = new Map<string, Arrays>();
+    for (const layerName of chunkedAttribute(root, 'layer_names')) {
       const group = h5.get(`model_weights/${layerName}`) as InstanceType<typeof h5wasm.Group> | null;
       if (group == null) throw new ModelFileError(`${file}: missing group 'model_weights/${layerName}'`);
-      weights.set(layerName, asStrings(attr(group, 'weight_names')).map((w) => dataset(h5, `model_weights/${layerName}/${w}`, file)));
+      let names: string[];
+      try {
+        names = chunkedAttribute(group, 'weight_names');
+      } catch (err) {
+        throw new ModelFileError(`${file}: layer '${layerName}': weight_names: ${(err as Error).message}`);
+      }
+      weights.set(layerName, names.map((w) => dataset(h5, `model_weights/${layerName}/${w}`, file)));
     }
     return { config: JSON.parse(String(rawConfig)) as Json, weights };
   });
@@ -245,7 +310,7 @@ export async function loadKerasH5(path: string): Promise<tf.LayersModel> {
     if (layer.weights.length === 0) continue;
     const arrays = weights.get(layer.name);
     if (arrays == null) throw new ModelFileError(`${file}: no weights for layer '${layer.name}' in 'model_weights'`);
-    assignWeights(layer, arrays, file);
+    assignWeights(layer, inLayerOrder(layer, arrays), file);
   }
   return model;
 }
@@ -270,29 +335,46 @@ export async function loadKeras3(path: string): Promise<tf.LayersModel> {
     throw new ModelFileError(`${file}: config.json is not valid JSON (${(err as Error).message})`);
   }
   const model = await buildModel(config, file);
+  await withHdf5(entries['model.weights.h5'], `${file}!model.weights.h5`, (h5) => {
+    const prefix = h5.get('layers') != null ? 'layers' : h5.get('_layer_checkpoint_dependencies') != null ? '_layer_checkpoint_dependencies' : null;
+    assignKeras3Weights(h5, model, config, prefix, file);
+  });
+  return model;
+}
+
+const NESTED = new Set(['Sequential', 'Functional', 'Model']);
+
+/**
+ * Keras 3's `_save_container_state`: a model's layers live at `<path>/<snake_case(class)>[_k]/vars/<i>`, k
+ * counting earlier layers of the same class; a nested model's own layers one level down, at
+ * `<path>/<its key>/layers/…` (a Sequential's InputLayer is not among its layers, a Functional's is).
+ */
+function assignKeras3Weights(h5: InstanceType<typeof h5wasm.File>, model: tf.LayersModel, config: Json, prefix: string | null, file: string): void {
   const layerConfigs = ((config.config as Json)?.layers ?? []) as Json[];
-  // Keras 3 Sequential.layers excludes the InputLayer; Functional.layers includes it (it has no variables).
   const ordered = layerConfigs.filter((l) => !(config.class_name === 'Sequential' && l.class_name === 'InputLayer'));
   const used = new Map<string, number>();
-  const keys = ordered.map((l) => {
+  const inner = `${file}!model.weights.h5`;
+  for (const l of ordered) {
     const base = toSnakeCase(String(l.class_name));
     const n = used.has(base) ? used.get(base)! + 1 : 0;
     used.set(base, n);
-    return { name: String((l.config as Json)?.name ?? l.name), key: n === 0 ? base : `${base}_${n}` };
-  });
-  await withHdf5(entries['model.weights.h5'], `${file}!model.weights.h5`, (h5) => {
-    const prefix = h5.get('layers') != null ? 'layers' : h5.get('_layer_checkpoint_dependencies') != null ? '_layer_checkpoint_dependencies' : null;
-    for (const { name, key } of keys) {
-      const layer = model.getLayer(name);
-      if (layer.weights.length === 0) continue;
-      if (prefix == null) throw new ModelFileError(`${file}!model.weights.h5: missing group 'layers'`);
-      const group = h5.get(`${prefix}/${key}/vars`) as InstanceType<typeof h5wasm.Group> | null;
-      if (group == null) throw new ModelFileError(`${file}!model.weights.h5: missing group '${prefix}/${key}/vars' for layer '${name}'`);
-      const indices = group.keys().map(Number).filter(Number.isInteger).sort((a, b) => a - b);
-      assignWeights(layer, indices.map((i) => dataset(h5, `${prefix}/${key}/vars/${i}`, `${file}!model.weights.h5`)), file);
+    const key = n === 0 ? base : `${base}_${n}`;
+    const name = String((l.config as Json)?.name ?? l.name);
+    const layer = model.getLayer(name);
+    if (layer.weights.length === 0) continue;
+    if (prefix == null) throw new ModelFileError(`${inner}: missing group 'layers'`);
+    if (NESTED.has(String(l.class_name)) && layer instanceof tf.LayersModel) {
+      // Keras 2.13 wrote `_layer_checkpoint_dependencies` at every level, Keras 3 `layers`.
+      const sub = ['layers', '_layer_checkpoint_dependencies'].map((p) => `${prefix}/${key}/${p}`).find((p) => h5.get(p) != null);
+      if (sub == null) throw new ModelFileError(`${inner}: missing group '${prefix}/${key}/layers' for nested model '${name}'`);
+      assignKeras3Weights(h5, layer, l, sub, file);
+      continue;
     }
-  });
-  return model;
+    const group = h5.get(`${prefix}/${key}/vars`) as InstanceType<typeof h5wasm.Group> | null;
+    if (group == null) throw new ModelFileError(`${inner}: missing group '${prefix}/${key}/vars' for layer '${name}'`);
+    const indices = group.keys().map(Number).filter(Number.isInteger).sort((a, b) => a - b);
+    assignWeights(layer, indices.map((i) => dataset(h5, `${prefix}/${key}/vars/${i}`, inner)), file);
+  }
 }
 
 function readOrFail(file: string): Uint8Array {
@@ -321,6 +403,11 @@ export function checkFiniteWeights(model: tf.LayersModel, file: string): void {
       }
     }
   }
+}
+
+/** The files a model consists of (model.json and its weight shards; the .h5 or .keras file). */
+export function modelFiles(path: string): string[] {
+  return extname(path).toLowerCase() === '.json' ? [resolve(path), ...weightShardPaths(path)] : [resolve(path)];
 }
 
 /** Load a model by file type: model.json (tfjs layers), .h5/.hdf5 (Keras 2), .keras (Keras 3). */

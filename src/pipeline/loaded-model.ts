@@ -1,58 +1,148 @@
 /**
  * A user's trained model in the report: model.json, Keras 2 .h5 or Keras 3 .keras, explained on an image
- * folder (class sub-folders, or a flat folder of unlabeled images). The folder's class names must match the
- * model's outputs when it is labeled; images are resized to the model's input.
+ * folder. Class sub-folders are a labeled test set (full evaluation); a flat folder is the user's photos,
+ * unlabeled: each photo gets its top-5 predictions and every explanation, and nothing pretends to be an
+ * accuracy. Class names come from the sub-folders, `classes` (a list or a file of lines) or a Teachable Machine
+ * `metadata.json` beside the model. Nested models are flattened so their inner layers get pages.
  */
-import { basename } from 'node:path';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { loadImageFolder } from '../data/folder.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { slugify } from '../manifest/slug.ts';
-import { loadAnyModel } from '../models/keras.ts';
+import { loadAnyModel, modelFiles } from '../models/keras.ts';
+import { flattenModel } from '../models/flatten.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { ModelSpec } from './model-report.ts';
+import type { SpecEntry } from './shards.ts';
+import { readClassNames, readModelMetadata } from './labels.ts';
+import { listImageFiles } from '../data/folder.ts';
+
+/** Content hashes of files (names relative to `base`): a CI checkout resets dates, not contents. */
+function contentStamps(files: string[], base: string): Array<[string, string]> {
+  return files.map((f) => [relative(base, f).split(sep).join('/'), createHash('sha256').update(readFileSync(f)).digest('hex').slice(0, 20)]);
+}
 
 export interface LoadedModelOptions {
   modelPath: string;
   dataDir: string;
-  /** Class names when the folder has none (flat folder); default: the sub-folder names. */
-  classes?: string[];
-  scaling?: '/255' | '[-1,1]';
+  /** Class names: a comma-separated list or a file with one per line (default: sub-folders or metadata.json). */
+  classes?: string | string[];
+  scaling?: string;
   seed: number;
+  /** Unlabeled photos explained at most (default 32, file-name order). */
+  samplesMax?: number;
+  /** Paths are resolved from here and shown relative to it. */
+  cwd: string;
+  title?: string;
 }
 
-/** The model's slug from its path: `<file name>-loaded`, or `<folder>-loaded` for a model.json. */
+export const DEFAULT_PHOTOS = 32;
+
+/** A path as the report may show it: relative to the working directory, never the build machine's absolute path. */
+export function displayPath(path: string, cwd: string): string {
+  const rel = relative(cwd, resolve(cwd, path));
+  if (rel === '' ) return '.';
+  // Outside the working directory: only the last two parts (a CI runner's home is nobody's business).
+  if (rel.startsWith('..') || resolve(rel) === rel) return resolve(cwd, path).split(sep).slice(-2).join('/');
+  return rel.split(sep).join('/');
+}
+
+/** The model's name from its file: `flowers.h5` → flowers, `my-model/model.json` → my-model. */
+export function modelName(modelPath: string): string {
+  const file = basename(modelPath).replace(/\.(json|h5|hdf5|keras)$/i, '');
+  return file === 'model' ? basename(dirname(resolve(modelPath))) : file;
+}
+
+/** The model's slug from its path. */
 export function loadedModelSlug(modelPath: string): string {
-  const name = basename(modelPath).replace(/\.(json|h5|hdf5|keras)$/i, '');
-  return slugify(`${name === 'model' ? basename(modelPath.replace(/\/model\.json$/, '')) : name}-loaded`);
+  return slugify(modelName(modelPath)) || 'model';
+}
+
+function parseScaling(value: string | undefined, where: string): '/255' | '[-1,1]' | undefined {
+  if (value == null) return undefined;
+  if (value === '/255' || value === '[-1,1]') return value;
+  throw new Error(`${where}: expected '/255' or '[-1,1]', found '${value}'`);
 }
 
 export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec> {
-  const model = await loadAnyModel(o.modelPath);
+  const modelPath = resolve(o.cwd, o.modelPath);
+  const dataDir = resolve(o.cwd, o.dataDir);
+  const shownModel = displayPath(modelPath, o.cwd);
+  const shownData = displayPath(dataDir, o.cwd);
+  const metadata = readModelMetadata(modelPath);
+  const loaded = await loadAnyModel(modelPath);
+  const model = flattenModel(loaded);
   const [, h, w, c] = model.inputs[0].shape as number[];
   if (!h || !w || (c !== 1 && c !== 3)) {
-    throw new Error(`${o.modelPath}: input shape [${model.inputs[0].shape.map(String)}] is not an image [batch, height, width, 1 or 3]`);
+    throw new Error(`${modelPath}: input shape [${model.inputs[0].shape.map(String)}] is not an image [batch, height, width, 1 or 3]`);
   }
   const outputs = model.outputs[0].shape[1] as number;
-  const folder = await loadImageFolder({ dir: o.dataDir, imageSize: [h, w], channels: c as 1 | 3, scaling: o.scaling });
-  const classes = o.classes ?? (folder.labeled ? folder.classes : Array.from({ length: outputs }, (_, i) => String(i)));
+  const scaling = parseScaling(o.scaling, '--scale') ?? metadata?.scaling ?? '/255';
+  const max = o.samplesMax ?? DEFAULT_PHOTOS;
+  const folder = await loadImageFolder({ dir: dataDir, imageSize: [h, w], channels: c as 1 | 3, scaling, limitUnlabeled: max });
+  const given = typeof o.classes === 'string' ? readClassNames(o.classes, o.cwd) : o.classes;
+  const classes = given ?? (folder.labeled ? folder.classes : metadata?.labels ?? Array.from({ length: outputs }, (_, i) => `class ${i}`));
+  const source = given ? 'the given classes' : folder.labeled ? 'its sub-folders' : metadata?.labels ? `the labels of ${metadata.file}` : undefined;
   if (classes.length !== outputs) {
-    throw new Error(`${o.dataDir}: ${classes.length} classes (${classes.join(', ')}) but ${o.modelPath} has ${outputs} outputs; name the classes with --classes`);
+    throw new Error(
+      `${dataDir}: ${classes.length} classes (${classes.join(', ')})${source ? ` from ${source}` : ''}, but ${modelPath} has ${outputs} outputs; ` +
+        'name the classes in output order with --classes a,b,… or --classes labels.txt',
+    );
   }
-  // Unlabeled images: label each by the model's own prediction is not done here; they keep label 0 for display.
-  const test: Dataset = {
-    ...folder,
-    classes,
-    numClasses: classes.length,
-    labels: folder.labeled ? folder.labels : new Int32Array(folder.count),
-  };
+  if (folder.labeled && given && given.join() !== folder.classes.join()) {
+    throw new Error(`${dataDir}: its class folders (${folder.classes.join(', ')}) differ from the given classes (${given.join(', ')}); rename the folders or drop --classes`);
+  }
+  const test: Dataset = { ...folder, name: shownData, classes, numClasses: classes.length };
+  const name = o.title ?? modelName(modelPath);
+  const nested = loaded.layers.length !== model.layers.length ? `, ${model.layers.length} once its nested models are opened` : '';
+  const photos = folder.labeled
+    ? `the ${folder.count} labeled test images in ${shownData} (one folder per class)`
+    : `${folder.count} unlabeled photos from ${shownData}${folder.total > folder.count ? ` (the first ${folder.count} of ${folder.total} in file-name order)` : ''}`;
+  if (loaded !== model) loaded.dispose();
   return {
-    slug: loadedModelSlug(o.modelPath),
-    title: `${model.name} (loaded from ${basename(o.modelPath)})`,
-    architecture: `${model.name}: ${model.layers.length} layers, loaded from ${basename(o.modelPath)}`,
-    description: `A trained model loaded from ${o.modelPath}, explained on the images in ${o.dataDir}.`,
-    identity: { loaded: o.modelPath },
+    slug: loadedModelSlug(modelPath),
+    title: name,
+    architecture: `${loaded.layers.length} layers${nested}, loaded from ${shownModel}`,
+    description: `Your trained model, loaded from ${shownModel}, explained on ${photos}.`,
+    identity: { loaded: shownModel },
     build: () => model,
     test,
     classifier: true,
+    labeled: folder.labeled,
+    dataName: shownData,
+    omittedSamples: folder.total - folder.count,
+    samples: folder.labeled ? undefined : { perClass: 0, mistakes: 0, ids: test.ids },
     seed: o.seed,
+  };
+}
+
+/** The report entry of a loaded model, with a cache recipe from the model's files and the folder's images. */
+export function loadedModelEntry(o: LoadedModelOptions, explain: Partial<Pick<ModelSpec, 'samples' | 'methods' | 'layers'>> & { camLayer?: string; actmax?: ModelSpec['actmax']; slug?: string; summaryOnly?: boolean; configKey?: string }): SpecEntry {
+  const slug = explain.slug ?? loadedModelSlug(o.modelPath);
+  const modelPath = resolve(o.cwd, o.modelPath);
+  const dataDir = resolve(o.cwd, o.dataDir);
+  return {
+    slug,
+    cost: 30,
+    inDefault: true,
+    // What shapes the report: the options and every byte of the model's files and the images (by stamps).
+    recipe: () => ({
+      kind: 'loaded', options: { ...o, cwd: undefined, modelPath: displayPath(modelPath, o.cwd), dataDir: displayPath(dataDir, o.cwd) }, explain,
+      model: contentStamps(modelFiles(modelPath), dirname(modelPath)), data: contentStamps(listImageFiles(dataDir), dataDir),
+    }),
+    make: async () => {
+      const spec = await loadedModelSpec(o);
+      const samples = spec.labeled === false ? spec.samples : explain.samples ?? spec.samples;
+      return {
+        ...spec, slug, samples,
+        ...(explain.methods ? { methods: explain.methods } : {}),
+        ...(explain.layers ? { layers: explain.layers } : {}),
+        ...(explain.camLayer ? { camLayer: explain.camLayer } : {}),
+        ...(explain.actmax ? { actmax: explain.actmax } : {}),
+        ...(explain.summaryOnly ? { summaryOnly: true } : {}),
+        ...(explain.configKey ? { configKey: explain.configKey } : {}),
+      };
+    },
   };
 }

@@ -34,7 +34,7 @@ export interface ModelSpec {
   /** Architecture identity for the cache key (zoo name and options). */
   identity: unknown;
   build: () => tf.LayersModel | Promise<tf.LayersModel>;
-  /** Omitted: the model is shown with its initial weights (seed 003's random CNN). */
+  /** Omitted: the model is shown with its initial weights (the untrained 4-layer CNN). */
   training?: TrainingSpec;
   /** Test data: samples come from here; evaluated when `classifier`. */
   test: Dataset;
@@ -64,6 +64,15 @@ export interface ModelSpec {
   camLayer?: string;
   /** Test images for the pointing game and mask energy of every method (data with masks; default 100). */
   localizationImages?: number;
+  /**
+   * False for a flat folder of the user's photos: no labels, so no accuracy, confusion matrix, per-class metrics
+   * or mistakes anywhere; every photo (up to the limit) is explained. Default true.
+   */
+  labeled?: boolean;
+  /** The data's name on the pages (default: the test set's name up to its first '/'). */
+  dataName?: string;
+  /** Photos of an unlabeled folder left out by the limit (the page says so). */
+  omittedSamples?: number;
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -151,8 +160,10 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     return {
       slug, title: spec.title, architecture: spec.architecture, description: spec.description,
       dataset: {
-        name: test.name.split('/')[0], classes: test.classes, trainCount: t?.train.count ?? 0,
+        name: spec.dataName ?? test.name.split('/')[0],
+        classes: test.classes, trainCount: t?.train.count ?? 0,
         validationCount: t?.validation.count ?? 0, testCount: test.count, ...(spec.shortcut ? { shortcut: true } : {}),
+        labeled: spec.labeled !== false, omitted: spec.omittedSamples ?? 0,
       },
       layers: summary,
       totalParams: model.countParams(),
@@ -167,7 +178,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     }
     let evaluation: ModelReport['evaluation'];
     let probs: Float32Array | undefined;
-    if (spec.classifier) {
+    if (spec.classifier && spec.labeled !== false) {
       const { loss } = evaluate(model, test, 500, test.scale, test.offset);
       probs = predictAll(model, test);
       const ev = evaluateProbabilities(probs, test.labels, test.numClasses, { mistakesPerCell: 4 });
@@ -199,7 +210,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     const base = architecture();
     return {
       ...base,
-      dataset: { ...base.dataset, preview: await dataPreview(t?.train ?? test, 15, ctx.publicDir, slug) },
+      dataset: { ...base.dataset, preview: await dataPreview(t?.train ?? test, 15, ctx.publicDir, slug, t ? 'training images' : spec.labeled === false ? 'photos' : 'test images') },
       training: t && {
         epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, seed: spec.seed, history,
         charts: learningCharts(history, ctx.publicDir, slug),

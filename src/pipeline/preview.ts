@@ -1,4 +1,4 @@
-/** Data preview: a grid of the first n training images (seed 000 shows 15), labels listed beside it by the site. */
+/** Data preview: a grid of the first n images (15, as CNN Explainer's data view), labels listed beside it by the site. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.ts';
@@ -6,7 +6,7 @@ import type { Asset } from '../manifest/schema.ts';
 import { lineChart } from '../render/charts.ts';
 import { encode, grid, upscaleFor } from '../render/image.ts';
 
-export async function dataPreview(data: Dataset, n: number, publicDir: string, slug: string): Promise<Asset> {
+export async function dataPreview(data: Dataset, n: number, publicDir: string, slug: string, what = 'training images'): Promise<Asset> {
   const [H, W, C] = data.shape;
   const size = H * W * C;
   const count = Math.min(n, data.count);
@@ -21,8 +21,8 @@ export async function dataPreview(data: Dataset, n: number, publicDir: string, s
   const url = `/generated/${slug}/data-preview.png`;
   mkdirSync(join(publicDir, 'generated', slug), { recursive: true });
   writeFileSync(join(publicDir, url), await encode(r, 'png', scale));
-  const labels = Array.from({ length: count }, (_, i) => data.classes[data.labels[i]]).join(', ');
-  return { src: url, width: r.width * scale, height: r.height * scale, alt: `${count} training images of ${data.name}: ${labels}` };
+  const labels = Array.from({ length: count }, (_, i) => data.classes[data.labels[i]] ?? 'unlabeled').join(', ');
+  return { src: url, width: r.width * scale, height: r.height * scale, alt: `${count} ${what} of ${data.name}: ${labels}` };
 }
 
 /** Learning curves: loss and accuracy, training vs validation, as SVG files. */

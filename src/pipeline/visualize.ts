@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { nestingOf } from '../models/flatten.ts';
 import { makeBatch } from '../data/batches.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { Asset, LayerView, ModelReport } from '../manifest/schema.ts';
@@ -105,6 +106,7 @@ export function pickSamples(data: Dataset, probs: Float32Array, perClass = 1, mi
 export function layerSummaries(model: tf.LayersModel): ModelReport['layers'] {
   const fields = receptiveFields(model);
   const slugs = uniqueSlugs(model.layers.map((l) => l.name));
+  const nesting = nestingOf(model);
   return model.layers.map((layer, i) => {
     const shape = layer.outputShape as (number | null)[];
     const node = layer.inboundNodes[0];
@@ -119,6 +121,7 @@ export function layerSummaries(model: tf.LayersModel): ModelReport['layers'] {
       inbound: ((node?.inboundLayers ?? []) as tf.layers.Layer[]).map((l) => l.name),
       config: JSON.parse(JSON.stringify(layer.getConfig())) as Record<string, unknown>,
       field: f ? { rf: f.rf, jump: f.jump, start: f.start, global: f.global } : undefined,
+      parents: nesting?.get(layer.name) ?? [],
     };
   });
 }
@@ -308,7 +311,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         predicted: classifier ? predicted[s] : -1,
         probability: classifier ? row[predicted[s]] : 0,
         top,
-        image: out.image(`samples/${sampleSlugs[s]}/input`, sampleRaster(s), `Input ${data.ids[index]}, true class ${data.classes[data.labels[index]]}`),
+        image: out.image(`samples/${sampleSlugs[s]}/input`, sampleRaster(s), data.labels[index] >= 0 ? `Input ${data.ids[index]}, true class ${data.classes[data.labels[index]]}` : `Photo ${data.ids[index]}`),
         attributions: perSample[s],
       };
     });

@@ -1,0 +1,202 @@
+/**
+ * `convlens init`: set a repository up for convlens — a commented convlens.config.ts, a GitHub Actions
+ * workflow that builds the report on push and publishes it with GitHub Pages, and .gitignore lines for the
+ * generated folders. Never overwrites: a file that exists is left as it is and named.
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, extname, join, relative, sep } from 'node:path';
+import { IMAGE_EXTENSIONS } from '../data/folder.ts';
+import { CONFIG_NAMES } from '../config/load.ts';
+import { UsageError } from './args.ts';
+
+export interface InitOptions {
+  model?: string;
+  data?: string;
+  classes?: string;
+}
+
+const MODEL_FILE = /(^model\.json$|\.(h5|hdf5|keras)$)/i;
+const SKIP = new Set(['node_modules', '.git', '.convlens', 'dist', '.cache']);
+
+/** Files and folders of `root` up to `depth` levels, breadth first, without dependencies and outputs. */
+function walk(root: string, depth: number): Array<{ path: string; dir: boolean }> {
+  const out: Array<{ path: string; dir: boolean }> = [];
+  let level = [root];
+  for (let d = 0; d < depth && level.length; d++) {
+    const next: string[] = [];
+    for (const dir of level) {
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+      } catch {
+        continue;
+      }
+      for (const e of entries) {
+        if (e.name.startsWith('.') || SKIP.has(e.name)) continue;
+        const p = join(dir, e.name);
+        out.push({ path: p, dir: e.isDirectory() });
+        if (e.isDirectory()) next.push(p);
+      }
+    }
+    level = next;
+  }
+  return out;
+}
+
+const hasImages = (dir: string) => {
+  try {
+    return readdirSync(dir).some((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
+  } catch {
+    return false;
+  }
+};
+
+/** A model file and an image folder already in the repository, so the config starts out right. */
+export function detect(root: string): { model?: string; data?: string } {
+  const entries = walk(root, 3);
+  const model = entries.find((e) => !e.dir && MODEL_FILE.test(e.path.split(sep).pop()!))?.path;
+  const folders = entries.filter((e) => e.dir).map((e) => e.path);
+  // A folder of images, or a folder whose sub-folders hold images (a labeled set).
+  const data = folders.find((f) => hasImages(f) || (readdirSync(f, { withFileTypes: true }).some((s) => s.isDirectory() && hasImages(join(f, s.name)))));
+  const rel = (p?: string) => p && relative(root, p).split(sep).join('/');
+  return { model: rel(model), data: rel(data) };
+}
+
+const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export function configText(o: { model: string; data: string; classes?: string; found: boolean }): string {
+  const classes = o.classes
+    ? `      classes: ${o.classes.includes(',') ? `[${o.classes.split(',').map((c) => q(c.trim())).join(', ')}]` : q(o.classes)},\n`
+    : "      // classes: ['cat', 'dog'],            // or 'labels.txt' (one name per line)\n";
+  return `// convlens.config.ts: what \`npx convlens report\` explains. Paths are relative to this file.
+// \`npx convlens report --help\` lists the command-line options; the README lists every key.
+import { defineConfig } from 'convlens/config';
+
+export default defineConfig({
+  models: [
+    {
+      // Your trained model: model.json (TensorFlow.js, Teachable Machine), .h5 (Keras 2) or .keras (Keras 3).${o.found ? '' : '\n      // (No model file was found here: put yours in place and change this path.)'}
+      load: ${q(o.model)},
+      // The images to explain: one sub-folder per class (a labeled test set: accuracy, confusion matrix,
+      // mistakes), or a flat folder of photos (unlabeled: each photo's top 5 and every explanation).
+      data: ${q(o.data)},
+      // Class names in the model's output order. Default: the sub-folder names, or the labels of a
+      // Teachable Machine metadata.json beside model.json.
+${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), '[-1,1]' (MobileNet; Teachable
+      // Machine's metadata.json sets it).
+      // scale: '/255',
+      // The layer for Grad-CAM and its relatives (default: the last convolutional layer's output).
+      // camLayer: 'conv_pw_13_relu',
+      // title: 'My classifier',
+    },
+  ],
+  samples: {
+    // Unlabeled photos explained, at most, in file-name order (the report says when some were left out).
+    max: 32,
+    // Labeled folders: the first test images of each class, and the most confident mistakes.
+    perClass: 1,
+    mistakes: 2,
+  },
+  // Attribution methods: their parameters, or false to skip one. Unlisted methods run with their defaults.
+  methods: {
+    // 'integrated-gradients': { steps: 64 },
+    // occlusion: { patch: 16, stride: 8 },
+    // 'score-cam': false,
+  },
+  // Where the site goes.
+  out: 'dist',
+});
+`;
+}
+
+export function workflowText(opts: { lockfile: boolean }): string {
+  return `# Builds the convlens report on every push to main and publishes it with GitHub Pages.
+# Once: Settings → Pages → Source: GitHub Actions. The report is then at https://<user>.github.io/<repo>/.
+name: convlens report
+
+on:
+  push:
+    branches: [main]
+  workflow_dispatch:
+
+permissions:
+  contents: read
+  pages: write
+  id-token: write
+
+concurrency:
+  group: pages
+  cancel-in-progress: true
+
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-node@v4
+        with:
+          node-version: 20
+      - run: ${opts.lockfile ? 'npm ci' : 'npm install'}
+      # Trained models and computed reports, keyed inside by the files' contents: an unchanged model and
+      # data set are not recomputed.
+      - uses: actions/cache@v4
+        with:
+          path: .convlens
+          key: convlens-\${{ github.sha }}
+          restore-keys: convlens-
+      - id: pages
+        uses: actions/configure-pages@v5
+      # CONVLENS_SITE_URL gives the site its address and sub-path (/<repo>/ on a project site).
+      - run: npx convlens report
+        env:
+          CONVLENS_SITE_URL: \${{ steps.pages.outputs.base_url }}
+      - uses: actions/upload-pages-artifact@v3
+        with:
+          path: dist
+
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    environment:
+      name: github-pages
+      url: \${{ steps.deployment.outputs.page_url }}
+    steps:
+      - id: deployment
+        uses: actions/deploy-pages@v4
+`;
+}
+
+/** Write the config, the workflow and the .gitignore lines into `root`; refuses to overwrite. */
+export function initProject(root: string, o: InitOptions, log: (line: string) => void): void {
+  const existing = CONFIG_NAMES.map((n) => join(root, n)).filter((p) => existsSync(p));
+  const workflow = join(root, '.github/workflows/convlens.yml');
+  const clashes = [...existing, ...(existsSync(workflow) ? [workflow] : [])].map((p) => relative(root, p));
+  if (clashes.length) {
+    throw new UsageError(`init: ${clashes.join(' and ')} already exist${clashes.length === 1 ? 's' : ''}; convlens init never overwrites — edit ${clashes.length === 1 ? 'it' : 'them'}, or move ${clashes.length === 1 ? 'it' : 'them'} away and run init again`);
+  }
+  const found = detect(root);
+  const model = o.model ?? found.model;
+  const data = o.data ?? found.data;
+  writeFileSync(join(root, 'convlens.config.ts'), configText({ model: model ?? 'model/model.json', data: data ?? 'photos', classes: o.classes, found: model != null }));
+  log(`wrote convlens.config.ts (model: ${model ?? 'model/model.json — change it'}, data: ${data ?? 'photos — change it'})`);
+  mkdirSync(dirname(workflow), { recursive: true });
+  writeFileSync(workflow, workflowText({ lockfile: existsSync(join(root, 'package-lock.json')) }));
+  log('wrote .github/workflows/convlens.yml (build on push, publish with GitHub Pages)');
+  const gitignore = join(root, '.gitignore');
+  const have = existsSync(gitignore) ? readFileSync(gitignore, 'utf8').split(/\r?\n/).map((l) => l.trim()) : [];
+  const add = ['.convlens/', 'dist/'].filter((l) => !have.includes(l) && !have.includes(l.replace(/\/$/, '')));
+  if (add.length) {
+    const text = readFileSafe(gitignore);
+    appendFileSync(gitignore, `${text && !text.endsWith('\n') ? '\n' : ''}${add.join('\n')}\n`);
+    log(`added ${add.join(' and ')} to .gitignore`);
+  }
+  log('next: npx convlens report   (the site goes to dist/; serve that folder with any static web server)');
+}
+
+function readFileSafe(p: string): string {
+  try {
+    return statSync(p).isFile() ? readFileSync(p, 'utf8') : '';
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Where a loaded model's class names and input scaling come from: `--classes a,b,c`, `--classes labels.txt`
+ * (one name per line), or a `metadata.json` beside a model.json with `labels` — as Teachable Machine exports
+ * it, whose image models take inputs in [-1, 1].
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+
+export class LabelsError extends Error {}
+
+/** A comma-separated list, or the lines of a file when `value` names one (relative to `baseDir`). */
+export function readClassNames(value: string, baseDir: string): string[] {
+  const path = resolve(baseDir, value);
+  const looksLikeFile = /\.(txt|csv|labels)$/i.test(value) || (existsSync(path) && statSync(path).isFile());
+  if (looksLikeFile) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new LabelsError(`${value}: cannot read the class names file (${(err as NodeJS.ErrnoException).code}); give a file with one class per line, or a,b,c`);
+    }
+    const names = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    if (names.length < 2) throw new LabelsError(`${value}: ${names.length} class name${names.length === 1 ? '' : 's'}; expected one per line, at least 2`);
+    return names;
+  }
+  const names = value.split(',').map((c) => c.trim());
+  if (names.some((n) => n === '')) throw new LabelsError(`--classes '${value}': an empty class name; write a,b,c`);
+  return names;
+}
+
+export interface ModelMetadata {
+  labels?: string[];
+  /** Teachable Machine image models take [-1, 1]. */
+  scaling?: '[-1,1]';
+  /** The file it came from, relative to the model's folder (for messages). */
+  file: string;
+}
+
+/** `metadata.json` beside a model.json (Teachable Machine), when present. */
+export function readModelMetadata(modelPath: string): ModelMetadata | undefined {
+  if (!/\.json$/i.test(modelPath)) return undefined;
+  const path = join(dirname(resolve(modelPath)), 'metadata.json');
+  if (!existsSync(path) || resolve(modelPath) === path) return undefined;
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new LabelsError(`${basename(path)} beside ${basename(modelPath)}: not valid JSON (${(err as Error).message}); fix it or remove it and pass --classes`);
+  }
+  const labels = Array.isArray(raw.labels) ? raw.labels.map(String) : undefined;
+  const teachable = typeof raw.tmVersion === 'string' || String(raw.packageName ?? '').startsWith('@teachablemachine/');
+  return { labels, scaling: teachable ? '[-1,1]' : undefined, file: basename(path) };
+}
