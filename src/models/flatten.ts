@@ -46,10 +46,12 @@ export function flattenModel(model: tf.LayersModel): tf.LayersModel {
     return n;
   };
 
-  const applyLayer = (layer: tf.layers.Layer, inputs: Symbolic[], parents: string[]): Symbolic[] => {
-    if (isModel(layer)) return applyModel(layer, inputs, [...parents, layer.name]);
+  const applyLayer = (layer: tf.layers.Layer, inputs: Symbolic[], parents: string[], frozen: boolean): Symbolic[] => {
+    if (isModel(layer)) return applyModel(layer, inputs, [...parents, layer.name], frozen || !layer.trainable);
     if (layer.getClassName() === 'InputLayer') return inputs;
     const copy = cloneLayer(layer, fresh(layer.name, parents));
+    // A frozen nested model (`base_model.trainable = False`) freezes each of its layers once they stand alone.
+    if (frozen) copy.trainable = false;
     const out = copy.apply(inputs.length === 1 ? inputs[0] : inputs) as Symbolic | Symbolic[];
     const weights = layer.getWeights();
     copy.setWeights(weights);
@@ -57,10 +59,10 @@ export function flattenModel(model: tf.LayersModel): tf.LayersModel {
     return Array.isArray(out) ? out : [out];
   };
 
-  const applyModel = (m: tf.LayersModel, inputs: Symbolic[], parents: string[]): Symbolic[] => {
+  const applyModel = (m: tf.LayersModel, inputs: Symbolic[], parents: string[], frozen: boolean): Symbolic[] => {
     if (m instanceof tf.Sequential) {
       let x = inputs;
-      for (const layer of m.layers) x = applyLayer(layer, x, parents);
+      for (const layer of m.layers) x = applyLayer(layer, x, parents, frozen);
       return x;
     }
     // A functional model: replay its graph, deepest nodes (nearest the inputs) first.
@@ -76,7 +78,7 @@ export function flattenModel(model: tf.LayersModel): tf.LayersModel {
           if (!s) throw new Error(`nested model '${m.name}': layer '${node.outboundLayer.name}' takes a tensor that is not computed before it`);
           return s;
         });
-        applyLayer(node.outboundLayer, ins, parents).forEach((s, i) => byId.set(node.outputTensors[i].id, s));
+        applyLayer(node.outboundLayer, ins, parents, frozen).forEach((s, i) => byId.set(node.outputTensors[i].id, s));
       }
     }
     return m.outputs.map((t) => byId.get(t.id)!);
@@ -86,7 +88,7 @@ export function flattenModel(model: tf.LayersModel): tf.LayersModel {
     const name = fresh(model.inputLayers?.[i]?.name ?? t.name.split('/')[0], []);
     return tf.input({ batchShape: t.shape as number[], name, dtype: t.dtype });
   });
-  const outputs = applyModel(model, inputs, []);
+  const outputs = applyModel(model, inputs, [], !model.trainable);
   const flat = tf.model({ inputs, outputs, name: model.name });
   NESTING.set(flat, nesting);
   return flat;

@@ -31,8 +31,9 @@ export async function writeKeras2H5(model: tf.LayersModel, path: string, opts: {
     for (const layer of model.layers) {
       const g = root.create_group(layer.name);
       const names = layer.weights.map((w) => `${w.originalName}:0`);
-      g.create_attribute('weight_names', names.length ? names : ['']);
-      if (!names.length) g.delete_attribute('weight_names');
+      // Keras (through h5py) writes an empty list as np.asarray([]): a float64 array of shape (0,).
+      if (names.length) g.create_attribute('weight_names', names);
+      else g.create_attribute('weight_names', new Float64Array(0), [0], '<d');
       layer.getWeights().forEach((t, i) => {
         const [sub, leaf] = names[i].split('/');
         if (g.get(sub) == null) g.create_group(sub);
@@ -46,7 +47,7 @@ export async function writeKeras2H5(model: tf.LayersModel, path: string, opts: {
 
 const policy = (name: string) => ({ module: 'keras', class_name: 'DTypePolicy', config: { name }, registered_name: null });
 
-/** Keras 2 config (as tfjs writes it) → Keras 3 serialisation. */
+/** Keras 2 config (as tfjs writes it) → Keras 3 serialisation, nested models included. */
 function toKeras3(config: Json): Json {
   const wrap = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(wrap);
@@ -62,14 +63,30 @@ function toKeras3(config: Json): Json {
     }
     return v;
   };
-  const model = wrap(config) as Json;
+  const model = fixModel3(wrap(config) as Json);
   model.module = 'keras';
+  return model;
+}
+
+/** Keras 3's model layouts: a Sequential lists an InputLayer first; a Functional's nodes hold __keras_tensor__s. */
+function fixModel3(model: Json): Json {
   const mc = model.config as Json;
   const layers = mc.layers as Json[];
+  for (const layer of layers) {
+    if (['Sequential', 'Model', 'Functional'].includes(String(layer.class_name))) {
+      const inner = fixModel3({ class_name: layer.class_name, config: layer.config });
+      layer.class_name = inner.class_name;
+      layer.module = 'keras';
+    }
+  }
   if (model.class_name === 'Sequential') {
     const first = layers[0].config as Json;
-    layers.unshift({ module: 'keras.layers', class_name: 'InputLayer', config: { batch_shape: first.batch_input_shape, dtype: 'float32', sparse: false, name: 'input_layer' }, registered_name: null });
-    delete first.batch_input_shape;
+    const innerFirst = ((first.layers as Json[] | undefined)?.[0]?.config as Json | undefined);
+    const shape = first.batch_input_shape ?? innerFirst?.batch_input_shape ?? innerFirst?.batch_shape;
+    if (shape != null && layers[0].class_name !== 'Functional') {
+      layers.unshift({ module: 'keras.layers', class_name: 'InputLayer', config: { batch_shape: shape, dtype: 'float32', sparse: false, name: 'input_layer' }, registered_name: null });
+      delete first.batch_input_shape;
+    }
   } else {
     model.class_name = 'Functional';
     for (const layer of layers) {
@@ -79,7 +96,7 @@ function toKeras3(config: Json): Json {
         delete lc.batch_input_shape;
         lc.dtype = 'float32';
       }
-      layer.inbound_nodes = (layer.inbound_nodes as unknown[][][]).map((node) => {
+      layer.inbound_nodes = ((layer.inbound_nodes ?? []) as unknown[][][]).map((node) => {
         const tensors = node.map(([name, nodeIndex, tensorIndex]) => ({
           class_name: '__keras_tensor__', config: { shape: null, dtype: 'float32', keras_history: [name, nodeIndex, tensorIndex] },
         }));
@@ -90,6 +107,28 @@ function toKeras3(config: Json): Json {
   return model;
 }
 
+/** Keras 3's `_save_container_state`: layers at <group>/<snake_case(class)>[_k]/vars/<i>, nested models one level down. */
+function writeKeras3Weights(group: InstanceType<typeof h5wasm.Group>, model: tf.LayersModel, config: Json): void {
+  const used = new Map<string, number>();
+  for (const lc of (config.config as Json).layers as Json[]) {
+    if (config.class_name === 'Sequential' && lc.class_name === 'InputLayer') continue;
+    const base = toSnakeCase(String(lc.class_name));
+    const n = used.has(base) ? used.get(base)! + 1 : 0;
+    used.set(base, n);
+    const key = n === 0 ? base : `${base}_${n}`;
+    if (lc.class_name === 'InputLayer') continue;
+    const layer = model.getLayer(String((lc.config as Json).name));
+    if (layer instanceof tf.LayersModel) {
+      writeKeras3Weights(group.create_group(key).create_group('layers'), layer, lc);
+      continue;
+    }
+    const weights = layer.getWeights();
+    if (weights.length === 0) continue;
+    const vars = group.create_group(key).create_group('vars');
+    weights.forEach((t, i) => vars.create_dataset({ name: String(i), data: t.dataSync() as Float32Array, shape: t.shape }));
+  }
+}
+
 /** Write `model` as a Keras 3 `.keras` archive. */
 export async function writeKeras3(model: tf.LayersModel, path: string, opts: { omit?: 'model.weights.h5' | 'config.json'; truncate?: boolean } = {}): Promise<void> {
   await h5wasm.ready;
@@ -98,20 +137,7 @@ export async function writeKeras3(model: tf.LayersModel, path: string, opts: { o
   const h5path = join(dir, 'model.weights.h5');
   const f = new h5wasm.File(h5path, 'w');
   try {
-    const layersGroup = f.create_group('layers');
-    const used = new Map<string, number>();
-    const ordered = (config.config as Json).layers as Json[];
-    for (const lc of ordered) {
-      if (config.class_name === 'Sequential' && lc.class_name === 'InputLayer') continue;
-      const base = toSnakeCase(String(lc.class_name));
-      const n = used.has(base) ? used.get(base)! + 1 : 0;
-      used.set(base, n);
-      const layer = lc.class_name === 'InputLayer' ? null : model.getLayer(String((lc.config as Json).name));
-      const weights = layer?.getWeights() ?? [];
-      if (weights.length === 0) continue;
-      const vars = layersGroup.create_group(n === 0 ? base : `${base}_${n}`).create_group('vars');
-      weights.forEach((t, i) => vars.create_dataset({ name: String(i), data: t.dataSync() as Float32Array, shape: t.shape }));
-    }
+    writeKeras3Weights(f.create_group('layers'), model, config);
   } finally {
     f.close();
   }
