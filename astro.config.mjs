@@ -39,9 +39,11 @@ export default defineConfig({
   base,
   // Installed in a user's repository, the site's root (where Astro and Vite keep their caches and generated
   // types) is the user's .convlens/ folder and the pages come from the package's src/, which is only read.
-  ...(process.env.CONVLENS_SRC_DIR ? { srcDir: process.env.CONVLENS_SRC_DIR } : {}),
+  ...(process.env.CONVLENS_SRC_DIR ? { srcDir: process.env.CONVLENS_SRC_DIR, cacheDir: './.astro-cache' } : {}),
   trailingSlash: 'always',
   markdown: { rehypePlugins: [rehypeBaseLinks] },
+  // Vite's cache under the site's root too (not in a node_modules the root may link to).
+  vite: process.env.CONVLENS_SRC_DIR ? { cacheDir: './.vite-cache' } : {},
   integrations: [
     starlight({
       title: 'convlens report',

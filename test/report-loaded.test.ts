@@ -109,6 +109,25 @@ describe('hardening: bad models and data leave the previous site intact', () => 
       await saveModel(m, join(dir, 'bad-models', 'nan'));
       return [join(dir, 'bad-models', 'nan', 'model.json'), join(dir, 'images')];
     }, /nan\/model\.json: weight out\/kernel of layer 'out' has 1 NaN or infinite value of 4; .*retrain or export it again/],
+    ['a weight path climbing out of the model folder', () => {
+      // A file of exactly the right size outside the folder must not become "weights" (and filter images).
+      const m = copyModel('climbing');
+      const bin = shardOf(m);
+      const outside = join(dir, 'secret.bin');
+      writeFileSync(outside, readFileSync(bin));
+      rmSync(bin);
+      const json = JSON.parse(readFileSync(join(m, 'model.json'), 'utf8'));
+      json.weightsManifest[0].paths = ['../../secret.bin'];
+      writeFileSync(join(m, 'model.json'), JSON.stringify(json));
+      return [join(m, 'model.json'), join(dir, 'images')];
+    }, /climbing\/model\.json: weight path '\.\.\/\.\.\/secret\.bin' leaves the model's folder/],
+    ['an absolute weight path', () => {
+      const m = copyModel('absolute');
+      const json = JSON.parse(readFileSync(join(m, 'model.json'), 'utf8'));
+      json.weightsManifest[0].paths = [resolve(shardOf(m))];
+      writeFileSync(join(m, 'model.json'), JSON.stringify(json));
+      return [join(m, 'model.json'), join(dir, 'images')];
+    }, /absolute\/model\.json: weight path '\/.*weights\.bin' leaves the model's folder/],
     ['unknown layer class', () => {
       const m = copyModel('unknown-layer');
       const json = JSON.parse(readFileSync(join(m, 'model.json'), 'utf8'));

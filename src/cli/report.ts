@@ -285,6 +285,7 @@ export class ReportRun {
       return;
     }
     await this.loadConfig(); // a bad config fails before any work
+    if (this.mode !== 'compute') checkDependencies(this.home.siteRoot);
     if (this.mode !== 'site') await this.compute();
     if (this.mode !== 'compute') this.site();
   }
@@ -302,6 +303,7 @@ function buildSite(out: string, extra: Record<string, string>, env: Record<strin
   // and to the output folder (Astro joins --config to --root, so it is given relative to it). It runs in the working directory: Astro puts its server build in <cwd>/.astro/
   // when the output folder lies outside the working directory.
   mkdirSync(root, { recursive: true });
+  checkDependencies(root);
   const astro = spawnSync(process.execPath, [dependencyFile('astro', 'astro.js'), 'build', '--root', root, '--config', relative(root, join(PACKAGE_ROOT, 'astro.config.mjs'))], {
     stdio: 'inherit',
     cwd: process.cwd(),
@@ -322,6 +324,23 @@ function buildSite(out: string, extra: Record<string, string>, env: Record<strin
   if (existsSync(out)) renameSync(out, old);
   renameSync(tmp, out);
   rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Astro resolves the routes Starlight injects ('@astrojs/starlight/routes/…') from the site's root, so the
+ * project's node_modules must hold convlens's dependencies: convlens installed in the project, as the README says.
+ */
+function checkDependencies(root: string): void {
+  if (resolve(root) === PACKAGE_ROOT) return;
+  // Node's module lookup: node_modules/@astrojs/starlight in the root or any folder above it.
+  for (let dir = resolve(root); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'node_modules/@astrojs/starlight/package.json'))) return;
+    if (dirname(dir) === dir) break;
+  }
+  throw new UsageError(
+    `convlens is not installed in ${process.cwd()} (the site is built from the project's node_modules): ` +
+      'run `npm install --save-dev convlens` here, then `npx convlens report`',
+  );
 }
 
 /** One child process running the CLI, its lines prefixed; resolves to its exit code. */

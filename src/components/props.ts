@@ -27,6 +27,16 @@ export const FigureProps = z.object({
   link: z.boolean().default(true),
 }).strict();
 
+export const ReportLinkProps = z.object({
+  ...scopedClass,
+  /** The model's slug; the link is drawn only when this report has that model. */
+  model: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+  /** A section of the model page, e.g. 'localization'. */
+  section: z.string().regex(/^[a-z][a-z0-9-]*$/).optional(),
+  /** Defaults to the report's manifest. */
+  manifest: Manifest.optional(),
+}).strict();
+
 export const ArchitectureProps = z.object({
   ...scopedClass,
   layers: z.array(z.object({

@@ -68,7 +68,7 @@ export const ZooModelConfig = z.object({
   /** Architecture options passed to the builder (MobileNetV2: alpha, head, bnMomentum; VGG: includeTop). */
   options: z.record(z.unknown()).default({}),
   dataset: DatasetConfig,
-  /** Omit to show the model with its random initial weights (as seed 003 does). */
+  /** Omit to show the model with its random initial weights (what untrained filters see). */
   training: TrainingConfig.optional(),
   actmax: ActmaxConfig.optional(),
   /** Only the architecture pages (summary, diagram, layers): for very large models. */

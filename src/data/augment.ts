@@ -1,5 +1,5 @@
 /**
- * Seeded data augmentation as in seed 000 (Keras's RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
+ * Seeded data augmentation as Keras's preprocessing layers do it (Keras's RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
  * RandomContrast): per-sample random parameters drawn from (seed, step), applied to a float batch in one
  * projective transform per sample (tf.image.transform, reflect fill) plus a contrast stretch.
  * Shapes: x [B, H, W, C] → [B, H, W, C].

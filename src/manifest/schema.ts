@@ -96,11 +96,11 @@ export const ChannelStats = z.object({
 
 export const LayerView = z.object({
   layer: z.string(),
-  /** Per sample: the grid of every channel (seed 000's per-channel standardisation, viridis). */
+  /** Per sample: the grid of every channel (per-channel standardisation, viridis). */
   grids: z.array(z.object({ sample: z.string(), image: Asset, columns: z.number().int(), tile: z.tuple([z.number(), z.number()]) })),
   /** Per channel, first sample, full size: anchors #channel-N point here. */
   channels: z.array(Asset),
-  /** Sum over channels per sample (seed 003's fused map). */
+  /** Sum over channels per sample (the fused map: the sum over channels). */
   fused: z.array(z.object({ sample: z.string(), image: Asset })),
   stats: ChannelStats.optional(),
   /** Dense layers: the sample's activations as a bar chart is drawn by the site from these numbers. */

@@ -1,5 +1,5 @@
 /**
- * LeNet-5 in Keras layout (seed 002): conv 6@5x5 relu valid → maxpool 2 → conv 16@5x5 relu valid → maxpool 2
+ * LeNet-5 in Keras layout: conv 6@5x5 relu valid → maxpool 2 → conv 16@5x5 relu valid → maxpool 2
  * → flatten → dense 120 relu → dense 84 relu → dense 10 softmax. Layer names follow Keras's defaults.
  * Input [28, 28, 1] in [0, 1]; 44,426 parameters for 10 classes (61,706 with the classic 32x32 input).
  */

@@ -1,5 +1,5 @@
 /**
- * The MNIST CNN of seed 004: conv 32@5x5 same relu → maxpool 2 → conv 64@5x5 same relu → maxpool 2 → flatten
+ * The MNIST CNN of the TensorFlow.js tutorial: conv 32@5x5 same relu → maxpool 2 → conv 64@5x5 same relu → maxpool 2 → flatten
  * → dense 1024 / 256 / 50 relu, each followed by dropout 0.5 → dense 10 softmax. Keras default names.
  * 3,540,144 parameters at 28x28x1.
  */

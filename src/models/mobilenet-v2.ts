@@ -2,7 +2,7 @@
  * MobileNetV2 (Sandler et al. 2018) as Keras builds it, layer for layer and name for name: `Conv1`, `bn_Conv1`,
  * `Conv1_relu`, `expanded_conv_depthwise`, …, `block_1_expand`, `block_1_pad`, `block_1_depthwise`, …, `Conv_1`,
  * `out_relu`. Width multiplier `alpha`, any input size; with the ImageNet top at 224 and alpha 1.0 it has Keras's
- * 3,538,984 parameters. `head: 'seed000'` replaces the top with seed 000's classifier:
+ * 3,538,984 parameters. `head: 'transfer'` replaces the top with a transfer-learning classifier:
  * GAP → BN → Dropout → Dense 128 (L2) → BN → ReLU → Dense n (L2) → BN → softmax.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -11,8 +11,8 @@ export interface MobileNetV2Options {
   inputShape?: [number, number, number];
   alpha?: number;
   numClasses?: number;
-  /** 'imagenet': GAP → Dense softmax (`predictions`); 'none': ends at `out_relu`; 'seed000': seed 000's head. */
-  head?: 'imagenet' | 'none' | 'seed000';
+  /** 'imagenet': GAP → Dense softmax (`predictions`); 'none': ends at `out_relu`; 'transfer': GAP → BN → dropout → dense 128 → BN → ReLU → dense → BN → softmax. */
+  head?: 'imagenet' | 'none' | 'transfer';
   dropout?: number;
   l2?: number;
   /**
@@ -99,7 +99,7 @@ export function mobileNetV2({
   if (head === 'imagenet') {
     x = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as T;
     x = tf.layers.dense({ name: 'predictions', units: numClasses, activation: 'softmax', kernelInitializer: glorot() }).apply(x) as T;
-  } else if (head === 'seed000') {
+  } else if (head === 'transfer') {
     const reg = () => tf.regularizers.l2({ l2 });
     x = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as T;
     x = tf.layers.batchNormalization({ name: 'head_bn_1', momentum: bnMomentum }).apply(x) as T;

@@ -2,7 +2,7 @@
  * VGG16 and VGG19 (Simonyan & Zisserman 2014) with Keras's layer names (`block1_conv1`, …, `fc1`, `fc2`,
  * `predictions`). At 224x224x3 with the top and 1000 classes they have Keras's exact parameter counts:
  * VGG16 138,357,544; VGG19 143,667,240. Without the top (`includeTop: false`) they end at `block5_pool`,
- * the base used for fine-tuning (seed 004's recipe).
+ * the base used for fine-tuning.
  */
 import * as tf from '@tensorflow/tfjs';
 import { seededInitializers } from './init.ts';

@@ -1,8 +1,8 @@
 /**
  * The default report (what `npm run report` builds with no config): real data and no downloads.
- * - LeNet-5 trained on Fashion-MNIST (seed 002).
+ * - LeNet-5 trained on Fashion-MNIST.
  * - Seed 003's 4-layer CNN with its random initial weights, on the synthetic shapes: what untrained filters see.
- * - MobileNetV2 (alpha 0.35, 64x64, seed 000's head) on shapes, trained within the report's time budget: it
+ * - MobileNetV2 (alpha 0.35, 64x64, a transfer-learning head) on shapes, trained within the report's time budget: it
  *   trains at ~50 images/s on this engine, so the default gives it 7,200 images (~2.5 minutes, on its own core).
  *   `--only mobilenetv2-shapes-full` runs the full recipe (14 epochs of 6,000; ~30 minutes; 0.98 validation).
  * - TinyVGG trained on shapes whose background colour gives the class away in training only: the cheating model.
@@ -30,7 +30,7 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
   const recipe = (slug: string, data?: () => unknown) => () => ({ slug, epochs: o.epochs, seed: o.seed, data: data?.() });
   /** MobileNetV2 α 0.35 at 64x64 on shapes: the budget model of the default report and the full recipe. */
   const mobileNetV2Shapes = (m: Pick<ModelSpec, 'slug' | 'title' | 'architecture' | 'description'> & {
-    head: 'seed000' | 'imagenet';
+    head: 'transfer' | 'imagenet';
     clutter: number | undefined;
     train: number;
     validation: number;
@@ -106,9 +106,9 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
     { slug: 'mobilenetv2-shapes', cost: 240, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: () => mobileNetV2Shapes({
       slug: 'mobilenetv2-shapes',
       title: 'MobileNetV2 (α 0.35) on shapes',
-      architecture: 'MobileNetV2, width 0.35, 64x64 input, seed 000\'s classifier head, Keras layer names',
-      description: 'MobileNetV2 at width 0.35 with seed 000\'s head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 3 epochs of 2,400 images — what fits in the default report\'s 5-minute budget on two cores, so it is far from converged (the full recipe, `--only mobilenetv2-shapes-full`, reaches 0.98 validation accuracy in ~30 minutes). Its 163 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
-      head: 'seed000', clutter: 0, train: 2400, validation: 300, epochs: 3, learningRate: 3e-3, localizationImages: 0,
+      architecture: 'MobileNetV2, width 0.35, 64x64 input, a transfer-learning head (GAP → BN → dropout → dense 128 → BN → ReLU → dense → BN → softmax), Keras layer names',
+      description: 'MobileNetV2 at width 0.35 with a transfer-learning head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 3 epochs of 2,400 images — what fits in the default report\'s 5-minute budget on two cores, so it is far from converged (the full recipe, `--only mobilenetv2-shapes-full`, reaches 0.98 validation accuracy in ~30 minutes). Its 163 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
+      head: 'transfer', clutter: 0, train: 2400, validation: 300, epochs: 3, learningRate: 3e-3, localizationImages: 0,
     }) },
     { slug: 'gap-cnn-shapes', cost: 220, inDefault: true, recipe: recipe('gap-cnn-shapes'), make: () => gapCnnShapes({
       slug: 'gap-cnn-shapes',
@@ -119,7 +119,7 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
     { slug: 'gap-cnn-shapes-shortcut', cost: 80, inDefault: true, recipe: recipe('gap-cnn-shapes-shortcut'), make: () => gapCnnShapes({
       slug: 'gap-cnn-shapes-shortcut',
       title: 'A cheating GAP CNN (shapes with a shortcut)',
-      description: 'The same GAP CNN trained on shapes whose background colour reveals the class — in the training and validation images only. It scores perfectly on validation and near chance on the honest test images, and its explanations point at the background, not at the shapes: the snow-versus-desert leopard story of seed 001, made real. Compare its pointing game with its honest twin\'s.',
+      description: 'The same GAP CNN trained on shapes whose background colour reveals the class — in the training and validation images only. It scores perfectly on validation and near chance on the honest test images, and its explanations point at the background, not at the shapes: the wolf-in-the-snow story (Ribeiro et al. 2016), made real. Compare its pointing game with its honest twin\'s.',
       shortcut: true, train: 2000, epochs: 2, learningRate: 2e-3,
     }) },
     { slug: 'mobilenetv2-shapes-full', cost: 2000, inDefault: false, recipe: recipe('mobilenetv2-shapes-full'), make: () => mobileNetV2Shapes({

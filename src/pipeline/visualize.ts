@@ -426,7 +426,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
 }
 
 /**
- * Kernels as pictures: a first layer with 3 input channels as RGB tiles (min–max per filter, seed 000),
+ * Kernels as pictures: a first layer with 3 input channels as RGB tiles (min–max per filter),
  * otherwise one grayscale tile per (input channel, filter) — rows are input channels — and depthwise
  * kernels one tile per channel.
  */

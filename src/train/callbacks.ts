@@ -1,5 +1,5 @@
 /**
- * Training callbacks as small objects (seed 000's set): early stopping on a monitored metric, keeping the best
+ * Training callbacks as small objects : early stopping on a monitored metric, keeping the best
  * weights by validation accuracy, learning-rate schedules, and progress output.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -123,7 +123,7 @@ export function progress({ label, stepsPerEpoch, stream = process.stderr }: { la
   };
 }
 
-/** Freeze every layer up to (not including) `firstTrainable`; seed 004's VGG16 recipe trains block5 and the top. */
+/** Freeze every layer up to (not including) `firstTrainable`; fine-tuning VGG16 trains block5 and the top. */
 export function freezeUntil(model: tf.LayersModel, firstTrainable: string): void {
   const index = model.layers.findIndex((l) => l.name === firstTrainable);
   if (index < 0) throw new Error(`freezeUntil: no layer named '${firstTrainable}' in ${model.name}`);

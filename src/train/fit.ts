@@ -134,7 +134,7 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
             const p = model.apply(x, { training: true }) as tf.Tensor;
             hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
             const loss = categoricalCrossentropy(y, p);
-            const reg = model.calculateLosses(); // kernel regularisers (L2 in seed 000's head)
+            const reg = model.calculateLosses(); // kernel regularisers (L2 in the transfer-learning head)
             return reg.length ? (tf.addN([loss, ...reg]) as tf.Scalar) : loss;
           },
           true,

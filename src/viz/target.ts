@@ -1,6 +1,6 @@
 /**
  * Targets: the score a method explains. For a model ending in softmax the score is the pre-softmax logit of
- * the target class (Grad-CAM paper, Sec. 3; seed 001 swaps softmax for linear), otherwise the output itself.
+ * the target class (Grad-CAM paper, Sec. 3: the softmax is swapped for linear), otherwise the output itself.
  */
 import * as tf from '@tensorflow/tfjs';
 import { runGraph } from './graph.ts';

@@ -8,6 +8,7 @@ import Architecture from '../../src/components/Architecture.astro';
 import Figure from '../../src/components/Figure.astro';
 import MethodExamples from '../../src/components/MethodExamples.astro';
 import ModelCards from '../../src/components/ModelCards.astro';
+import ReportLink from '../../src/components/ReportLink.astro';
 import TrustSummary from '../../src/components/TrustSummary.astro';
 import { Manifest } from '../../src/manifest/schema.ts';
 
@@ -100,6 +101,16 @@ describe('<ModelCards>', () => {
     expect(html).toContain('Tiny &lt;b&gt;model&lt;/b&gt;');
     expect(html).toContain('test accuracy 75.0 %');
     expect(html).toContain('112 parameters');
+  });
+});
+
+describe('<ReportLink>', () => {
+  it("links a model of this report, and is plain text in a report without it (a user's report reading the guides)", async () => {
+    const here = await container.renderToString(ReportLink, { props: { model: 'm', section: 'localization', manifest }, slots: { default: 'the model' } });
+    expect(here).toContain('href="/models/m/#localization"');
+    const absent = await container.renderToString(ReportLink, { props: { model: 'gap-cnn-shapes', manifest }, slots: { default: 'GAP CNN' } });
+    expect(absent).not.toContain('<a');
+    expect(absent).toContain('GAP CNN');
   });
 });
 

@@ -9,9 +9,15 @@ const TYPES: Record<string, string> = {
   '.xml': 'application/xml', '.wasm': 'application/wasm', '.pf_meta': 'application/octet-stream',
 };
 
-export async function serve(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+/** Serve `root` at `base` ('/' or '/repo/', as GitHub project Pages do): paths outside the base are 404. */
+export async function serve(root: string, base = '/'): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const full = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    if (!full.startsWith(base)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const path = `/${full.slice(base.length)}`;
     let file = normalize(join(root, path));
     if (!file.startsWith(root)) {
       res.writeHead(403).end();
@@ -20,7 +26,8 @@ export async function serve(root: string): Promise<{ url: string; close: () => P
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
     if (!existsSync(file)) {
       res.writeHead(404, { 'content-type': 'text/html' });
-      createReadStream(join(root, '404.html')).pipe(res);
+      if (existsSync(join(root, '404.html'))) createReadStream(join(root, '404.html')).pipe(res);
+      else res.end();
       return;
     }
     res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });

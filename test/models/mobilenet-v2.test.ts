@@ -36,8 +36,8 @@ describe('MobileNetV2', () => {
     expect([makeDivisible(32 * 0.35), makeDivisible(16 * 0.35), makeDivisible(24 * 0.35), makeDivisible(320 * 0.35)]).toEqual([16, 8, 8, 112]);
   });
 
-  it("builds seed 000's head and predicts a distribution", () => {
-    const model = mobileNetV2({ inputShape: [64, 64, 3], alpha: 0.35, numClasses: 5, head: 'seed000' });
+  it('builds the transfer-learning head and predicts a distribution', () => {
+    const model = mobileNetV2({ inputShape: [64, 64, 3], alpha: 0.35, numClasses: 5, head: 'transfer' });
     const p = tf.tidy(() => Array.from((model.predict(tf.zeros([2, 64, 64, 3])) as tf.Tensor).sum(-1).dataSync()));
     p.forEach((s) => expect(s).toBeCloseTo(1, 5));
     expect(model.layers.map((l) => l.name).slice(-9)).toEqual([

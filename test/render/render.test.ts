@@ -18,7 +18,7 @@ describe('normalisation contract', () => {
     expect(Array.from(normalizeMap([0, 0], false).values)).toEqual([0, 0]);
   });
 
-  it("seed 000's per-channel standardisation and min–max", () => {
+  it('per-channel standardisation and min–max', () => {
     // mean 2, std 1 ⇒ (x − 2)·64 + 128 = 64, 128, 192; a constant channel is mid-grey.
     expect(Array.from(standardizeChannel([1, 2, 3, 2, 2, 1, 3, 2].slice(0, 3)))).toEqual([50, 128, 206]);
     expect(Array.from(standardizeChannel([5, 5, 5]))).toEqual([128, 128, 128]);

@@ -82,7 +82,7 @@ describe('callbacks', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('frozen layers do not change (seed 004 fine-tuning)', () => {
+  it('frozen layers do not change (fine-tuning)', () => {
     const model = lenet5({ seed: 9 });
     freezeUntil(model, 'dense');
     const frozen = model.getLayer('conv2d').getWeights().map((w) => Array.from(w.dataSync()));

@@ -12,7 +12,7 @@ beforeAll(async () => {
 
 const models = {
   lenet5: () => ({ model: lenet5({ seed: 1 }), shape: [28, 28, 1] }),
-  mobilenetv2: () => ({ model: mobileNetV2({ inputShape: [32, 32, 3], alpha: 0.35, numClasses: 4, head: 'seed000' }), shape: [32, 32, 3] }),
+  mobilenetv2: () => ({ model: mobileNetV2({ inputShape: [32, 32, 3], alpha: 0.35, numClasses: 4, head: 'transfer' }), shape: [32, 32, 3] }),
 };
 const quick: Record<string, object> = {
   'smoothgrad-saliency': { samples: 4 },

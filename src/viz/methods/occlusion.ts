@@ -1,5 +1,5 @@
 /**
- * Occlusion sensitivity (Zeiler & Fergus 2014, Sec. 4.2; seed 001): slide a patch of `fill` over the image and
+ * Occlusion sensitivity (Zeiler & Fergus 2014, Sec. 4.2): slide a patch of `fill` over the image and
  * record how much the target class's probability drops. All occluded copies of a sample (plus the original)
  * run in one batch, several samples per batch. `lowRes` is the drop per patch position [B, gh, gw]; `maps` averages, per pixel, the drops
  * of every patch covering it [B, H, W] (Captum's Occlusion).
