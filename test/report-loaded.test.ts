@@ -55,6 +55,32 @@ describe('report on a loaded model', () => {
     expect(existsSync(join(out, `models/colour/samples/${report.samples[0].id.replace(/[^a-z0-9]+/g, '-')}/index.html`))).toBe(true);
   });
 
+  it('one model split by sample: --jobs 1, --jobs 2 and compute --shard 1/2, 2/2 + merge give the same report', async () => {
+    const tsx = resolve('node_modules/tsx/dist/cli.mjs');
+    const model = ['--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--no-cache'];
+    const report = (out: string) => readFileSync(join(out, 'models/colour/report.json'), 'utf8');
+    const one = await runNode([tsx, 'scripts/report.ts', ...model, '--jobs', '1', '--out', join(dir, 'split-1')], { CONVLENS_WORK_DIR: join(dir, 'split-w1') });
+    expect(one.status, one.stderr).toBe(0);
+    const two = await runNode([tsx, 'scripts/report.ts', ...model, '--jobs', '2', '--out', join(dir, 'split-2')], { CONVLENS_WORK_DIR: join(dir, 'split-w2') });
+    expect(two.status, two.stderr).toBe(0);
+    expect(two.stdout).toContain('1 model in 2 parallel processes');
+    for (const k of [1, 2]) {
+      const shard = await runNode([tsx, 'scripts/report.ts', 'compute', ...model, '--shard', `${k}/2`, '--work-dir', join(dir, `shard-${k}`)]);
+      expect(shard.status, shard.stderr).toBe(0);
+    }
+    // Part 2 explains the second sample only and leaves the model-wide views to part 1.
+    const part2 = JSON.parse(readFileSync(join(dir, 'shard-2', 'manifest.json'), 'utf8')).models[0];
+    expect(part2.part).toEqual({ index: 2, count: 2 });
+    expect(part2.layerViews).toEqual([]);
+    expect(part2.samples.map((s: { attributions: unknown[] }) => s.attributions.length)).toEqual([0, 10]);
+    const merged = await runNode([tsx, 'scripts/report.ts', 'merge', join(dir, 'shard-1'), join(dir, 'shard-2'), '--out', join(dir, 'split-3')], { CONVLENS_WORK_DIR: join(dir, 'split-w3') });
+    expect(merged.status, merged.stderr).toBe(0);
+    expect(report(join(dir, 'split-2'))).toBe(report(join(dir, 'split-1')));
+    expect(report(join(dir, 'split-3'))).toBe(report(join(dir, 'split-1')));
+    const missing = await runNode([tsx, 'scripts/report.ts', 'merge', join(dir, 'shard-2'), '--out', join(dir, 'split-4')], { CONVLENS_WORK_DIR: join(dir, 'split-w4') });
+    expect(missing.stderr).toMatch(/model 'colour' has parts 2\/2; merge the work dirs of all 2 shards/);
+  }, 600_000);
+
   it('names the problem when classes and outputs disagree', async () => {
     const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--classes', 'a,b,c', '--out', join(dir, 'x')], { CONVLENS_WORK_DIR: join(dir, 'work2') });
     expect(run.status).not.toBe(0);

@@ -152,13 +152,15 @@ export class ReportRun {
     const only = this.str('only')?.split(',');
     const all = await this.specEntries();
     const chosen = selectEntries(all, { only, shard });
-    let jobs = shard ? 1 : intValue(this.values, 'jobs', Math.max(1, Math.min(availableParallelism(), chosen.length)))!;
+    // One process per core, at most one per model — or, for a loaded model, its samples split over the cores.
+    const splittable = chosen.some((e) => e.splitBySample);
+    let jobs = shard ? 1 : intValue(this.values, 'jobs', Math.max(1, Math.min(availableParallelism(), splittable ? Infinity : chosen.length)))!;
     if (jobs > 1 && !this.flag('no-cache')) {
       // Everything cached (a warm rerun): one process is faster than starting several.
       const engine = await this.engine();
       if (chosen.every((e) => hasCachedReport(e, engine.id, this.home.reportCache))) jobs = 1;
     }
-    if (jobs > 1 && chosen.length > 1) await this.computeInParallel(chosen.map((e) => e.slug), jobs);
+    if (jobs > 1 && (chosen.length > 1 || splittable)) await this.computeInParallel(chosen.map((e) => e.slug), jobs);
     else await this.computeHere(chosen, shard);
     const info = JSON.parse(readFileSync(this.paths.buildInfo, 'utf8')) as BuildInfo;
     info.computeSeconds = Number(((performance.now() - t0) / 1000).toFixed(2));
@@ -206,7 +208,7 @@ export class ReportRun {
   private async computeInParallel(slugs: string[], jobs: number): Promise<void> {
     const root = mkdtempSync(join(tmpdir(), 'convlens-shards-'));
     try {
-      console.log(`report: ${slugs.length} models in ${jobs} parallel processes`);
+      console.log(`report: ${slugs.length} model${slugs.length > 1 ? 's' : ''} in ${jobs} parallel processes`);
       const dirs = Array.from({ length: jobs }, (_, i) => join(root, `shard-${i + 1}`));
       const children: ChildProcess[] = [];
       // The first shard that fails stops the others: its error is the run's, and waiting for them is wasted time.

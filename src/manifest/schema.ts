@@ -191,6 +191,8 @@ export const ModelReport = z.object({
       correct: z.number().int().nonnegative(),
     })),
   }).optional(),
+  /** Set while a model split by sample over shards is one part of itself; `merge` joins the parts. */
+  part: z.object({ index: z.number().int().positive(), count: z.number().int().positive() }).optional(),
   /** Activation maximization of each class's logit. */
   classMax: z.array(z.object({ index: z.number().int(), image: Asset, value: z.number() })).default([]),
   samples: z.array(Sample).default([]),

@@ -126,6 +126,7 @@ export function loadedModelEntry(o: LoadedModelOptions, explain: Partial<Pick<Mo
     slug,
     cost: 30,
     inDefault: true,
+    splitBySample: true,
     // What shapes the report: the options and every byte of the model's files and the images (by stamps).
     recipe: () => ({
       kind: 'loaded', options: { ...o, cwd: undefined, modelPath: displayPath(modelPath, o.cwd), dataDir: displayPath(dataDir, o.cwd) }, explain,

@@ -73,6 +73,8 @@ export interface ModelSpec {
   dataName?: string;
   /** Photos of an unlabeled folder left out by the limit (the page says so). */
   omittedSamples?: number;
+  /** This run's part of a model split by sample over shards (src/pipeline/shards.ts). */
+  part?: { index: number; count: number };
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -198,6 +200,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       randomizationSteps: spec.randomizationSteps,
       camLayer: spec.camLayer,
       localizationImages: spec.localizationImages,
+      part: spec.part,
     });
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (ctx.timings) {
@@ -217,6 +220,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       },
       evaluation,
       ...views,
+      ...(spec.part && spec.part.count > 1 ? { part: spec.part } : {}),
     };
   } finally {
     model.dispose();

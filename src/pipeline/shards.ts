@@ -1,6 +1,8 @@
 /**
  * Work splitting. The unit is one model: its training, evaluation and every visualization run in one process
- * (a trained model cannot be shared between CI machines without shipping its weights, and training dominates).
+ * (a trained model cannot be shared between CI machines without shipping its weights, and training dominates) —
+ * except a loaded model, which every machine can load from the same file: its samples are split over the shards
+ * (`splitBySample`), part 1 also computing the model-wide views, and `merge` joins the parts.
  * `--shard k/n` keeps the models assigned to shard k; the assignment is greedy by estimated cost (largest
  * first, to the least-loaded shard), deterministic, and independent of which shard asks. `merge` joins the
  * shards' outputs; the local `report` runs its shards in parallel processes, one per core.
@@ -19,6 +21,13 @@ export interface SpecEntry {
    * report cache's key. Omitted: never cached (a loaded model file may change under the same path).
    */
   recipe?: () => unknown;
+  /**
+   * One model whose samples can be split over shards (a loaded model: every machine loads the same file), rather
+   * than given whole to one shard.
+   */
+  splitBySample?: boolean;
+  /** The part of a split model this entry computes (set by selectEntries). */
+  part?: Shard;
 }
 
 export interface Shard {
@@ -61,6 +70,18 @@ export function selectEntries(entries: SpecEntry[], opts: { only?: string[]; sha
   }
   const chosen = entries.filter((e) => (opts.only ? opts.only.includes(e.slug) : e.inDefault));
   if (!opts.shard) return chosen;
-  const assigned = assignShards(chosen, opts.shard.count);
-  return chosen.filter((e) => assigned.get(e.slug) === opts.shard!.index);
+  const shard = opts.shard;
+  const whole = chosen.filter((e) => !e.splitBySample);
+  const assigned = assignShards(whole, shard.count);
+  return chosen.flatMap((e) => {
+    if (!e.splitBySample) return assigned.get(e.slug) === shard.index ? [e] : [];
+    if (shard.count === 1) return [e];
+    // Every shard computes its part of a split model: its share of the samples (part 1 also the model-wide views).
+    return [{
+      ...e,
+      part: shard,
+      recipe: e.recipe && (() => ({ whole: e.recipe!(), part: shard })),
+      make: async () => ({ ...(await e.make()), part: shard }),
+    }];
+  });
 }

@@ -75,6 +75,12 @@ export interface VisualizeOptions {
   localizationImages?: number;
   /** Where the work-unit progress goes (default stderr: a bar on a TTY, sparse lines otherwise). */
   progressStream?: NodeJS.WriteStream;
+  /**
+   * One part of a model split over machines by sample (`--shard k/n` on a loaded model): attributions only for
+   * the samples at positions i with i mod count = index − 1; the model-wide views (layers, randomization,
+   * class images, localization) only in part 1. `merge` joins the parts.
+   */
+  part?: { index: number; count: number };
 }
 
 /** A deterministic class-balanced pick: the first test sample of each class, then the most confident mistakes. */
@@ -197,8 +203,12 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
   // Work units: each method, each layer, the randomization (trained maps + steps) and the class images.
   const weighted = model.layers.filter((l) => l.trainableWeights.length > 0).length;
   const rsteps = classifier ? Math.min(opts.randomizationSteps ?? 8, weighted) + 1 : 0;
-  const localizationImages = classifier && data.masks ? Math.min(opts.localizationImages ?? 100, data.count) : 0;
-  const units = (classifier ? methods.length + rsteps + 1 : 0) + (localizationImages > 0 ? methods.length : 0) + model.layers.length;
+  const part = opts.part && opts.part.count > 1 ? opts.part : undefined;
+  const modelViews = !part || part.index === 1;
+  /** Positions (in sampleIndices) this run explains. */
+  const explained = sampleIndices.map((_, s) => s).filter((s) => !part || s % part.count === part.index - 1);
+  const localizationImages = modelViews && classifier && data.masks ? Math.min(opts.localizationImages ?? 100, data.count) : 0;
+  const units = (classifier ? methods.length + (modelViews ? rsteps + 1 : 0) : 0) + (localizationImages > 0 ? methods.length : 0) + (modelViews ? model.layers.length : 0);
   const bar = workProgress({ label: `${opts.slug}: visualize`, total: units, stream: opts.progressStream });
   let clock = performance.now();
   const stage = (what: string) => {
@@ -223,21 +233,22 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       channels: C as 1 | 3,
     });
 
-    // Attributions: every method on all samples at once, explaining the predicted class.
+    // Attributions: every method on all (this part's) samples at once, explaining the predicted class.
     const perSample = sampleIndices.map(() => [] as ModelReport['samples'][number]['attributions']);
-    for (const method of classifier ? methods : []) {
+    const xe = explained.length === sampleIndices.length ? x : (tf.gather(x, explained) as tf.Tensor4D);
+    for (const method of classifier && explained.length > 0 ? methods : []) {
       const params = paramsOf.get(method.id)!;
       const t0 = performance.now();
-      const r = method.attribute({ model, x, targets: predicted, seed, layer: camLayer }, params as never);
-      const ms = (performance.now() - t0) / sampleIndices.length;
+      const r = method.attribute({ model, x: xe, targets: explained.map((s) => predicted[s]), seed, layer: camLayer }, params as never);
+      const ms = (performance.now() - t0) / explained.length;
       const maps = r.maps.dataSync() as Float32Array;
       tf.dispose([r.maps, r.channels, r.lowRes].filter(Boolean) as tf.Tensor[]);
-      sampleIndices.forEach((_, s) => {
-        const raw = maps.slice(s * H * W, (s + 1) * H * W);
+      explained.forEach((s, e) => {
+        const raw = maps.slice(e * H * W, (e + 1) * H * W);
         const norm = normalizeMap(raw, method.signed);
         const heat = colorize(norm.values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
         const picture = method.family === 'cam' ? overlay(sampleRaster(s), heat, 0.5) : { data: heat, width: W, height: H, channels: 3 as const };
-        const extras: Record<string, number> = Object.fromEntries(Object.entries(r.extras ?? {}).map(([k, v]) => [k, v[s]]));
+        const extras: Record<string, number> = Object.fromEntries(Object.entries(r.extras ?? {}).map(([k, v]) => [k, v[e]]));
         if (data.masks) {
           // Ground truth known (synthetic shapes): does the map point at the object?
           const mask = data.masks.subarray(sampleIndices[s] * H * W, (sampleIndices[s] + 1) * H * W);
@@ -248,7 +259,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         const xs = tf.slice(x, [s, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D;
         const f = deletionInsertion(model, xs, raw, predicted[s], 16, data.range[0]);
         xs.dispose();
-        if (s === 0) bar.tick(method.id);
+        if (e === 0) bar.tick(method.id);
         perSample[s].push({
           method: method.id,
           image: out.image(`samples/${sampleSlugs[s]}/${method.id}`, picture, `${method.title} for ${data.ids[sampleIndices[s]]}, class ${data.classes[predicted[s]]}`, s === 0 && method.id === 'grad-cam' ? 'png' : 'webp'),
@@ -263,7 +274,8 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       });
     }
 
-    if (classifier) stage(`${methods.length} attribution methods × ${sampleIndices.length} samples with faithfulness`);
+    if (xe !== x) xe.dispose();
+    if (classifier) stage(`${methods.length} attribution methods × ${explained.length} samples with faithfulness`);
     // Localization over many test images: a pointing game on 7 samples says little.
     let localizationResult: ModelReport['localization'];
     if (localizationImages > 0) {
@@ -316,6 +328,12 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       };
     });
 
+    if (!modelViews) {
+      // Another part computes the layers, randomization and class images.
+      bar.end();
+      await out.flush();
+      return { samples, layerViews: [], camLayer, classMax: [], localization: undefined };
+    }
     // Activations of every layer for every sample, one forward pass.
     const acts = allActivations(model, x);
     const layerSlugs = uniqueSlugs(model.layers.map((l) => l.name));

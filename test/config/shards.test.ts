@@ -21,6 +21,17 @@ describe('shards', () => {
     expect(Object.fromEntries(assignShards(entries, 3))).toEqual({ b: 1, c: 2, a: 3, d: 3 });
   });
 
+  it('a loaded model (split by sample) is in every shard as its part, with its own cache recipe; whole models are not', async () => {
+    const loaded: SpecEntry = { slug: 'mine', cost: 30, inDefault: true, splitBySample: true, recipe: () => ({ file: 'x' }), make: () => ({ slug: 'mine' }) as never };
+    const entries = [entry('a', 10), loaded, entry('b', 10)];
+    const parts = [1, 2, 3].map((k) => selectEntries(entries, { shard: { index: k, count: 3 } }));
+    expect(parts.map((p) => p.map((e) => e.slug))).toEqual([['a', 'mine'], ['mine', 'b'], ['mine']]);
+    expect(parts.map((p) => p.find((e) => e.slug === 'mine')!.part)).toEqual([{ index: 1, count: 3 }, { index: 2, count: 3 }, { index: 3, count: 3 }]);
+    expect((await parts[1].find((e) => e.slug === 'mine')!.make()) as unknown).toEqual({ slug: 'mine', part: { index: 2, count: 3 } });
+    expect(parts[2][0].recipe!()).toEqual({ whole: { file: 'x' }, part: { index: 3, count: 3 } });
+    expect(selectEntries([loaded], { shard: { index: 1, count: 1 } })[0].part).toBeUndefined();
+  });
+
   it('every model lands in exactly one shard, in the original order, for any n', () => {
     const entries = Array.from({ length: 7 }, (_, i) => entry(`m${i}`, (i * 37) % 11 + 1));
     for (let n = 1; n <= 9; n++) {

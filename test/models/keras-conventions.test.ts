@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'convlens-conventions-'));
-const input = (m: tf.LayersModel) => tf.randomUniform([3, ...(m.inputs[0].shape.slice(1) as number[])], -1, 1, 'float32', 5) as tf.Tensor4D;
+const input = (m: tf.LayersModel) => tf.randomUniform([3, ...(m.inputs[0].shape.slice(1) as number[])] as [number, number, number, number], -1, 1, 'float32', 5) as tf.Tensor4D;
 const predict = (m: tf.LayersModel, x: tf.Tensor) => tf.tidy(() => (m.predict(x) as tf.Tensor).dataSync() as Float32Array);
 
 /** A plain CNN with weightless layers (pooling, flatten) between weighted ones. */
