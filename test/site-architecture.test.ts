@@ -19,3 +19,22 @@ describe('architecture layout', () => {
     expect(r.x).toBeGreaterThan(l.x);
   });
 });
+
+describe('nested models in the diagram', () => {
+  it('frames each nested model around its layers, inner frames inside outer ones', () => {
+    const l = (name: string, inbound: string[], parents: string[] = []) => ({ name, slug: name, className: 'Dense', outputShape: [2], inbound, parents });
+    const { groups, nodes } = layoutArchitecture([
+      l('input', []), l('conv', ['input'], ['base']), l('inner', ['conv'], ['base', 'block']), l('pool', ['inner'], ['base']), l('head', ['pool'], ['top']),
+    ]);
+    expect(groups.map((g) => [g.name, g.level])).toEqual([['base', 1], ['block', 2], ['top', 1]]);
+    const box = (name: string) => groups.find((g) => g.name === name)!;
+    const node = (name: string) => nodes.find((n) => n.name === name)!;
+    // 'base' encloses conv, inner and pool; 'block' only inner, and lies inside 'base'.
+    for (const n of ['conv', 'inner', 'pool']) expect(node(n).y).toBeGreaterThan(box('base').y);
+    expect(box('base').y + box('base').height).toBeGreaterThan(node('pool').y);
+    expect(box('block').y).toBeGreaterThan(box('base').y);
+    expect(box('block').x).toBeGreaterThan(box('base').x);
+    expect(box('block').height).toBeLessThan(box('base').height);
+    expect(box('top').y).toBeGreaterThan(box('base').y + box('base').height);
+  });
+});

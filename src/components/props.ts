@@ -45,6 +45,8 @@ export const ArchitectureProps = z.object({
     className: z.string(),
     outputShape: z.array(z.number().nullable()),
     inbound: z.array(z.string()),
+    /** The nested models the layer sits in, outermost first (drawn as labelled frames). */
+    parents: z.array(z.string()).default([]),
   }).passthrough()).min(1),
   /** [/<site base>]/models/<model>: node links are `${base}/layers/<slug>/`. */
   base: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*\/models\/[a-z0-9-]+$/),

@@ -97,8 +97,8 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
   const name = o.title ?? modelName(modelPath);
   const nested = loaded.layers.length !== model.layers.length ? `, ${model.layers.length} once its nested models are opened` : '';
   const photos = folder.labeled
-    ? `the ${folder.count} labeled test images in ${shownData} (one folder per class)`
-    : `${folder.count} unlabeled photos from ${shownData}${folder.total > folder.count ? ` (the first ${folder.count} of ${folder.total} in file-name order)` : ''}`;
+    ? `the ${folder.count} labeled test images in ${shownData}/ (one folder per class)`
+    : `${folder.count} unlabeled photos in ${shownData}/${folder.total > folder.count ? ` (the first ${folder.count} of ${folder.total}, in file-name order)` : ''}`;
   if (loaded !== model) loaded.dispose();
   return {
     slug: loadedModelSlug(modelPath),
