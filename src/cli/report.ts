@@ -152,9 +152,11 @@ export class ReportRun {
     const only = this.str('only')?.split(',');
     const all = await this.specEntries();
     const chosen = selectEntries(all, { only, shard });
-    // One process per core, at most one per model — or, for a loaded model, its samples split over the cores.
+    // One process per core, at most one per model — or, for a loaded model, its samples split over the cores when
+    // each process gets at least MIN_SAMPLES_PER_JOB of them (a process costs seconds to start and load the model).
     const splittable = chosen.some((e) => e.splitBySample);
-    let jobs = shard ? 1 : intValue(this.values, 'jobs', Math.max(1, Math.min(availableParallelism(), splittable ? Infinity : chosen.length)))!;
+    const splitJobs = Math.max(1, ...chosen.filter((e) => e.splitBySample).map((e) => Math.floor(countSamples(e) / MIN_SAMPLES_PER_JOB)));
+    let jobs = shard ? 1 : intValue(this.values, 'jobs', Math.max(1, Math.min(availableParallelism(), Math.max(chosen.length, splittable ? splitJobs : 1))))!;
     if (jobs > 1 && !this.flag('no-cache')) {
       // Everything cached (a warm rerun): one process is faster than starting several.
       const engine = await this.engine();
@@ -290,6 +292,17 @@ export class ReportRun {
     if (this.mode !== 'compute') checkDependencies(this.home.siteRoot);
     if (this.mode !== 'site') await this.compute();
     if (this.mode !== 'compute') this.site();
+  }
+}
+
+const MIN_SAMPLES_PER_JOB = 4;
+
+/** A split model's sample count, or 0 when its folder cannot be read (loading it will then say why). */
+function countSamples(e: SpecEntry): number {
+  try {
+    return e.sampleCount?.() ?? 0;
+  } catch {
+    return 0;
   }
 }
 

@@ -127,6 +127,15 @@ export function loadedModelEntry(o: LoadedModelOptions, explain: Partial<Pick<Mo
     cost: 30,
     inDefault: true,
     splitBySample: true,
+    sampleCount: () => {
+      const root = resolve(o.cwd, o.dataDir);
+      const files = listImageFiles(root);
+      const flat = files.every((f) => dirname(f) === root);
+      if (flat) return Math.min(files.length, o.samplesMax ?? DEFAULT_PHOTOS);
+      const classes = new Set(files.map((f) => dirname(f))).size;
+      const s = explain.samples;
+      return s?.ids?.length ?? Math.min(files.length, classes * (s?.perClass ?? 1) + (s?.mistakes ?? 2));
+    },
     // What shapes the report: the options and every byte of the model's files and the images (by stamps).
     recipe: () => ({
       kind: 'loaded', options: { ...o, cwd: undefined, modelPath: displayPath(modelPath, o.cwd), dataDir: displayPath(dataDir, o.cwd) }, explain,

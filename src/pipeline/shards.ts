@@ -26,6 +26,8 @@ export interface SpecEntry {
    * than given whole to one shard.
    */
   splitBySample?: boolean;
+  /** Samples a split model explains (cheap to count: files, not images), to size the local split. */
+  sampleCount?: () => number;
   /** The part of a split model this entry computes (set by selectEntries). */
   part?: Shard;
 }

@@ -38,6 +38,8 @@ export interface Keras2Options {
   trainingConfig?: boolean;
   /** Object header limit in bytes (Keras: 64,512), lowered to make Keras's chunked attributes appear. */
   headerLimit?: number;
+  /** A Sequential config listing its InputLayer first, as tf.keras ≥ 2.4 writes it. */
+  sequentialInputLayer?: boolean;
   /** Also compute the float64 reference output for this input. */
   input?: tf.Tensor4D;
 }

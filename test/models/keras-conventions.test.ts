@@ -44,6 +44,7 @@ describe.runIf(H5PY_PYTHON)('Keras 2 .h5 as h5py writes it, against a float64 re
   const cases: Array<[string, () => tf.LayersModel, Parameters<typeof writeKeras2H5Py>[2]]> = [
     ['weightless layers (empty float64 weight_names), fixed-length strings', plainCnn, { strings: 'fixed' }],
     ['variable-length strings, training config and optimizer weights', plainCnn, { strings: 'vlen', trainingConfig: true }],
+    ["a Sequential config listing its InputLayer first (tf.keras ≥ 2.4, as in public Keras 2.11 files)", plainCnn, { strings: 'vlen', sequentialInputLayer: true }],
     ['name lists split into chunks (weight_names0, weight_names1, …)', () => teachableModel(16, 3), { headerLimit: 120 }],
     ['a nested Sequential base and head (Teachable Machine in Keras)', () => teachableModel(16, 3), {}],
     ["the tutorials' Sequential([functional base, Flatten, Dense])", () => tutorialTransferModel(8, 3), {}],
