@@ -9,13 +9,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../helpers/backends.ts';
 import { teachableModel, writePhotos, writeTeachableExport } from '../helpers/teachable.ts';
-import { serve } from './serve.ts';
+import { CHROMIUM, launchChromium, serve } from './serve.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PHOTOS = 6;
 
 function sh(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ status: number | null; out: string; ms: number }> {
@@ -59,10 +58,7 @@ describe.runIf(existsSync(CHROMIUM))('pack → install → init → report in a 
     // The user's files: a Teachable Machine export and photos from a phone.
     await writeTeachableExport(teachableModel(64, 3), join(project, 'my-model'), ['red', 'green', 'blue']);
     await writePhotos(join(project, 'photos'), PHOTOS);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 600_000);
 
   afterAll(async () => {

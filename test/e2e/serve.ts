@@ -1,7 +1,8 @@
-/** A minimal static file server for the built site, on 127.0.0.1 and a free port (tests only). */
+/** The e2e tests' tools: a minimal static file server for the built site (on 127.0.0.1, a free port, an optional sub-path) and Debian's Chromium. */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
@@ -36,4 +37,14 @@ export async function serve(root: string, base = '/'): Promise<{ url: string; cl
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** Debian's Chromium, headless, with nothing reaching outside the machine (the e2e tests' browser). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
 }

@@ -6,13 +6,12 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEBIAN_FASHION_MNIST } from '../../src/data/idx.ts';
 import { runNode } from '../helpers/run.ts';
-import { serve } from './serve.ts';
+import { CHROMIUM, launchChromium, serve } from './serve.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ready = existsSync(CHROMIUM) && existsSync(DEBIAN_FASHION_MNIST);
 
 describe.runIf(ready)('the report site in Chromium', () => {
@@ -26,10 +25,7 @@ describe.runIf(ready)('the report site in Chromium', () => {
     const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'scripts/report.ts', '--epochs', '1', '--out', out, '--only', 'lenet5-fashion-mnist'], { CONVLENS_WORK_DIR: join(out, '..', 'work') });
     if (run.status !== 0) throw new Error(`report failed: ${run.stderr}`);
     server = await serve(out);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 600_000);
 
   afterAll(async () => {
