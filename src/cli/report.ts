@@ -116,7 +116,7 @@ export class ReportRun {
       const dataDir = this.str('data') ?? fail('--model needs --data <image folder>');
       return [loadedModelEntry({
         modelPath, dataDir, classes: this.str('classes'), scaling: this.str('scale'), seed: this.seed(c),
-        samplesMax: intValue(this.values, 'samples'), cwd: this.home.cwd,
+        samplesMax: intValue(this.values, 'samples', c.samples.max), cwd: this.home.cwd,
       }, { samples: c.samples, methods: c.methods, layers: c.layers })];
     }
     if (this.str('data')) throw new UsageError('--data goes with --model (a model file to explain); in a config, models[].data');
@@ -126,7 +126,7 @@ export class ReportRun {
           '`npx convlens report --model model.json --data photos/`',
       );
     }
-    return configEntries({ ...c, seed: this.seed(c) }, { epochs: intValue(this.values, 'epochs') }, this.configFile ? dirname(resolve(this.configFile)) : this.home.cwd);
+    return configEntries({ ...c, seed: this.seed(c), samples: { ...c.samples, max: intValue(this.values, 'samples', c.samples.max)! } }, { epochs: intValue(this.values, 'epochs') }, this.configFile ? dirname(resolve(this.configFile)) : this.home.cwd);
   }
 
   /** Options a parent passes on to its shard processes. */

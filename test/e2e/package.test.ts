@@ -16,6 +16,8 @@ import { teachableModel, writePhotos, writeTeachableExport } from '../helpers/te
 import { CHROMIUM, launchChromium, serve } from './serve.ts';
 
 const PHOTOS = 6;
+/** A 10-class model, as in the issue. */
+const CLASSES = ['red', 'green', 'blue', 'cat', 'dog', 'car', 'tree', 'cup', 'shoe', 'boat'];
 
 function sh(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ status: number | null; out: string; ms: number }> {
   const t0 = performance.now();
@@ -56,7 +58,7 @@ describe.runIf(existsSync(CHROMIUM))('pack → install → init → report in a 
     times.install = install.ms;
     packageFiles = listTree(join(project, 'node_modules/convlens'));
     // The user's files: a Teachable Machine export and photos from a phone.
-    await writeTeachableExport(teachableModel(64, 3), join(project, 'my-model'), ['red', 'green', 'blue']);
+    await writeTeachableExport(teachableModel(64, CLASSES.length), join(project, 'my-model'), CLASSES);
     await writePhotos(join(project, 'photos'), PHOTOS);
     browser = await launchChromium();
   }, 600_000);
@@ -92,11 +94,11 @@ describe.runIf(existsSync(CHROMIUM))('pack → install → init → report in a 
     expect(report.status, report.out).toBe(0);
     times.report = report.ms;
     const json = JSON.parse(readFileSync(join(project, 'dist/models/my-model/report.json'), 'utf8'));
-    expect(json.dataset).toMatchObject({ name: 'photos', classes: ['red', 'green', 'blue'], labeled: false, testCount: PHOTOS });
+    expect(json.dataset).toMatchObject({ name: 'photos', classes: CLASSES, labeled: false, testCount: PHOTOS });
     expect(json.metrics).toBeUndefined();
     expect(json.confusionMatrix).toBeUndefined();
     expect(json.samples).toHaveLength(PHOTOS);
-    expect(json.samples.every((s: { label?: string; predicted: string }) => s.label === undefined && ['red', 'green', 'blue'].includes(s.predicted))).toBe(true);
+    expect(json.samples.every((s: { label?: string; predicted: string; top: unknown[] }) => s.label === undefined && CLASSES.includes(s.predicted) && s.top.length === 5)).toBe(true);
     expect(json.camLayer).toBe('out_relu');
     expect(json.layers.find((l: { name: string }) => l.name === 'Conv1').nestedIn).toEqual(['sequential_1']);
     for (const s of json.samples) {

@@ -87,14 +87,19 @@ describe.runIf(H5PY_PYTHON)('Keras 2 .h5 as h5py writes it, against a float64 re
 });
 
 describe('Keras 3 .keras with a nested Functional base', () => {
-  it('loads layers/<model>/layers/<layer>/vars and predicts like the original', async () => {
+  it('loads layers/<model>/layers/<layer>/vars and predicts like the original (and the float64 reference)', async () => {
     const model = tutorialTransferModel(8, 3);
     const x = input(model);
-    const file = join(tmp(), 'model.keras');
-    await writeKeras3(model, file);
-    const loaded = await loadAnyModel(file);
+    const dir = tmp();
+    await writeKeras3(model, join(dir, 'model.keras'));
+    const loaded = await loadAnyModel(join(dir, 'model.keras'));
     expect(loaded.layers.map((l) => l.getClassName())).toContain('Functional');
     expect(relError(predict(loaded, x), predict(model, x))).toBeLessThan(1e-5);
+    if (H5PY_PYTHON) {
+      // The float64 NumPy forward pass of the same weights (written to a Keras 2 file on the way).
+      const reference = writeKeras2H5Py(model, join(dir, 'reference.h5'), { input: x })!;
+      expect(relError(predict(loaded, x), reference)).toBeLessThan(1e-5);
+    }
     const flat = flattenModel(loaded);
     expect(flat.layers.map((l) => l.name)).toContain('block2_add');
     expect(relError(predict(flat, x), predict(model, x))).toBeLessThan(1e-5);
@@ -151,6 +156,11 @@ describe('nested models opened for the report', () => {
     const model = await spec.build();
     expect(model.layers.length).toBe(13);
     model.dispose();
+    // At most samples.max photos, in file-name order; the rest are counted and said.
+    const limited = await loadedModelSpec({ modelPath: 'tm/model.json', dataDir: 'photos', seed: 1, cwd: dir, samplesMax: 3 });
+    expect([limited.test.count, limited.omittedSamples, limited.test.ids]).toEqual([3, 1, ['IMG_2000 (red).jpg', 'IMG_2001 (green).jpg', 'IMG_2002 (blue).jpg']]);
+    expect(limited.description).toContain('the first 3 of 4, in file-name order');
+    (await limited.build()).dispose();
     // A labels file overrides it; a wrong count names both files.
     writeFileSync(join(dir, 'labels.txt'), 'a\nb\n');
     await expect(loadedModelSpec({ modelPath: 'tm/model.json', dataDir: 'photos', classes: 'labels.txt', seed: 1, cwd: dir }))
