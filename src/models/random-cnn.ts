@@ -1,5 +1,5 @@
 /**
- * Seed 003's 4-layer CNN, shown with its random initial weights: four 3x3 convolutions of 9 filters each (ReLU,
+ * A 4-layer CNN, shown with its random initial weights: four 3x3 convolutions of 9 filters each (ReLU,
  * 'same'), with max pooling of 4, 3 and 2 after the first three. Even untrained, its feature maps respond to
  * edges and colour blobs — the baseline against which trained filters are read.
  */

@@ -1,7 +1,7 @@
 /**
  * The default report (what `npm run report` builds with no config): real data and no downloads.
  * - LeNet-5 trained on Fashion-MNIST.
- * - Seed 003's 4-layer CNN with its random initial weights, on the synthetic shapes: what untrained filters see.
+ * - A 4-layer CNN with its random initial weights, on the synthetic shapes: what untrained filters see.
  * - MobileNetV2 (alpha 0.35, 64x64, a transfer-learning head) on shapes, trained within the report's time budget: it
  *   trains at ~50 images/s on this engine, so the default gives it 7,200 images (~2.5 minutes, on its own core).
  *   `--only mobilenetv2-shapes-full` runs the full recipe (14 epochs of 6,000; ~30 minutes; 0.98 validation).
@@ -94,8 +94,8 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
     { slug: 'random-cnn-shapes', cost: 10, inDefault: true, recipe: recipe('random-cnn-shapes'), make: (): ModelSpec => ({
       slug: 'random-cnn-shapes',
       title: 'Random 4-layer CNN on shapes',
-      architecture: 'Seed 003: four 9-filter 3x3 convolutions, max pooling 4, 3, 2 — untrained',
-      description: 'Seed 003\'s small CNN with its random initial weights, looking at the synthetic shapes. No training: its feature maps show what random filters already respond to (edges, colour blobs) and how pooling makes deeper maps coarse and abstract.',
+      architecture: 'Four 9-filter 3x3 convolutions, max pooling 4, 3, 2 — untrained',
+      description: 'A small CNN with its random initial weights, looking at the synthetic shapes. No training: its feature maps show what random filters already respond to (edges, colour blobs) and how pooling makes deeper maps coarse and abstract.',
       identity: { zoo: 'random-cnn', inputShape: [64, 64, 3] },
       build: () => randomCnn({ inputShape: [64, 64, 3], seed: o.seed }),
       test: generateShapes({ count: 50, seed: 1003, size: 64 }),

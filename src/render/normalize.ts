@@ -40,7 +40,7 @@ export function normalizeMap(values: ArrayLike<number>, signed: boolean, percent
 }
 
 /**
- * Seed 000's activation display: (x − mean) / std · 64 + 128, clipped to [0, 255], per channel; a constant
+ * The activation display of CNN Explainer: (x − mean) / std · 64 + 128, clipped to [0, 255], per channel; a constant
  * channel (std 0) becomes mid-grey 128. Returns bytes.
  */
 export function standardizeChannel(values: ArrayLike<number>): Uint8Array {
