@@ -257,8 +257,9 @@ export class ReportRun {
       peakRssBytes: infos.flatMap((i) => i.peakRssBytes ?? []),
       builtAt: new Date().toISOString(),
       node: process.version,
-      models: Object.assign({}, ...infos.map((i) => i.models ?? {})),
-      attributionMilliseconds: Object.assign({}, ...infos.map((i) => i.attributionMilliseconds ?? {})),
+      models: mergeTimes(infos.map((i) => i.models ?? {})),
+      // A split model's first sample is explained by part 1: keep the non-empty timings.
+      attributionMilliseconds: Object.assign({}, ...infos.flatMap((i) => Object.entries(i.attributionMilliseconds ?? {}).filter(([, ms]) => Object.keys(ms).length > 0).map(([k, ms]) => ({ [k]: ms })))),
     };
     mkdirSync(dirname(this.paths.buildInfo), { recursive: true });
     writeFileSync(this.paths.buildInfo, `${JSON.stringify(info, null, 2)}\n`);
@@ -296,6 +297,21 @@ export class ReportRun {
 }
 
 const MIN_SAMPLES_PER_JOB = 4;
+
+/** Seconds per stage of each model; the parts of a split model ran side by side, so the longest part counts. */
+function mergeTimes(parts: Array<Record<string, ModelTimes>>): Record<string, ModelTimes> {
+  const out: Record<string, ModelTimes> = {};
+  for (const times of parts) {
+    for (const [slug, t] of Object.entries(times)) {
+      const o = out[slug];
+      out[slug] = o ? {
+        train: Math.max(o.train, t.train), evaluate: Math.max(o.evaluate, t.evaluate), visualize: Math.max(o.visualize, t.visualize),
+        tensorsLeaked: (o.tensorsLeaked ?? 0) + (t.tensorsLeaked ?? 0),
+      } : t;
+    }
+  }
+  return out;
+}
 
 /** A split model's sample count, or 0 when its folder cannot be read (loading it will then say why). */
 function countSamples(e: SpecEntry): number {
