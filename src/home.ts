@@ -21,8 +21,6 @@ export interface Home {
   own: boolean;
   /** The working directory (config, models, data and output are resolved from here). */
   cwd: string;
-  /** Folder for everything generated outside the checkout (`.convlens/`); undefined in the checkout. */
-  state?: string;
   manifest: string;
   /** The site's public folder: the package's static files plus `generated/` images. */
   publicDir: string;
@@ -57,7 +55,7 @@ export function homeFor(cwd = process.cwd()): Home {
   }
   const state = join(cwd, '.convlens');
   return {
-    own, cwd, state,
+    own, cwd,
     manifest: join(state, 'site/manifest.json'),
     publicDir: join(state, 'site/public'),
     buildInfo: join(state, 'site/build-info.json'),

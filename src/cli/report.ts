@@ -43,18 +43,15 @@ interface Paths {
   buildInfo: string;
 }
 function pathsFor(home: Home, work: string | undefined): Paths {
-  if (!work) {
-    if (!home.own) {
-      // The site's static files (favicon) travel with the generated ones: the package folder is never written.
-      mkdirSync(home.publicDir, { recursive: true });
-      cpSync(join(PACKAGE_ROOT, 'public'), home.publicDir, { recursive: true, filter: (src) => !src.includes('generated') });
-    }
-    return { publicDir: home.publicDir, manifest: home.manifest, buildInfo: home.buildInfo };
+  const paths = work
+    ? { publicDir: join(work, 'public'), manifest: join(work, 'manifest.json'), buildInfo: join(work, 'build-info.json') }
+    : { publicDir: home.publicDir, manifest: home.manifest, buildInfo: home.buildInfo };
+  if (work || !home.own) {
+    // The site's static files (favicon) travel with the generated ones: the package folder is never written.
+    mkdirSync(paths.publicDir, { recursive: true });
+    cpSync(join(PACKAGE_ROOT, 'public'), paths.publicDir, { recursive: true, filter: (src) => !src.includes('generated') });
   }
-  const publicDir = join(work, 'public');
-  mkdirSync(publicDir, { recursive: true });
-  cpSync(join(PACKAGE_ROOT, 'public'), publicDir, { recursive: true, filter: (src) => !src.includes('generated') });
-  return { publicDir, manifest: join(work, 'manifest.json'), buildInfo: join(work, 'build-info.json') };
+  return paths;
 }
 
 interface ModelTimes {

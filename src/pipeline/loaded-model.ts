@@ -5,18 +5,17 @@
  * accuracy. Class names come from the sub-folders, `classes` (a list or a file of lines) or a Teachable Machine
  * `metadata.json` beside the model. Nested models are flattened so their inner layers get pages.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
-import { loadImageFolder } from '../data/folder.ts';
+import { listImageFiles, loadImageFolder } from '../data/folder.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { slugify } from '../manifest/slug.ts';
 import { loadAnyModel, modelFiles } from '../models/keras.ts';
 import { flattenModel } from '../models/flatten.ts';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { ModelSpec } from './model-report.ts';
 import type { SpecEntry } from './shards.ts';
 import { readClassNames, readModelMetadata } from './labels.ts';
-import { listImageFiles } from '../data/folder.ts';
 
 /** Content hashes of files (names relative to `base`): a CI checkout resets dates, not contents. */
 function contentStamps(files: string[], base: string): Array<[string, string]> {
