@@ -20,7 +20,7 @@ const CONFIG: OptionDef = { type: 'string', value: 'file', help: 'convlens.confi
 const OUT: OptionDef = { type: 'string', value: 'dir', help: "where the site goes (default: the config's out, else dist)" };
 const BASE: OptionDef = { type: 'string', value: '/path/', help: "serve the site under a sub-path, as GitHub project Pages do (default: CONVLENS_SITE_URL's path)" };
 const CLASSES: OptionDef = { type: 'string', value: 'a,b,…|labels.txt', help: 'class names: a comma-separated list or a file with one per line' };
-const SCALE: OptionDef = { type: 'string', value: '/255|[-1,1]', help: 'how pixel values become model inputs (default /255; [-1,1] from a Teachable Machine metadata.json)' };
+const SCALE: OptionDef = { type: 'string', value: '/255|[-1,1]|tf|caffe|torch', help: "how pixel values become model inputs, as Keras's preprocess_input (default /255; [-1,1] from a Teachable Machine metadata.json; caffe for VGG)" };
 
 const COMPUTE_OPTIONS: Record<string, OptionDef> = {
   config: CONFIG,
@@ -34,6 +34,7 @@ const COMPUTE_OPTIONS: Record<string, OptionDef> = {
   seed: { type: 'string', value: 'n', help: 'seed of every random choice (default 2)' },
   only: { type: 'string', value: 'model,…', help: 'compute only these models (slugs)' },
   'no-cache': { type: 'boolean', help: 'recompute everything instead of reusing cached models and reports' },
+  budget: { type: 'string', value: 'seconds', help: "seconds each model's explanations should take: optional work is trimmed to fit (listed on the model page)" },
   jobs: { type: 'string', value: 'n', help: 'parallel processes (default: one per core; models, or the samples of one loaded model)' },
   shard: { type: 'string', value: 'k/n', help: "compute only shard k of n (whole models, or one loaded model's samples), for a CI matrix" },
   'work-dir': { type: 'string', value: 'dir', help: 'where compute writes its manifest and images (default .convlens/site)' },
@@ -99,7 +100,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     description: "Images are resized to the model's input and scaled by --scale (default /255).",
     options: {
       classes: CLASSES,
-      scale: { type: 'string', value: '/255|[-1,1]|none', help: SCALE.help },
+      scale: { type: 'string', value: '/255|[-1,1]|tf|caffe|torch|none', help: SCALE.help },
       json: { type: 'boolean', help: 'print [{file, top:[{index, label, probability}]}]' },
       backend: BACKEND,
     },

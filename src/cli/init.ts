@@ -82,8 +82,8 @@ export default defineConfig({
       data: ${q(o.data)},
       // Class names in the model's output order. Default: the sub-folder names, or the labels of a
       // Teachable Machine metadata.json beside model.json.
-${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), '[-1,1]' (MobileNet; Teachable
-      // Machine's metadata.json sets it).
+${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), '[-1,1]' or 'tf' (MobileNet; Teachable
+      // Machine's metadata.json sets it), 'caffe' (VGG16/19, ResNet50: BGR minus ImageNet means), 'torch'.
       // scale: '/255',
       // The layer for Grad-CAM and its relatives (default: the last convolutional layer's output).
       // camLayer: 'conv_pw_13_relu',

@@ -3,6 +3,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImage, IMAGE_EXTENSIONS } from '../data/folder.ts';
+import { makeBatch } from '../data/batches.ts';
+import { SCALINGS, type Scaling as DataScaling, scaling as scalingOf } from '../data/dataset.ts';
 
 export interface Prediction {
   file: string;
@@ -10,11 +12,11 @@ export interface Prediction {
 }
 
 /** How image bytes map to model inputs. */
-export type Scaling = '/255' | '[-1,1]' | 'none';
+export type Scaling = DataScaling | 'none';
 
 export function parseScaling(value: string): Scaling {
-  if (value === '/255' || value === '[-1,1]' || value === 'none') return value;
-  throw new Error(`--scale: expected '/255', '[-1,1]' or 'none', found '${value}'`);
+  if (value === 'none' || (SCALINGS as readonly string[]).includes(value)) return value as Scaling;
+  throw new Error(`--scale: expected ${SCALINGS.map((s) => `'${s}'`).join(', ')} or 'none', found '${value}'`);
 }
 
 /** Expand folders (not recursively) into their image files, sorted; keep files as given. */
@@ -57,9 +59,12 @@ export async function predictFiles(
       throw new Error(`${file}: cannot be read as an image (${(err as Error).message})`);
     }
     const probs = tf.tidy(() => {
-      let x = tf.tensor4d(Float32Array.from(pixels), [1, h, w, c]);
-      if (scaling === '/255') x = x.div(255);
-      else if (scaling === '[-1,1]') x = x.div(127.5).sub(1);
+      const x = scaling === 'none'
+        ? tf.tensor4d(Float32Array.from(pixels), [1, h, w, c])
+        : (() => {
+          const s = scalingOf(scaling);
+          return makeBatch({ images: pixels, labels: Int32Array.from([0]), count: 1, shape: [h, w, c], numClasses: 1, bgr: s.bgr }, [0], s.scale, s.offset).x;
+        })();
       let y = model.predict(x) as tf.Tensor;
       // Not a probability distribution (a logits head): apply softmax so the numbers read as probabilities.
       const sum = y.sum().dataSync()[0];

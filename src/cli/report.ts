@@ -18,8 +18,8 @@ import { reportJson } from '../manifest/report-json.ts';
 import { addCspToSite } from '../site/csp.ts';
 import { findConfig, loadConfig } from '../config/load.ts';
 import { Config } from '../config/schema.ts';
-import { configEntries } from '../config/specs.ts';
-import { loadedModelEntry } from '../pipeline/loaded-model.ts';
+import { configEntries, sizeOptions } from '../config/specs.ts';
+import { loadedModelEntry, MIN_SAMPLES_PER_JOB } from '../pipeline/loaded-model.ts';
 import { mergeManifests } from '../pipeline/merge.ts';
 import { cachedModelReport, hasCachedReport } from '../pipeline/report-cache.ts';
 import { parseShard, selectEntries, type SpecEntry } from '../pipeline/shards.ts';
@@ -101,6 +101,15 @@ export class ReportRun {
     return this.config;
   }
 
+  /** The config with --budget applied. */
+  private sized(c: Config): Config {
+    const b = this.str('budget');
+    if (b == null) return c;
+    const budget = Number(b);
+    if (!(budget > 0)) throw new UsageError(`--budget: expected seconds (a positive number), got '${b}'`);
+    return { ...c, budget };
+  }
+
   private seed(c: Config): number {
     return intValue(this.values, 'seed', c.seed)!;
   }
@@ -114,7 +123,7 @@ export class ReportRun {
       return [loadedModelEntry({
         modelPath, dataDir, classes: this.str('classes'), scaling: this.str('scale'), seed: this.seed(c),
         samplesMax: intValue(this.values, 'samples', c.samples.max), cwd: this.home.cwd,
-      }, { samples: c.samples, methods: c.methods, layers: c.layers })];
+      }, { samples: c.samples, methods: c.methods, layers: c.layers, ...sizeOptions(this.sized(c)) })];
     }
     if (this.str('data')) throw new UsageError('--data goes with --model (a model file to explain); in a config, models[].data');
     if (!c.models && !this.home.own) {
@@ -123,13 +132,13 @@ export class ReportRun {
           '`npx convlens report --model model.json --data photos/`',
       );
     }
-    return configEntries({ ...c, seed: this.seed(c), samples: { ...c.samples, max: intValue(this.values, 'samples', c.samples.max)! } }, { epochs: intValue(this.values, 'epochs') }, this.configFile ? dirname(resolve(this.configFile)) : this.home.cwd);
+    return configEntries({ ...this.sized(c), seed: this.seed(c), samples: { ...c.samples, max: intValue(this.values, 'samples', c.samples.max)! } }, { epochs: intValue(this.values, 'epochs') }, this.configFile ? dirname(resolve(this.configFile)) : this.home.cwd);
   }
 
   /** Options a parent passes on to its shard processes. */
   private passThrough(): string[] {
     const out: string[] = [];
-    for (const name of ['backend', 'epochs', 'seed', 'config', 'model', 'data', 'classes', 'scale', 'samples']) {
+    for (const name of ['backend', 'epochs', 'seed', 'config', 'model', 'data', 'classes', 'scale', 'samples', 'budget']) {
       const v = this.str(name);
       if (v != null) out.push(`--${name}`, v);
     }
@@ -150,9 +159,10 @@ export class ReportRun {
     const all = await this.specEntries();
     const chosen = selectEntries(all, { only, shard });
     // One process per core, at most one per model — or, for a loaded model, its samples split over the cores when
-    // each process gets at least MIN_SAMPLES_PER_JOB of them (a process costs seconds to start and load the model).
+    // each process gets at least MIN_SAMPLES_PER_JOB of them (a process costs seconds to start and load the model;
+    // a large model's sample costs more than that, and its first process also computes the model-wide views).
     const splittable = chosen.some((e) => e.splitBySample);
-    const splitJobs = Math.max(1, ...chosen.filter((e) => e.splitBySample).map((e) => Math.floor(countSamples(e) / MIN_SAMPLES_PER_JOB)));
+    const splitJobs = Math.max(1, ...chosen.filter((e) => e.splitBySample).map((e) => Math.floor(countSamples(e) / (e.samplesPerJob?.() ?? MIN_SAMPLES_PER_JOB))));
     let jobs = shard ? 1 : intValue(this.values, 'jobs', Math.max(1, Math.min(availableParallelism(), Math.max(chosen.length, splittable ? splitJobs : 1))))!;
     if (jobs > 1 && !this.flag('no-cache')) {
       // Everything cached (a warm rerun): one process is faster than starting several.
@@ -293,7 +303,7 @@ export class ReportRun {
   }
 }
 
-const MIN_SAMPLES_PER_JOB = 4;
+
 
 /** Seconds per stage of each model; the parts of a split model ran side by side, so the longest part counts. */
 function mergeTimes(parts: Array<Record<string, ModelTimes>>): Record<string, ModelTimes> {

@@ -6,10 +6,11 @@
 import { z } from 'zod';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
 import { ZOO } from '../models/zoo.ts';
+import { SCALINGS } from '../data/dataset.ts';
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a slug: lowercase letters, digits and dashes, at most 64');
 const positiveInt = z.number().int().min(1);
-const scale = z.enum(['/255', '[-1,1]']);
+const scale = z.enum(SCALINGS);
 
 export const DatasetConfig = z.discriminatedUnion('kind', [
   z.object({
@@ -36,9 +37,11 @@ export const DatasetConfig = z.discriminatedUnion('kind', [
     /** Class sub-folders of test images; samples and evaluation come from here. */
     test: z.string(),
     validation: positiveInt.default(500),
-    size: z.tuple([positiveInt, positiveInt]).default([64, 64]),
+    /** Images are resized to this (default 64x64; 224x224 for a model with ImageNet weights). */
+    size: z.tuple([positiveInt, positiveInt]).optional(),
     channels: z.union([z.literal(1), z.literal(3)]).default(3),
-    scale: scale.default('/255'),
+    /** Default '/255'; for ImageNet weights the architecture's Keras preprocessing ('caffe' for VGG, 'tf' for MobileNetV2). */
+    scale: scale.optional(),
   }).strict(),
 ]);
 export type DatasetConfig = z.infer<typeof DatasetConfig>;
@@ -49,6 +52,16 @@ export const TrainingConfig = z.object({
   learningRate: z.number().positive().default(1e-3),
   /** Cosine decay of the learning rate to 5 % over the epochs. */
   cosine: z.boolean().default(false),
+  /** Seeded augmentation of the training images, as Keras's RandomFlip/Rotation/Zoom/Translation/Contrast layers. */
+  augment: z.object({
+    flip: z.boolean().optional(),
+    rotation: z.number().min(0).max(0.5).optional(),
+    zoom: z.number().min(0).max(0.9).optional(),
+    translation: z.number().min(0).max(0.5).optional(),
+    contrast: z.number().min(0).max(0.9).optional(),
+  }).strict().optional(),
+  /** Early stopping: end a phase when validation loss has not improved for this many epochs (the best epoch is kept). */
+  patience: positiveInt.optional(),
 }).strict();
 
 export const ActmaxConfig = z.object({
@@ -68,8 +81,20 @@ export const ZooModelConfig = z.object({
   /** Architecture options passed to the builder (MobileNetV2: alpha, head, bnMomentum; VGG: includeTop). */
   options: z.record(z.unknown()).default({}),
   dataset: DatasetConfig,
+  /**
+   * 'imagenet': Keras's ImageNet weights (vgg16, vgg19, mobilenetv2), downloaded once from Keras's URLs, checked
+   * and cached in ~/.cache/convlens (CONVLENS_CACHE). With the ImageNet top the model explains photos with the 1000
+   * ImageNet classes; with `options.head: 'transfer'` the weights fill the base, which stays frozen while
+   * `training` fits the new head.
+   */
+  weights: z.literal('imagenet').optional(),
   /** Omit to show the model with its random initial weights (what untrained filters see). */
   training: TrainingConfig.optional(),
+  /**
+   * After training the head on the frozen base: unfreeze from this layer on (BatchNorm stays frozen) and train
+   * `epochs` more at a small `learningRate` — the second step of Keras's transfer-learning recipe.
+   */
+  fineTune: z.object({ from: z.string().min(1), epochs: positiveInt.default(2), learningRate: z.number().positive().default(1e-5) }).strict().optional(),
   actmax: ActmaxConfig.optional(),
   /** Only the architecture pages (summary, diagram, layers): for very large models. */
   summaryOnly: z.boolean().default(false),
@@ -89,7 +114,10 @@ export const LoadedModelConfig = z.object({
   data: z.string().min(1),
   /** Class names in output order, or a file with one per line (default: sub-folders, or metadata.json's labels). */
   classes: z.union([z.array(z.string().min(1)).min(2), z.string().min(1)]).optional(),
-  /** How pixels become inputs: '/255' → [0, 1], '[-1,1]' (MobileNet, Teachable Machine; read from metadata.json). */
+  /**
+   * How pixels become inputs (Keras's preprocess_input modes): '/255' → [0, 1]; '[-1,1]' or 'tf' (MobileNet,
+   * Teachable Machine; read from metadata.json); 'caffe' (BGR minus ImageNet means: VGG, ResNet50); 'torch'.
+   */
   scale: scale.optional(),
   actmax: ActmaxConfig.optional(),
   summaryOnly: z.boolean().default(false),
@@ -121,6 +149,14 @@ export const Config = z.object({
   methods: z.record(z.enum(methodIds), z.union([z.literal(false), z.record(z.unknown())])).default({}),
   /** Layers to show (activation grids, filters, actmax); default all. */
   layers: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+  /**
+   * Seconds each model's explanations should take: optional work (activation maximization, class images, the
+   * randomization check's depth, curve steps, IG steps) is trimmed to fit, and the model page lists each cut.
+   * Makes the report depend on the machine's speed. Default: no limit.
+   */
+  budget: z.number().positive().optional(),
+  /** MiB a batch may hold (default: three quarters of what the engine's 4 GiB heap has free beside the weights). */
+  memory: z.number().int().min(16).optional(),
 }).strict();
 
 export type ConfigInput = z.input<typeof Config>;

@@ -6,6 +6,7 @@ import { fashionMnist, splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadImageFolder } from '../data/folder.ts';
 import { generateShapes } from '../data/shapes.ts';
 import { buildZooModel } from '../models/zoo.ts';
+import { hasImagenetTop, imagenetClassNames, kerasPreprocessing, loadImagenetWeights } from '../models/pretrained.ts';
 import { defaultEntries } from '../pipeline/default-report.ts';
 import { loadedModelEntry } from '../pipeline/loaded-model.ts';
 import { resolve } from 'node:path';
@@ -16,8 +17,13 @@ import type { SpecEntry } from '../pipeline/shards.ts';
 import type { Config, LoadedModelConfig, ZooModelConfig } from './schema.ts';
 
 /** What every model of the config shares: samples, methods, layers. */
-function explainOptions(config: Config, index: number): Pick<ModelSpec, 'samples' | 'methods' | 'layers' | 'configKey'> {
-  return { samples: config.samples, methods: config.methods, layers: config.layers, configKey: `models[${index}]` };
+function explainOptions(config: Config, index: number): Pick<ModelSpec, 'samples' | 'methods' | 'layers' | 'configKey' | 'memory' | 'budget'> {
+  return { samples: config.samples, methods: config.methods, layers: config.layers, configKey: `models[${index}]`, ...sizeOptions(config) };
+}
+
+/** The config's `memory` (MiB → bytes) and `budget` (seconds), when set. */
+export function sizeOptions(config: Pick<Config, 'memory' | 'budget'>): Pick<ModelSpec, 'memory' | 'budget'> {
+  return { ...(config.memory != null ? { memory: config.memory * 2 ** 20 } : {}), ...(config.budget != null ? { budget: config.budget } : {}) };
 }
 
 interface Splits {
@@ -27,7 +33,7 @@ interface Splits {
 }
 
 /** The model's data: training and validation splits only when the model is trained. */
-async function datasets(m: ZooModelConfig, seed: number): Promise<Splits> {
+async function datasets(m: ZooModelConfig, seed: number, samplesMax?: number): Promise<Splits> {
   const d = m.dataset;
   const trained = m.training != null;
   if (d.kind === 'fashion-mnist') {
@@ -46,8 +52,12 @@ async function datasets(m: ZooModelConfig, seed: number): Promise<Splits> {
       test: generateShapes({ ...opts, count: d.test, seed: 3 }),
     };
   }
-  const folder = (dir: string) => loadImageFolder({ dir, imageSize: d.size, channels: d.channels, scaling: d.scale });
-  const test = await folder(d.test);
+  const pretrained = m.weights === 'imagenet';
+  const folder = (dir: string, limitUnlabeled?: number) => loadImageFolder({
+    dir, imageSize: d.size ?? (pretrained ? [224, 224] : [64, 64]), channels: d.channels,
+    scaling: d.scale ?? (pretrained ? kerasPreprocessing(m.zoo) : '/255'), limitUnlabeled,
+  });
+  const test = await folder(d.test, samplesMax);
   if (!d.train || !trained) return { test };
   const all = await folder(d.train);
   if (all.classes.join() !== test.classes.join()) {
@@ -85,20 +95,51 @@ function zooEntry(raw: ZooModelConfig, config: Config, index: number, baseDir: s
     slug: m.id,
     cost: cost(m),
     inDefault: true,
-    recipe: () => ({ model: m, seed: config.seed, samples: config.samples, methods: config.methods, layers: config.layers, data: dataStamps(m.dataset) }),
+    recipe: () => ({ model: m, seed: config.seed, samples: config.samples, methods: config.methods, layers: config.layers, data: dataStamps(m.dataset), size: sizeOptions(config) }),
     make: async (): Promise<ModelSpec> => {
-      const data = await datasets(m, config.seed);
+      const data = await datasets(m, config.seed, config.samples.max);
       const t = m.training;
       if (t && !data.train) throw new Error(`models[${index}].training: the dataset has no training images; set dataset.train or drop training`);
       const inputShape = data.test.shape as [number, number, number];
+      const imagenet = m.weights === 'imagenet' && hasImagenetTop(m.zoo, m.options);
+      if (imagenet && t) throw new Error(`models[${index}].training: the ImageNet top has ImageNet's 1000 classes; to train on your classes set options.head: 'transfer'`);
+      if (m.fineTune && !t) throw new Error(`models[${index}].fineTune: fine-tuning follows training; add training (the head on the frozen base first)`);
+      const unlabeled = (data.test as { labeled?: boolean }).labeled === false;
+      if (imagenet) {
+        // The ImageNet classifier: Keras's class names; photos unlabeled, or in folders named by ImageNet classes.
+        const names = await imagenetClassNames({ log: (l) => console.error(`${m.id}: ${l}`) });
+        const labels = unlabeled ? data.test.labels : data.test.labels.map((k) => {
+          const i = names.indexOf(data.test.classes[k]);
+          if (i < 0) throw new Error(`${data.test.name}: folder '${data.test.classes[k]}' is not an ImageNet class name (e.g. ${names.slice(0, 3).join(', ')}); use a flat folder of photos, or folders named by ImageNet classes`);
+          return i;
+        });
+        data.test = { ...data.test, classes: names, numClasses: names.length, labels: Int32Array.from(labels) };
+      }
+      const unlabeledOptions = unlabeled ? {
+        labeled: false, dataName: data.test.name,
+        omittedSamples: ((data.test as { total?: number }).total ?? data.test.count) - data.test.count,
+        samples: { perClass: 0, mistakes: 0, ids: data.test.ids },
+      } : {};
+      if (unlabeled && !imagenet) throw new Error(`models[${index}].dataset.test: ${data.test.name} has no class sub-folders; a zoo model needs labeled test images unless it keeps the ImageNet top (weights: 'imagenet')`);
       return {
         slug: m.id,
         title: m.title ?? `${m.zoo} on ${data.test.name.split('/')[0]}`,
         architecture: `${m.zoo} (convlens zoo)${Object.keys(m.options).length ? ` with ${JSON.stringify(m.options)}` : ''}`,
-        description: `${m.zoo} ${t ? `trained for ${t.epochs} epochs` : 'with its random initial weights'} on ${data.test.name.split('/')[0]}, from the config's models[${index}].`,
-        identity: { zoo: m.zoo, options: m.options, inputShape, numClasses: data.test.numClasses },
-        build: () => buildZooModel(m.zoo, { inputShape, numClasses: data.test.numClasses, seed: config.seed, extra: m.options }),
-        training: t && data.train && data.validation ? { train: data.train, validation: data.validation, ...t } : undefined,
+        description: `${m.zoo} ${m.weights === 'imagenet' ? (imagenet ? "with Keras's ImageNet weights (1000 classes)" : `with Keras's ImageNet weights in its frozen base${t ? `, a new head trained for ${t.epochs} epochs${m.fineTune ? ` and fine-tuned from ${m.fineTune.from} for ${m.fineTune.epochs} more` : ''}` : ''}`) : t ? `trained for ${t.epochs} epochs` : 'with its random initial weights'} on ${data.test.name.split('/')[0]}, from the config's models[${index}].`,
+        identity: { zoo: m.zoo, options: m.options, inputShape, numClasses: data.test.numClasses, ...(m.weights ? { weights: m.weights } : {}) },
+        build: async () => {
+          const model = buildZooModel(m.zoo, { inputShape, numClasses: data.test.numClasses, seed: config.seed, extra: m.options });
+          if (m.weights === 'imagenet') {
+            try {
+              await loadImagenetWeights(model, m.zoo, m.options, { log: (l) => console.error(`${m.id}: ${l}`) });
+            } catch (err) {
+              model.dispose();
+              throw err;
+            }
+          }
+          return model;
+        },
+        training: t && data.train && data.validation ? { train: data.train, validation: data.validation, ...t, ...(m.fineTune ? { fineTune: m.fineTune } : {}) } : undefined,
         test: data.test,
         classifier,
         seed: config.seed,
@@ -108,6 +149,7 @@ function zooEntry(raw: ZooModelConfig, config: Config, index: number, baseDir: s
         camLayer: m.camLayer,
         localizationImages: m.localizationImages,
         ...explainOptions(config, index),
+        ...unlabeledOptions,
       };
     },
   };
@@ -126,11 +168,11 @@ export function configEntries(config: Config, cli: { epochs?: number } = {}, bas
     const entries = defaultEntries({ epochs: cli.epochs ?? config.epochs ?? 5, seed: config.seed });
     return entries.map((e) => ({
       ...e,
-      recipe: e.recipe && (() => ({ base: e.recipe!(), samples: config.samples, methods: config.methods, layers: config.layers })),
+      recipe: e.recipe && (() => ({ base: e.recipe!(), samples: config.samples, methods: config.methods, layers: config.layers, size: sizeOptions(config) })),
       make: async () => {
         const spec = await e.make();
         // A default model's own method parameters (the GAP CNNs' cheaper IG) yield to the config's, method by method.
-        return { ...spec, samples: config.samples, methods: { ...spec.methods, ...config.methods }, layers: config.layers, configKey: undefined };
+        return { ...spec, samples: config.samples, methods: { ...spec.methods, ...config.methods }, layers: config.layers, configKey: undefined, ...sizeOptions(config) };
       },
     }));
   }

@@ -31,8 +31,10 @@ export function seededPermutation(n: number, seed: number): Int32Array {
 }
 
 export interface ImageArrays {
-  /** uint8 pixels, [N, H, W, C] row-major. */
+  /** uint8 pixels, [N, H, W, C] row-major (RGB). */
   images: Uint8Array;
+  /** The model takes BGR (Keras's 'caffe' preprocessing): channels are reversed on the way in. */
+  bgr?: boolean;
   labels: Uint8Array | Int32Array;
   count: number;
   shape: [number, number, number];
@@ -40,15 +42,16 @@ export interface ImageArrays {
 }
 
 /**
- * Batch `indices` as x [n, H, W, C] float32 (pixel · scale + offset) and one-hot y [n, numClasses].
- * Default scaling maps bytes to [0, 1].
+ * Batch `indices` as x [n, H, W, C] float32 (pixel · scale + offset, per channel when they are arrays; channels
+ * reversed first when `data.bgr`) and one-hot y [n, numClasses]. Default scaling maps bytes to [0, 1].
  */
 export function makeBatch(
   data: ImageArrays,
   indices: ArrayLike<number>,
-  scale = 1 / 255,
-  offset = 0,
+  scale: number | number[] = 1 / 255,
+  offset: number | number[] = 0,
 ): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  if (Array.isArray(scale) || Array.isArray(offset) || data.bgr) return makeBatchPerChannel(data, indices, scale, offset);
   const [H, W, C] = data.shape;
   const size = H * W * C;
   const n = indices.length;
@@ -59,6 +62,26 @@ export function makeBatch(
     const src = data.images.subarray(idx * size, (idx + 1) * size);
     const base = i * size;
     for (let k = 0; k < size; k++) xs[base + k] = src[k] * scale + offset;
+    ys[i * data.numClasses + data.labels[idx]] = 1;
+  }
+  return { x: tf.tensor4d(xs, [n, H, W, C]), y: tf.tensor2d(ys, [n, data.numClasses]) };
+}
+
+function makeBatchPerChannel(data: ImageArrays, indices: ArrayLike<number>, scale: number | number[], offset: number | number[]): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const [H, W, C] = data.shape;
+  const size = H * W * C;
+  const n = indices.length;
+  const s = Array.from({ length: C }, (_, c) => (Array.isArray(scale) ? scale[c] : scale));
+  const o = Array.from({ length: C }, (_, c) => (Array.isArray(offset) ? offset[c] : offset));
+  const xs = new Float32Array(n * size);
+  const ys = new Float32Array(n * data.numClasses);
+  for (let i = 0; i < n; i++) {
+    const idx = indices[i];
+    const src = data.images.subarray(idx * size, (idx + 1) * size);
+    const base = i * size;
+    for (let p = 0; p < H * W; p++) {
+      for (let c = 0; c < C; c++) xs[base + p * C + c] = src[p * C + (data.bgr ? C - 1 - c : c)] * s[c] + o[c];
+    }
     ys[i * data.numClasses + data.labels[idx]] = 1;
   }
   return { x: tf.tensor4d(xs, [n, H, W, C]), y: tf.tensor2d(ys, [n, data.numClasses]) };

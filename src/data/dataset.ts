@@ -12,17 +12,51 @@ export interface Dataset extends ImageArrays {
   classes: string[];
   /** Stable per-sample ids, e.g. `fashion-mnist/test/17`, `shapes-1-5`, `cats/001.jpg`. */
   ids: string[];
-  /** Floats fed to a model: byte · scale + offset, inside `range`. */
-  scale: number;
-  offset: number;
+  /** Floats fed to a model: byte · scale + offset (per channel when arrays), inside `range`. */
+  scale: number | number[];
+  offset: number | number[];
   range: [number, number];
   /** Ground-truth object masks [N, H, W] (1 = object), when the source knows them. */
   masks?: Uint8Array;
 }
 
-/** Scalings by name: '/255' → [0, 1] (default), '[-1,1]' → MobileNet's preprocess_input. */
-export function scaling(kind: '/255' | '[-1,1]'): Pick<Dataset, 'scale' | 'offset' | 'range'> {
-  return kind === '[-1,1]' ? { scale: 1 / 127.5, offset: -1, range: [-1, 1] } : { scale: 1 / 255, offset: 0, range: [0, 1] };
+/**
+ * How pixels become model inputs, by name. '/255' → [0, 1] (default); '[-1,1]', alias 'tf' → Keras's
+ * preprocess_input mode 'tf' (MobileNet, Teachable Machine); 'caffe' → BGR with ImageNet's channel means
+ * subtracted, unscaled (VGG16/19, ResNet50); 'torch' → [0, 1] then each channel standardised by ImageNet's
+ * mean and std (DenseNet, PyTorch models). The modes and numbers are Keras's imagenet_utils.preprocess_input's.
+ */
+export const SCALINGS = ['/255', '[-1,1]', 'tf', 'caffe', 'torch'] as const;
+export type Scaling = (typeof SCALINGS)[number];
+
+export function scaling(kind: Scaling): Pick<Dataset, 'scale' | 'offset' | 'range' | 'bgr'> {
+  if (kind === '[-1,1]' || kind === 'tf') return { scale: 1 / 127.5, offset: -1, range: [-1, 1] };
+  if (kind === 'caffe') {
+    // Model channel c is the photo's channel 2 − c (BGR); means in BGR order.
+    const mean = [103.939, 116.779, 123.68];
+    return { scale: [1, 1, 1], offset: mean.map((m) => -m), range: [-Math.max(...mean), 255 - Math.min(...mean)], bgr: true };
+  }
+  if (kind === 'torch') {
+    const mean = [0.485, 0.456, 0.406];
+    const std = [0.229, 0.224, 0.225];
+    const lo = mean.map((m, c) => -m / std[c]);
+    const hi = mean.map((m, c) => (1 - m) / std[c]);
+    return { scale: std.map((s) => 1 / (255 * s)), offset: lo, range: [Math.min(...lo), Math.max(...hi)] };
+  }
+  return { scale: 1 / 255, offset: 0, range: [0, 1] };
+}
+
+/** Model inputs → display bytes (RGB), inverting the dataset's scaling channel by channel. */
+export function inputBytes(values: ArrayLike<number>, data: Pick<Dataset, 'scale' | 'offset' | 'bgr'>, channels: number): Uint8Array {
+  const s = Array.from({ length: channels }, (_, c) => (Array.isArray(data.scale) ? data.scale[c] : (data.scale as number)));
+  const o = Array.from({ length: channels }, (_, c) => (Array.isArray(data.offset) ? data.offset[c] : (data.offset as number)));
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const c = i % channels;
+    const byte = Math.max(0, Math.min(255, Math.round((values[i] - o[c]) / s[c])));
+    out[data.bgr ? i - c + (channels - 1 - c) : i] = byte;
+  }
+  return out;
 }
 
 /** The samples at `indices`, ids and masks included. */

@@ -10,7 +10,7 @@ import { basename, extname, join, relative, resolve } from 'node:path';
 import { decode as decodeBmp } from 'bmp-ts';
 import sharp from 'sharp';
 import { DataError } from './idx.ts';
-import { type Dataset, scaling } from './dataset.ts';
+import { type Dataset, type Scaling, scaling } from './dataset.ts';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff', '.avif'];
 
@@ -34,7 +34,7 @@ export interface FolderOptions {
   /** Largest accepted image, in pixels, before decoding (a declared 20000x20000 is refused). */
   maxPixels?: number;
   /** How bytes become model inputs (default '/255' → [0, 1]). */
-  scaling?: '/255' | '[-1,1]';
+  scaling?: Scaling;
   /** A flat (unlabeled) folder: decode only the first this many images, in file-name order. */
   limitUnlabeled?: number;
 }

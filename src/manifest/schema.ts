@@ -46,6 +46,8 @@ export const EpochRecord = z.object({
   acc: z.number().min(0).max(1),
   val_loss: z.number().optional(),
   val_acc: z.number().min(0).max(1).optional(),
+  /** Epochs of the fine-tuning phase (after the frozen-base phase). */
+  phase: z.literal('fine-tune').optional(),
 });
 
 export const MethodInfo = z.object({
@@ -97,7 +99,7 @@ export const ChannelStats = z.object({
 export const LayerView = z.object({
   layer: z.string(),
   /** Per sample: the grid of every channel (per-channel standardisation, viridis). */
-  grids: z.array(z.object({ sample: z.string(), image: Asset, columns: z.number().int(), tile: z.tuple([z.number(), z.number()]) })),
+  grids: z.array(z.object({ sample: z.string(), image: Asset, columns: z.number().int(), tile: z.tuple([z.number(), z.number()]), channels: z.number().int().positive().optional() })),
   /** Per channel, first sample, full size: anchors #channel-N point here. */
   channels: z.array(Asset),
   /** Sum over channels per sample (the fused map: the sum over channels). */
@@ -191,8 +193,26 @@ export const ModelReport = z.object({
       correct: z.number().int().nonnegative(),
     })),
   }).optional(),
-  /** Set while a model split by sample over shards is one part of itself; `merge` joins the parts. */
-  part: z.object({ index: z.number().int().positive(), count: z.number().int().positive() }).optional(),
+  /**
+   * Set while a model split by sample over shards is one part of itself; `merge` joins the parts. `explained`: the
+   * positions (in `samples`) whose attributions this part computed.
+   */
+  part: z.object({ index: z.number().int().positive(), count: z.number().int().positive(), explained: z.array(z.number().int().nonnegative()).optional() }).optional(),
+  /**
+   * How the work was sized to the model: its forward FLOPs per image, the images per forward and gradient pass the
+   * memory plan allowed, what the model's size changed from the defaults, what a time budget trimmed (with the
+   * estimated seconds saved), and what could not run at all and why.
+   */
+  work: z.object({
+    flops: z.number().nonnegative(),
+    heavy: z.boolean(),
+    batch: z.object({ forward: z.number().int().nonnegative(), gradient: z.number().int().nonnegative() }),
+    memory: z.number().nonnegative(),
+    notes: z.array(z.string()).default([]),
+    budget: z.number().positive().optional(),
+    trimmed: z.array(z.object({ what: z.string(), saved: z.number().nonnegative() })).default([]),
+    skipped: z.array(z.object({ what: z.string(), why: z.string() })).default([]),
+  }).optional(),
   /** Activation maximization of each class's logit. */
   classMax: z.array(z.object({ index: z.number().int(), image: Asset, value: z.number() })).default([]),
   samples: z.array(Sample).default([]),

@@ -289,30 +289,59 @@ export async function loadKerasH5(path: string): Promise<tf.LayersModel> {
         `${file}: no 'model_config' attribute: this holds weights only (model.save_weights). Save the whole model with model.save('model.h5') or model.save('model.keras')`,
       );
     }
-    const root = h5.get('model_weights') as (InstanceType<typeof h5wasm.Group>) | null;
-    if (root == null) throw new ModelFileError(`${file}: missing group 'model_weights'`);
-    const weights = new Map<string, Arrays>();
-    for (const layerName of chunkedAttribute(root, 'layer_names')) {
-      const group = h5.get(`model_weights/${layerName}`) as InstanceType<typeof h5wasm.Group> | null;
-      if (group == null) throw new ModelFileError(`${file}: missing group 'model_weights/${layerName}'`);
-      let names: string[];
-      try {
-        names = chunkedAttribute(group, 'weight_names');
-      } catch (err) {
-        throw new ModelFileError(`${file}: layer '${layerName}': weight_names: ${(err as Error).message}`);
-      }
-      weights.set(layerName, names.map((w) => dataset(h5, `model_weights/${layerName}/${w}`, file)));
-    }
+    const weights = weightGroups(h5, 'model_weights', file);
     return { config: JSON.parse(String(rawConfig)) as Json, weights };
   });
   const model = await buildModel(config, file);
+  assignByLayerName(model, weights, file, 'model_weights');
+  return model;
+}
+
+/**
+ * The weight arrays of every layer group under `prefix` ('' for the root of a weights-only file, `model_weights`
+ * in a whole-model file), in the order of the `layer_names` attribute, each with its `weight_names`.
+ */
+function weightGroups(h5: InstanceType<typeof h5wasm.File>, prefix: string, file: string): Map<string, Arrays> {
+  const root = (prefix ? h5.get(prefix) : h5) as InstanceType<typeof h5wasm.Group> | null;
+  if (root == null) throw new ModelFileError(`${file}: missing group '${prefix}'`);
+  const at = (name: string) => (prefix ? `${prefix}/${name}` : name);
+  const weights = new Map<string, Arrays>();
+  for (const layerName of chunkedAttribute(root, 'layer_names')) {
+    const group = h5.get(at(layerName)) as InstanceType<typeof h5wasm.Group> | null;
+    if (group == null) throw new ModelFileError(`${file}: missing group '${at(layerName)}'`);
+    let names: string[];
+    try {
+      names = chunkedAttribute(group, 'weight_names');
+    } catch (err) {
+      throw new ModelFileError(`${file}: layer '${layerName}': weight_names: ${(err as Error).message}`);
+    }
+    weights.set(layerName, names.map((w) => dataset(h5, at(`${layerName}/${w}`), file)));
+  }
+  return weights;
+}
+
+function assignByLayerName(model: tf.LayersModel, weights: Map<string, Arrays>, file: string, where: string, only?: (name: string) => boolean): void {
   for (const layer of model.layers) {
-    if (layer.weights.length === 0) continue;
+    if (layer.weights.length === 0 || (only && !only(layer.name))) continue;
     const arrays = weights.get(layer.name);
-    if (arrays == null) throw new ModelFileError(`${file}: no weights for layer '${layer.name}' in 'model_weights'`);
+    if (arrays == null) throw new ModelFileError(`${file}: no weights for layer '${layer.name}' in ${where} (the file has ${[...weights.keys()].filter((k) => (weights.get(k)?.length ?? 0) > 0).slice(0, 6).join(', ')}, …)`);
     assignWeights(layer, inLayerOrder(layer, arrays), file);
   }
-  return model;
+}
+
+/**
+ * Weights only (`model.save_weights('w.h5')`, and the ImageNet files Keras's applications download): `layer_names`
+ * at the root, one group per layer. Loaded by layer name into `model`, whose architecture must use Keras's names
+ * (the zoo's VGG and MobileNetV2 do); every weighted layer must be in the file, with the shapes it needs.
+ */
+export async function loadKerasWeights(model: tf.LayersModel, path: string, opts: { only?: (layer: string) => boolean } = {}): Promise<void> {
+  const file = resolve(path);
+  const bytes = readOrFail(file);
+  const weights = await withHdf5(bytes, file, (h5) => {
+    if (attr(h5, 'layer_names') == null) throw new ModelFileError(`${file}: no 'layer_names' at the root: not a Keras weights file (model.save_weights)`);
+    return weightGroups(h5, '', file);
+  });
+  assignByLayerName(model, weights, file, 'the file', opts.only);
 }
 
 /** Keras 3 `.keras` zip archive. */

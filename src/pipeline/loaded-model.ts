@@ -6,10 +6,10 @@
  * `metadata.json` beside the model. Nested models are flattened so their inner layers get pages.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { listImageFiles, loadImageFolder } from '../data/folder.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { type Dataset, type Scaling, SCALINGS } from '../data/dataset.ts';
 import { slugify } from '../manifest/slug.ts';
 import { loadAnyModel, modelFiles } from '../models/keras.ts';
 import { flattenModel } from '../models/flatten.ts';
@@ -38,6 +38,9 @@ export interface LoadedModelOptions {
 
 export const DEFAULT_PHOTOS = 32;
 
+/** Samples per local process for a small model (see SpecEntry.samplesPerJob). */
+export const MIN_SAMPLES_PER_JOB = 4;
+
 /** A path as the report may show it: relative to the working directory, never the build machine's absolute path. */
 export function displayPath(path: string, cwd: string): string {
   const rel = relative(cwd, resolve(cwd, path));
@@ -58,10 +61,10 @@ export function loadedModelSlug(modelPath: string): string {
   return slugify(modelName(modelPath)) || 'model';
 }
 
-function parseScaling(value: string | undefined, where: string): '/255' | '[-1,1]' | undefined {
+function parseScaling(value: string | undefined, where: string): Scaling | undefined {
   if (value == null) return undefined;
-  if (value === '/255' || value === '[-1,1]') return value;
-  throw new Error(`${where}: expected '/255' or '[-1,1]', found '${value}'`);
+  if ((SCALINGS as readonly string[]).includes(value)) return value as Scaling;
+  throw new Error(`${where}: expected one of ${SCALINGS.map((s) => `'${s}'`).join(', ')}, found '${value}'`);
 }
 
 export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec> {
@@ -117,7 +120,7 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
 }
 
 /** The report entry of a loaded model, with a cache recipe from the model's files and the folder's images. */
-export function loadedModelEntry(o: LoadedModelOptions, explain: Partial<Pick<ModelSpec, 'samples' | 'methods' | 'layers'>> & { camLayer?: string; actmax?: ModelSpec['actmax']; slug?: string; summaryOnly?: boolean; configKey?: string }): SpecEntry {
+export function loadedModelEntry(o: LoadedModelOptions, explain: Partial<Pick<ModelSpec, 'samples' | 'methods' | 'layers' | 'memory' | 'budget'>> & { camLayer?: string; actmax?: ModelSpec['actmax']; slug?: string; summaryOnly?: boolean; configKey?: string }): SpecEntry {
   const slug = explain.slug ?? loadedModelSlug(o.modelPath);
   const modelPath = resolve(o.cwd, o.modelPath);
   const dataDir = resolve(o.cwd, o.dataDir);
@@ -126,6 +129,8 @@ export function loadedModelEntry(o: LoadedModelOptions, explain: Partial<Pick<Mo
     cost: 30,
     inDefault: true,
     splitBySample: true,
+    // A model of 4 MB or more (MobileNetV2 1.0: 14 MB; Teachable Machine's: 2 MB) is split even for 2 samples.
+    samplesPerJob: () => (modelFiles(modelPath).reduce((n, f) => n + statSync(f).size, 0) >= 4e6 ? 1 : MIN_SAMPLES_PER_JOB),
     sampleCount: () => {
       const root = resolve(o.cwd, o.dataDir);
       const files = listImageFiles(root);
@@ -151,6 +156,8 @@ export function loadedModelEntry(o: LoadedModelOptions, explain: Partial<Pick<Mo
         ...(explain.actmax ? { actmax: explain.actmax } : {}),
         ...(explain.summaryOnly ? { summaryOnly: true } : {}),
         ...(explain.configKey ? { configKey: explain.configKey } : {}),
+        ...(explain.memory != null ? { memory: explain.memory } : {}),
+        ...(explain.budget != null ? { budget: explain.budget } : {}),
       };
     },
   };

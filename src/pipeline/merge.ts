@@ -24,7 +24,12 @@ export function joinParts(parts: ModelReport[]): ModelReport {
     if (p.samples.map((s) => s.id).join('\n') !== ids) throw new Error(`merge: the parts of '${slug}' explain different samples; compute every shard with the same model, data and config`);
   }
   const { part: _part, ...rest } = base;
-  return { ...rest, samples: base.samples.map((s, i) => ({ ...s, attributions: byIndex.get((i % count) + 1)!.samples[i].attributions })) };
+  // Which part explained each sample: the positions each part lists (older manifests: round-robin).
+  const owner = new Map<number, ModelReport>();
+  for (const p of parts) for (const i of p.part?.explained ?? p.samples.map((_, i) => i).filter((i) => i % count === p.part!.index - 1)) owner.set(i, p);
+  const missing = base.samples.findIndex((_, i) => !owner.has(i));
+  if (missing >= 0) throw new Error(`merge: no part of '${slug}' explained sample ${base.samples[missing].id}; compute every shard with the same convlens version and config`);
+  return { ...rest, samples: base.samples.map((s, i) => ({ ...s, attributions: owner.get(i)!.samples[i].attributions })) };
 }
 
 export function mergeManifests(manifests: Manifest[], order?: string[]): Manifest {

@@ -7,9 +7,11 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.ts';
 import type { ModelReport } from '../manifest/schema.ts';
 import { cacheKey, dataFingerprint, trainWithCache } from '../train/cache.ts';
-import { bestCheckpoint, cosineDecay, learningRateSchedule, progress, type Monitor } from '../train/callbacks.ts';
+import { type AugmentOptions, augmenter } from '../data/augment.ts';
+import { bestCheckpoint, cosineDecay, earlyStopping, learningRateSchedule, progress, type Monitor, unfreezeFrom } from '../train/callbacks.ts';
 import { evaluate, fit } from '../train/fit.ts';
 import { evaluateProbabilities } from '../viz/evaluation.ts';
+import { batchLimits, formatBytes, measureCost, memoryBudget } from '../viz/budget.ts';
 import { predictAll } from './predict.ts';
 import { dataPreview, learningCharts, mistakeGallery } from './preview.ts';
 import { layerSummaries, pickSamples, visualize } from './visualize.ts';
@@ -24,6 +26,16 @@ export interface TrainingSpec {
   checkpoint?: Monitor;
   /** Cosine decay of the learning rate to 5 % over the epochs. */
   cosine?: boolean;
+  /** Seeded augmentation of the training batches (Keras's random flip/rotation/zoom/translation/contrast layers). */
+  augment?: Omit<AugmentOptions, 'seed'>;
+  /** Stop when validation loss has not improved for this many epochs (Keras EarlyStopping); the best epoch is kept. */
+  patience?: number;
+  /**
+   * A second phase after the (frozen-base) first: layers from `from` on become trainable — BatchNormalization
+   * layers stay frozen, in inference mode, as Keras's fine-tuning guide does — and train `epochs` more at
+   * `learningRate`.
+   */
+  fineTune?: { from: string; epochs: number; learningRate: number };
 }
 
 export interface ModelSpec {
@@ -75,6 +87,10 @@ export interface ModelSpec {
   omittedSamples?: number;
   /** This run's part of a model split by sample over shards (src/pipeline/shards.ts). */
   part?: { index: number; count: number };
+  /** Bytes a batch may hold (config `memory`, MiB × 2^20); default: three quarters of the engine's free heap. */
+  memory?: number;
+  /** Seconds the optional work should fit in (config/CLI `budget`). */
+  budget?: number;
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -116,7 +132,10 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
     const key = cacheKey({
       model: spec.identity,
       data: [dataFingerprint(t.train), dataFingerprint(t.validation), dataFingerprint(test)],
-      training: { epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: 'adam', checkpoint: t.checkpoint ?? 'val_acc', cosine: t.cosine ?? false },
+      training: {
+        epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: 'adam', checkpoint: t.checkpoint ?? 'val_acc', cosine: t.cosine ?? false,
+        ...(t.augment ? { augment: t.augment } : {}), ...(t.patience ? { patience: t.patience } : {}), ...(t.fineTune ? { fineTune: t.fineTune } : {}),
+      },
       seed: spec.seed,
       backend: ctx.backend,
     });
@@ -125,21 +144,32 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       key,
       noCache: ctx.noCache,
       build: spec.build,
-      train: (m) =>
-        fit(m, t.train, {
-          epochs: t.epochs,
-          batchSize: t.batchSize,
-          seed: spec.seed,
-          learningRate: t.learningRate,
-          validation: t.validation,
-          scale: t.train.scale,
-          offset: t.train.offset,
-          callbacks: [
-            bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }),
-            ...(t.cosine ? [learningRateSchedule(cosineDecay(t.epochs, 0.05))] : []),
-            progress({ label: slug, stepsPerEpoch: Math.ceil(t.train.count / t.batchSize) }),
-          ],
-        }).map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc })),
+      train: (m) => {
+        const phase = (epochs: number, learningRate: number, seed: number, label: string) =>
+          fit(m, t.train, {
+            epochs,
+            batchSize: t.batchSize,
+            seed,
+            learningRate,
+            validation: t.validation,
+            scale: t.train.scale,
+            offset: t.train.offset,
+            augment: t.augment ? augmenter({ ...t.augment, seed }) : undefined,
+            callbacks: [
+              bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }),
+              ...(t.patience ? [earlyStopping({ monitor: 'val_loss', patience: t.patience })] : []),
+              ...(t.cosine ? [learningRateSchedule(cosineDecay(epochs, 0.05))] : []),
+              progress({ label, stepsPerEpoch: Math.ceil(t.train.count / t.batchSize) }),
+            ],
+          });
+        const first = phase(t.epochs, t.learningRate, spec.seed, slug);
+        const all = [...first];
+        if (t.fineTune) {
+          unfreezeFrom(m, t.fineTune.from);
+          all.push(...phase(t.fineTune.epochs, t.fineTune.learningRate, spec.seed + 1, `${slug} fine-tune from ${t.fineTune.from}`));
+        }
+        return all.map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc, ...(i >= first.length ? { phase: 'fine-tune' as const } : {}) }));
+      },
     });
     if (result.cached) ctx.log?.(`${slug}: trained model loaded from the cache (${key})`);
     model = result.model;
@@ -178,11 +208,20 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       if (ctx.timings) ctx.timings[slug] = { train: (clock.trained - clock.start) / 1000, evaluate: 0, visualize: 0 };
       return architecture();
     }
+    // The model's cost, measured once: passes' time and bytes, then the batches the memory plan allows.
+    const cost = await measureCost(model, spec.classifier);
+    const memory = memoryBudget(cost, spec.memory);
+    const limits = batchLimits(cost, memory);
+    ctx.log?.(`${slug}: ${(cost.flops / 1e9).toFixed(2)} GFLOPs per image; a gradient pass holds ${formatBytes(cost.gradient.bytesPerImage)} per image; batches of ${limits.forward} (forward) and ${limits.gradient} (gradient) within ${formatBytes(memory)}`);
+    if (limits.forward === 0) {
+      throw new Error(`${spec.configKey ?? slug}: one image's forward pass needs ${formatBytes(cost.forward.fixedBytes + cost.forward.bytesPerImage)}, more than the ${formatBytes(memory)} left beside the model's ${formatBytes(cost.weightBytes)} of weights in the engine's 4 GiB heap; use a smaller input size or a smaller model`);
+    }
     let evaluation: ModelReport['evaluation'];
     let probs: Float32Array | undefined;
     if (spec.classifier && spec.labeled !== false) {
-      const { loss } = evaluate(model, test, 500, test.scale, test.offset);
-      probs = predictAll(model, test);
+      const batch = Math.min(500, limits.forward);
+      const { loss } = evaluate(model, test, batch, test.scale, test.offset);
+      probs = predictAll(model, test, Math.min(1000, limits.forward));
       const ev = evaluateProbabilities(probs, test.labels, test.numClasses, { mistakesPerCell: 4 });
       const mistakes = await mistakeGallery(ev.mistakes, test, ctx.publicDir, slug);
       evaluation = { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass, mistakes };
@@ -201,7 +240,9 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       camLayer: spec.camLayer,
       localizationImages: spec.localizationImages,
       part: spec.part,
+      cost, limits, memory, budget: spec.budget,
     });
+    const { explained, ...viewFields } = views;
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (ctx.timings) {
       ctx.timings[slug] = {
@@ -219,8 +260,8 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
         charts: learningCharts(history, ctx.publicDir, slug),
       },
       evaluation,
-      ...views,
-      ...(spec.part && spec.part.count > 1 ? { part: spec.part } : {}),
+      ...viewFields,
+      ...(spec.part && spec.part.count > 1 ? { part: { ...spec.part, explained } } : {}),
     };
   } finally {
     model.dispose();

@@ -1,11 +1,11 @@
 /**
- * Progress over a known number of work units (the visualize step: one unit per attribution method, per layer,
- * per randomization step and for the class images). On a TTY a bar redrawn in place with an ETA; otherwise a
+ * Progress over a known amount of work (the visualize step: each attribution method, layer, randomization step
+ * and the class images, weighted by their estimated seconds from the model's measured cost). On a TTY a bar redrawn in place with an ETA; otherwise a
  * plain line at most every `every` seconds (CI logs), and always for the last unit.
  */
 export interface WorkProgress {
-  /** One unit done; `what` names it (shown on the bar). */
-  tick(what: string): void;
+  /** One unit done (`weight` of the total: its estimated seconds or passes); `what` names it (shown on the bar). */
+  tick(what: string, weight?: number): void;
   /** Clear the bar (TTY). */
   end(): void;
 }
@@ -21,20 +21,21 @@ export function workProgress({ label, total, stream = process.stderr, every = 15
   const start = now();
   let done = 0;
   let lastLine = start;
+  const percent = () => Math.round((100 * done) / Math.max(1e-9, total));
   const eta = () => {
     const elapsed = (now() - start) / 1000;
     return done > 0 ? (elapsed / done) * (total - done) : 0;
   };
   return {
-    tick(what) {
-      done = Math.min(total, done + 1);
+    tick(what, weight = 1) {
+      done = Math.min(total, done + weight);
       if (tty) {
         const width = 24;
-        const filled = Math.round((done / Math.max(1, total)) * width);
-        stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} eta ${eta().toFixed(0)}s ${what.slice(0, 40)}\x1b[K`);
-      } else if (done === total || (now() - lastLine) / 1000 >= every) {
+        const filled = Math.round((done / Math.max(1e-9, total)) * width);
+        stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${percent()} % eta ${eta().toFixed(0)}s ${what.slice(0, 40)}\x1b[K`);
+      } else if (done >= total - 1e-9 || (now() - lastLine) / 1000 >= every) {
         lastLine = now();
-        stream.write(`${label}: ${done}/${total} units (${what}), eta ${eta().toFixed(0)} s\n`);
+        stream.write(`${label}: ${percent()} % (${what}), eta ${eta().toFixed(0)} s\n`);
       }
     },
     end() {

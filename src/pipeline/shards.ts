@@ -28,6 +28,11 @@ export interface SpecEntry {
   splitBySample?: boolean;
   /** Samples a split model explains (cheap to count: files, not images), to size the local split. */
   sampleCount?: () => number;
+  /**
+   * Samples a local process should get at least, when the samples are split over processes (default 4: a
+   * process costs seconds to start and load the model; a large model's samples cost more than that, so 1).
+   */
+  samplesPerJob?: () => number;
   /** The part of a split model this entry computes (set by selectEntries). */
   part?: Shard;
 }

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { nestingOf } from '../models/flatten.ts';
 import { makeBatch } from '../data/batches.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { type Dataset, inputBytes } from '../data/dataset.ts';
 import type { Asset, LayerView, ModelReport } from '../manifest/schema.ts';
 import { uniqueSlugs } from '../manifest/slug.ts';
 import { colorize } from '../render/colormap.ts';
-import { asRgb, encode, grid, overlay, type Raster, toBytes, upscaleFor } from '../render/image.ts';
+import { asRgb, encode, grid, overlay, type Raster, upscaleFor } from '../render/image.ts';
 import { minMax, normalizeMap, standardizeChannel } from '../render/normalize.ts';
 import { npyBytes } from '../render/npy.ts';
 import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
@@ -24,15 +24,13 @@ import { cascadingRandomization } from '../viz/metrics/randomization.ts';
 import { defaultCamLayer, isSpatial } from '../viz/graph.ts';
 import { receptiveFields } from '../viz/receptive-field.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
+import { attributeInChunks } from '../viz/attribute.ts';
+import { type BatchLimits, formatBytes, type ModelCost, modelFlops } from '../viz/budget.ts';
 import { workProgress } from './progress.ts';
+import { GRADIENT_FACTOR, methodPasses, passSeconds, sizing, type Trim, trimToBudget } from './work.ts';
 
 const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 
-/**
- * Full-size single-channel images per layer and sample 0 (the grid always shows every channel). MobileNetV2 has
- * 21,000 channels over its layers; the first 64 of each keep the site small, the stats table lists all.
- */
-export const MAX_CHANNEL_IMAGES = 64;
 
 /** Which conv layers get activation maximisation: all, or `maxLayers` spread evenly (first and last included). */
 export function actmaxLayers(names: string[], maxLayers?: number): Set<string> {
@@ -81,6 +79,30 @@ export interface VisualizeOptions {
    * class images, localization) only in part 1. `merge` joins the parts.
    */
   part?: { index: number; count: number };
+  /** The model's measured cost (src/viz/budget.ts): progress ETA in seconds, and the `budget` trims. */
+  cost?: ModelCost;
+  /** Images per forward and gradient pass (the memory plan); 0 means not even one image fits. */
+  limits?: BatchLimits;
+  /** Bytes the memory plan allowed a batch (shown on the model page). */
+  memory?: number;
+  /** Seconds the optional work should fit in (config/CLI `budget`); trims are listed on the model page. */
+  budget?: number;
+}
+
+type Views = Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization' | 'localization' | 'work'> & { explained?: number[] };
+
+/**
+ * The positions (of `samples` samples) part `index` of `count` explains. Part 1 also computes the model-wide views,
+ * worth `views` samples of work (a FLOPs estimate, so every part computes the same split): it takes fewer samples,
+ * the others share the rest round-robin.
+ */
+export function partPositions(samples: number, part: { index: number; count: number } | undefined, views = 0): number[] {
+  const all = Array.from({ length: samples }, (_, i) => i);
+  if (!part || part.count <= 1) return all;
+  const first = Math.max(0, Math.min(samples, Math.round((samples + views) / part.count - views)));
+  const rest = all.slice(0, samples - first);
+  const mine = part.index === 1 ? all.slice(samples - first) : rest.filter((_, i) => i % (part.count - 1) === part.index - 2);
+  return mine;
 }
 
 /** A deterministic class-balanced pick: the first test sample of each class, then the most confident mistakes. */
@@ -167,15 +189,10 @@ class AssetWriter {
   }
 }
 
-export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization' | 'localization'>> {
+export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const { model, data, sampleIndices, seed } = opts;
   const out = new AssetWriter(opts.publicDir, opts.slug);
   const [H, W, C] = data.shape;
-  const { x } = (() => {
-    const b = makeBatch(data, sampleIndices, data.scale, data.offset);
-    b.y.dispose();
-    return b;
-  })();
   const sampleSlugs = uniqueSlugs(sampleIndices.map((i) => data.ids[i]));
   const classifier = opts.attributions ?? true;
   if (opts.camLayer != null) {
@@ -184,71 +201,190 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       throw new Error(`camLayer: '${opts.camLayer}' is not a layer with a spatial output in ${model.name}; its spatial layers are ${model.layers.filter(isSpatial).map((x) => x.name).join(', ')}`);
     }
   }
-  const camLayer = classifier ? opts.camLayer ?? defaultCamLayer(model) : undefined;
-  const methods = ATTRIBUTION_METHODS.filter((m) => !opts.skipMethods?.includes(m.id));
-  const paramsOf = new Map(methods.map((m) => [m.id, m.params.parse(opts.methodParams?.[m.id] ?? {}) as Record<string, unknown>]));
-  /** What the pointing game scores: signed maps as they are, magnitude maps by magnitude (as they are drawn). */
-  const scored = (method: (typeof methods)[number], raw: Float32Array) => (method.signed ? raw : raw.map(Math.abs));
   const names = new Set(model.layers.map((l) => l.name));
   const wanted = opts.layers && opts.layers !== 'all' ? new Set(opts.layers) : undefined;
   for (const name of wanted ?? []) {
     if (!names.has(name)) throw new Error(`layers: the model ${model.name} has no layer '${name}'; its layers are ${[...names].join(', ')}`);
   }
-  const actmax = opts.actmax ?? { maxChannels: 16, steps: 96 };
-  const maxLayers = actmaxLayers(model.layers.filter((l) => CONV.has(l.getClassName()) && isSpatial(l)).map((l) => l.name), actmax.maxLayers);
-  const actmaxOptions = {
+  const camLayer = classifier ? opts.camLayer ?? defaultCamLayer(model) : undefined;
+  const camChannels = camLayer ? ((model.getLayer(camLayer).outputShape as number[])[3] ?? 1) : 1;
+
+  // Work sized to the model: defaults from its FLOPs, batches from its memory plan.
+  const flops = opts.cost?.flops ?? modelFlops(model);
+  const size = sizing(flops, [H, W], { actmax: opts.actmax, randomizationSteps: opts.randomizationSteps });
+  const limits = opts.limits;
+  const notes: string[] = [];
+  const skipped: Array<{ what: string; why: string }> = [];
+  const gradientsFit = !limits || limits.gradient > 0;
+  const forwardFits = !limits || limits.forward > 0;
+  const heldBy = (kind: 'gradient' | 'forward') =>
+    `one image's ${kind} pass needs more than the ${formatBytes(opts.memory ?? 0)} the memory plan allows (raise \`memory\` in the config, or use a smaller input size)`;
+  let methods = ATTRIBUTION_METHODS.filter((m) => !opts.skipMethods?.includes(m.id));
+  if (classifier && !gradientsFit) {
+    for (const m of methods.filter((m) => m.family !== 'perturbation' || m.id === 'score-cam')) skipped.push({ what: m.title, why: heldBy('gradient') });
+    methods = methods.filter((m) => m.family === 'perturbation' && m.id !== 'score-cam');
+  }
+  if (classifier && !forwardFits) {
+    for (const m of methods) skipped.push({ what: m.title, why: heldBy('forward') });
+    methods = [];
+  }
+  const paramsOf = new Map(methods.map((m) => [m.id, m.params.parse({ ...size.methodParams[m.id], ...opts.methodParams?.[m.id] }) as Record<string, unknown>]));
+  /** Parameters inside the randomization check: cheaper on large models, unless the config set the method's own. */
+  const randomizationParamsOf = (id: string) => (opts.methodParams?.[id] == null && size.randomizationParams[id] ? { ...paramsOf.get(id)!, ...size.randomizationParams[id] } : paramsOf.get(id)!);
+  const listed = (p: Record<string, unknown>) => Object.entries(p).map(([k, v]) => `${k} ${String(v)}`).join(', ');
+  if (size.tier > 0) {
+    notes.push(`${(flops / 1e9).toFixed(2)} GFLOPs per image: a ${size.tier === 2 ? 'very ' : ''}large model, so the defaults scale down (the config's own settings win).`);
+    for (const [id, p] of Object.entries(size.methodParams)) {
+      const m = methods.find((x) => x.id === id);
+      if (m && opts.methodParams?.[id] == null) notes.push(`${m.title}: ${listed(p)}.`);
+    }
+    notes.push(`Deletion and insertion curves: ${size.faithfulnessSteps} steps.`);
+    const cheaper = Object.entries(size.randomizationParams).filter(([id]) => methods.some((m) => m.id === id) && opts.methodParams?.[id] == null);
+    notes.push(`Randomization check: ${size.randomization.samples} sample, layers in ${size.randomization.steps} groups${cheaper.length ? `; inside it ${cheaper.map(([id, p]) => `${methods.find((m) => m.id === id)!.title} with ${listed(p)}`).join(' and ')}` : ''}.`);
+  }
+  /** What the pointing game scores: signed maps as they are, magnitude maps by magnitude (as they are drawn). */
+  const scored = (method: (typeof methods)[number], raw: Float32Array) => (method.signed ? raw : raw.map(Math.abs));
+  const actmax = { ...size.actmax };
+  const convLayers = model.layers.filter((l) => CONV.has(l.getClassName()) && isSpatial(l)).map((l) => l.name);
+  let maxLayers = actmaxLayers(convLayers, actmax.maxLayers);
+  if (!gradientsFit && maxLayers.size > 0) {
+    skipped.push({ what: 'Activation maximization', why: heldBy('gradient') });
+    maxLayers = new Set();
+  }
+  const actmaxOptions = () => ({
     steps: actmax.steps, stepSize: 0.01, range: data.range, seed,
     regularizers: [totalVariation(0.05), l2Penalty(0.01, (data.range[0] + data.range[1]) / 2)], jitter: { pixels: 1 },
-  };
-  // Work units: each method, each layer, the randomization (trained maps + steps) and the class images.
+  });
+  const faithfulness = { steps: size.faithfulnessSteps };
   const weighted = model.layers.filter((l) => l.trainableWeights.length > 0).length;
-  const rsteps = classifier ? Math.min(opts.randomizationSteps ?? 8, weighted) + 1 : 0;
+  const randomization = { samples: Math.min(size.randomization.samples, sampleIndices.length), steps: Math.min(size.randomization.steps, weighted) };
+  if (classifier && !gradientsFit && methods.length > 0) notes.push('Randomization check: only the perturbation methods could run.');
   const part = opts.part && opts.part.count > 1 ? opts.part : undefined;
   const modelViews = !part || part.index === 1;
-  /** Positions (in sampleIndices) this run explains. */
-  const explained = sampleIndices.map((_, s) => s).filter((s) => !part || s % part.count === part.index - 1);
   const localizationImages = modelViews && classifier && data.masks ? Math.min(opts.localizationImages ?? 100, data.count) : 0;
-  const units = (classifier ? methods.length + (modelViews ? rsteps + 1 : 0) : 0) + (localizationImages > 0 ? methods.length : 0) + (modelViews ? model.layers.length : 0);
+  let classImages = 0;
+
+  // The cost of every unit of work, in passes per image: forward passes, and gradient passes (× the fraction of
+  // the model's FLOPs the pass goes through, for activation maximization of an early layer).
+  const shape = { input: [H, W] as [number, number], channels: camChannels };
+  const layerFraction = cumulativeFlops(model);
+  const methodCost = (m: (typeof methods)[number]) => methodPasses(m, paramsOf.get(m.id)!, shape);
+  const sampleCost = () => methods.reduce((t, m) => {
+    const p = methodCost(m);
+    return { forward: t.forward + p.forward + 2 * (faithfulness.steps + 1), gradient: t.gradient + p.gradient };
+  }, { forward: 1, gradient: 0 });
+  const randomizationCost = () => methods.reduce((t, m) => {
+    const p = methodPasses(m, randomizationParamsOf(m.id), shape);
+    return { forward: t.forward + p.forward * randomization.samples * (randomization.steps + 1), gradient: t.gradient + p.gradient * randomization.samples * (randomization.steps + 1) };
+  }, { forward: 0, gradient: 0 });
+  const actmaxCost = () => ({
+    forward: 0,
+    gradient: [...maxLayers].reduce((t, name) => t + (layerFraction.get(name) ?? 1) * Math.min(actmax.maxChannels, channelsOf(model, name)) * actmax.steps, 0) + classImages * actmax.steps,
+  });
+  const layerCost = () => ({ forward: sampleIndices.length * 2, gradient: 0 });
+  const viewCost = () => {
+    const r = randomizationCost();
+    const a = actmaxCost();
+    const l = layerCost();
+    return { forward: r.forward + a.forward + l.forward, gradient: r.gradient + a.gradient + l.gradient };
+  };
+  const flopUnits = (p: { forward: number; gradient: number }) => p.forward + GRADIENT_FACTOR * p.gradient;
+
+  // Class images: every class on small heads; on many classes, the classes the samples are predicted as.
+  const probs = classifier ? predictProbs(model, data, sampleIndices, limits) : new Float32Array(sampleIndices.length * data.numClasses);
+  const K = data.numClasses;
+  const predicted = sampleIndices.map((_, s) => {
+    const row = probs.subarray(s * K, (s + 1) * K);
+    let p = 0;
+    for (let k = 1; k < K; k++) if (row[k] > row[p]) p = k;
+    return p;
+  });
+  const classList = !classifier || !gradientsFit ? [] : K <= size.classImages ? data.classes.map((_, k) => k) : [...new Set(predicted)].slice(0, size.classImages);
+  if (classifier && K > size.classImages && classList.length > 0) notes.push(`Class images: the ${classList.length} classes the samples are predicted as, of ${K}.`);
+  classImages = classList.length;
+  if (size.tier > 0 && maxLayers.size > 0) notes.push(`Activation maximization: ${actmax.maxChannels} channels of ${maxLayers.size} conv layers, ${actmax.steps} steps.`);
+
+  // The budget: trim optional work while the estimate (measured seconds per pass) exceeds it.
+  const cost = opts.cost;
+  const seconds = (p: { forward: number; gradient: number }, images = 1) => (cost ? passSeconds(cost, p, images) : 0);
+  // Which samples this part explains: from counted passes before any budget trim, so every part agrees.
+  const explained = partPositions(sampleIndices.length, part, flopUnits(viewCost()) / Math.max(1, flopUnits(sampleCost())));
+  const estimate = () => seconds(sampleCost(), explained.length) + (modelViews ? seconds(viewCost()) : 0);
+  let trimmed: Trim[] = [];
+  if (opts.budget != null && cost) {
+    const cut = (what: string, apply: () => void): Trim | undefined => {
+      const before = estimate();
+      apply();
+      const saved = before - estimate();
+      return saved > 0 ? { what, saved } : undefined;
+    };
+    trimmed = trimToBudget(estimate, opts.budget, [
+      () => (actmax.steps > 16 ? cut(`activation maximization: ${actmax.steps} → 16 steps`, () => (actmax.steps = 16)) : undefined),
+      () => (maxLayers.size > 2 ? cut(`activation maximization: ${maxLayers.size} → 2 conv layers`, () => (maxLayers = actmaxLayers(convLayers, 2))) : undefined),
+      () => (actmax.maxChannels > 2 ? cut(`activation maximization: ${actmax.maxChannels} → 2 channels per layer`, () => (actmax.maxChannels = 2)) : undefined),
+      () => (classImages > 0 ? cut(`class images: all ${classImages} dropped`, () => (classImages = 0)) : undefined),
+      () => (randomization.steps > 2 ? cut(`randomization check: ${randomization.steps} → 2 groups of layers`, () => (randomization.steps = 2)) : undefined),
+      () => (randomization.samples > 1 ? cut(`randomization check: ${randomization.samples} → 1 sample`, () => (randomization.samples = 1)) : undefined),
+      () => (faithfulness.steps > 4 ? cut(`deletion/insertion curves: ${faithfulness.steps} → 4 steps`, () => (faithfulness.steps = 4)) : undefined),
+      () => tuneParam('integrated-gradients', 'steps', 8, 'Integrated Gradients'),
+      () => tuneParam('smoothgrad-saliency', 'samples', 4, 'SmoothGrad'),
+      () => (maxLayers.size > 0 ? cut('activation maximization: dropped', () => (maxLayers = new Set())) : undefined),
+      () => (randomization.steps > 0 ? cut('randomization check: dropped', () => (randomization.steps = 0)) : undefined),
+    ]);
+    function tuneParam(id: string, key: string, to: number, title: string): Trim | undefined {
+      const p = paramsOf.get(id);
+      if (!p || typeof p[key] !== 'number' || (p[key] as number) <= to || opts.methodParams?.[id]?.[key as never] != null) return undefined;
+      return cut(`${title}: ${String(p[key])} → ${to} ${key}`, () => paramsOf.set(id, { ...p, [key]: to }));
+    }
+  }
+  const classesShown = classList.slice(0, classImages);
+  // Progress in estimated seconds (or passes when nothing was measured): the ETA follows the work, not the count.
+  const unit = (p: { forward: number; gradient: number }, images = 1) => (cost ? seconds(p, images) : flopUnits(p) * images) || 1e-3;
+  const perLayer = unit(layerCost()) / Math.max(1, model.layers.length);
+  const units = (classifier ? methods.reduce((t, m) => t + unit({ forward: methodCost(m).forward + 2 * (faithfulness.steps + 1), gradient: methodCost(m).gradient }, explained.length), 0) : 0)
+    + (localizationImages > 0 ? methods.length * unit({ forward: 0, gradient: 1 }, localizationImages) : 0)
+    + (modelViews ? perLayer * model.layers.length + unit(actmaxCost()) + (classifier ? unit(randomizationCost()) : 0) : 0);
   const bar = workProgress({ label: `${opts.slug}: visualize`, total: units, stream: opts.progressStream });
+  if (cost) opts.log?.(`${opts.slug}: estimated ${Math.round(estimate())} s of work (${(flops / 1e9).toFixed(2)} GFLOPs per image; ${cost.forward.msPerImage.toFixed(0)} ms per forward and ${cost.gradient.msPerImage.toFixed(0)} ms per gradient pass per image)`);
   let clock = performance.now();
   const stage = (what: string) => {
     const now = performance.now();
     opts.log?.(`${opts.slug}: ${what} in ${((now - clock) / 1000).toFixed(1)} s`);
     clock = now;
   };
+  const work = (): ModelReport['work'] => ({
+    flops, heavy: size.tier > 0, batch: { forward: limits?.forward ?? 0, gradient: limits?.gradient ?? 0 }, memory: opts.memory ?? 0,
+    notes, ...(opts.budget != null ? { budget: opts.budget } : {}), trimmed, skipped,
+  });
+  const { x } = (() => {
+    const b = makeBatch(data, sampleIndices, data.scale, data.offset);
+    b.y.dispose();
+    return b;
+  })();
   try {
-    const probs = classifier ? tf.tidy(() => (model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor).dataSync() as Float32Array) : new Float32Array(sampleIndices.length * data.numClasses);
-    const K = data.numClasses;
-    const predicted = sampleIndices.map((_, s) => {
-      const row = probs.subarray(s * K, (s + 1) * K);
-      let p = 0;
-      for (let k = 1; k < K; k++) if (row[k] > row[p]) p = k;
-      return p;
-    });
     const pixels = x.dataSync();
     const sampleRaster = (s: number): Raster => ({
-      data: toBytes(pixels.subarray(s * H * W * C, (s + 1) * H * W * C), data.range),
+      data: inputBytes(pixels.subarray(s * H * W * C, (s + 1) * H * W * C), data, C),
       width: W,
       height: H,
       channels: C as 1 | 3,
     });
 
-    // Attributions: every method on all (this part's) samples at once, explaining the predicted class.
+    // Attributions: every method on this part's samples, a memory-sized chunk at a time, explaining the predicted class.
     const perSample = sampleIndices.map(() => [] as ModelReport['samples'][number]['attributions']);
     const xe = explained.length === sampleIndices.length ? x : (tf.gather(x, explained) as tf.Tensor4D);
     for (const method of classifier && explained.length > 0 ? methods : []) {
       const params = paramsOf.get(method.id)!;
       const t0 = performance.now();
-      const r = method.attribute({ model, x: xe, targets: explained.map((s) => predicted[s]), seed, layer: camLayer }, params as never);
+      const r = attributeInChunks(method, { model, x: xe, targets: explained.map((s) => predicted[s]), keys: explained, seed, layer: camLayer, limits }, params);
       const ms = (performance.now() - t0) / explained.length;
-      const maps = r.maps.dataSync() as Float32Array;
-      tf.dispose([r.maps, r.channels, r.lowRes].filter(Boolean) as tf.Tensor[]);
+      const maps = r.maps;
       explained.forEach((s, e) => {
         const raw = maps.slice(e * H * W, (e + 1) * H * W);
         const norm = normalizeMap(raw, method.signed);
         const heat = colorize(norm.values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
         const picture = method.family === 'cam' ? overlay(sampleRaster(s), heat, 0.5) : { data: heat, width: W, height: H, channels: 3 as const };
-        const extras: Record<string, number> = Object.fromEntries(Object.entries(r.extras ?? {}).map(([k, v]) => [k, v[e]]));
+        const extras: Record<string, number> = Object.fromEntries(Object.entries(r.extras).map(([k, v]) => [k, v[e]]));
         if (data.masks) {
           // Ground truth known (synthetic shapes): does the map point at the object?
           const mask = data.masks.subarray(sampleIndices[s] * H * W, (sampleIndices[s] + 1) * H * W);
@@ -257,9 +393,8 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
           extras.energyInside = loc.energyInside;
         }
         const xs = tf.slice(x, [s, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D;
-        const f = deletionInsertion(model, xs, raw, predicted[s], 16, data.range[0]);
+        const f = deletionInsertion(model, xs, raw, predicted[s], faithfulness.steps, blackPixel(data, C), limits?.forward);
         xs.dispose();
-        if (e === 0) bar.tick(method.id);
         perSample[s].push({
           method: method.id,
           image: out.image(`samples/${sampleSlugs[s]}/${method.id}`, picture, `${method.title} for ${data.ids[sampleIndices[s]]}, class ${data.classes[predicted[s]]}`, s === 0 && method.id === 'grad-cam' ? 'png' : 'webp'),
@@ -272,6 +407,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
           milliseconds: ms,
         });
       });
+      bar.tick(method.id, unit({ forward: methodCost(method).forward + 2 * (faithfulness.steps + 1), gradient: methodCost(method).gradient }, explained.length));
     }
 
     if (xe !== x) xe.dispose();
@@ -286,7 +422,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
         if (c == null) {
           const b = makeBatch(data, Array.from({ length: n }, (_, i) => start + i), data.scale, data.offset);
           b.y.dispose();
-          c = { x: b.x, targets: predictedClasses(model, b.x) };
+          c = { x: b.x, targets: predictedClasses(model, b.x, limits) };
           chunks.set(start, c);
         }
         return c;
@@ -298,12 +434,10 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
           attribute: (id, start, n) => {
             const method = methods.find((m) => m.id === id)!;
             const { x: xc, targets } = chunkAt(start, n);
-            const r = method.attribute({ model, x: xc, targets, seed, layer: camLayer }, paramsOf.get(id) as never);
-            const maps = (r.maps.dataSync() as Float32Array).slice();
-            tf.dispose([r.maps, r.channels, r.lowRes].filter(Boolean) as tf.Tensor[]);
-            return { maps: scored(method, maps), predicted: targets };
+            const r = attributeInChunks(method, { model, x: xc, targets, seed, layer: camLayer, limits }, paramsOf.get(id)!);
+            return { maps: scored(method, r.maps), predicted: targets };
           },
-          onMethod: (id) => bar.tick(`pointing game ${id}`),
+          onMethod: (id) => bar.tick(`pointing game ${id}`, unit({ forward: 0, gradient: 1 }, localizationImages)),
         });
       } finally {
         tf.dispose([...chunks.values()].map((c) => c.x));
@@ -332,115 +466,227 @@ export async function visualize(opts: VisualizeOptions): Promise<Pick<ModelRepor
       // Another part computes the layers, randomization and class images.
       bar.end();
       await out.flush();
-      return { samples, layerViews: [], camLayer, classMax: [], localization: undefined };
+      return { samples, layerViews: [], camLayer, classMax: [], localization: undefined, work: work(), explained };
     }
-    // Activations of every layer for every sample, one forward pass.
-    const acts = allActivations(model, x);
-    const layerSlugs = uniqueSlugs(model.layers.map((l) => l.name));
-    const layerViews: LayerView[] = [];
-    try {
-      model.layers.forEach((layer, li) => {
-        bar.tick(layer.name);
-        const a = acts[layer.name];
-        if (!a || (wanted && !wanted.has(layer.name))) return;
-        const values = a.dataSync() as Float32Array;
-        const view: LayerView = { layer: layer.name, grids: [], channels: [], fused: [], vectors: [], actmax: [] };
-        const lslug = layerSlugs[li];
-        if (a.rank === 4) {
-          const [, h, w, k] = a.shape;
-          view.stats = channelStats(values, k);
-          const columns = Math.ceil(Math.sqrt(k));
-          sampleIndices.forEach((_, s) => {
-            const tiles: Raster[] = [];
-            const fusedMap = new Float32Array(h * w);
-            for (let c = 0; c < k; c++) {
-              const ch = new Float32Array(h * w);
-              for (let p = 0; p < h * w; p++) {
-                ch[p] = values[((s * h * w + p) * k) + c];
-                fusedMap[p] += ch[p];
-              }
-              tiles.push({ data: colorize(Float32Array.from(standardizeChannel(ch), (v) => v / 255), 'viridis'), width: w, height: h, channels: 3 });
-              if (s === 0 && c < MAX_CHANNEL_IMAGES) {
-                view.channels.push(out.image(`layers/${lslug}/channel-${c}`, tiles[c], `${layer.name} channel ${c} for ${samples[0].id}`));
-              }
-            }
-            view.grids.push({
-              sample: samples[s].slug,
-              image: out.image(`layers/${lslug}/grid-${samples[s].slug}`, grid(tiles, columns, 1), `All ${k} channels of ${layer.name} for ${samples[s].id}`, s === 0 ? 'png' : 'webp'),
-              columns,
-              tile: [w, h],
-            });
-            view.fused.push({
-              sample: samples[s].slug,
-              image: out.image(`layers/${lslug}/fused-${samples[s].slug}`, { data: colorize(minMax(fusedMap), 'viridis'), width: w, height: h, channels: 3 }, `Sum of the channels of ${layer.name} for ${samples[s].id}`),
-            });
-          });
-        } else if (a.rank === 2) {
-          const units = a.shape[1] as number;
-          view.stats = channelStats(values, units);
-          view.vectors = sampleIndices.map((_, s) => ({ sample: samples[s].slug, values: Array.from(values.subarray(s * units, (s + 1) * units)) }));
-        }
-        const filters = filterImage(layer);
-        if (filters) view.filters = out.image(`layers/${lslug}/filters`, filters.raster, `${filters.what} of ${layer.name}`, 'png');
-        if (CONV.has(layer.getClassName()) && a.rank === 4 && maxLayers.has(layer.name)) {
-          const k = Math.min(a.shape[3] as number, actmax.maxChannels);
-          const r = maximize(model, Array.from({ length: k }, (_, c) => ({ kind: 'channel' as const, layer: layer.name, channel: c })), actmaxOptions);
-          const imgs = r.images.dataSync();
-          r.images.dispose();
-          view.actmax = r.values.map((value, c) => ({
-            channel: c,
-            value,
-            image: out.image(`layers/${lslug}/actmax-${c}`, { data: toBytes(imgs.subarray(c * H * W * C, (c + 1) * H * W * C), data.range), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises ${layer.name} channel ${c}`),
-          }));
-        }
-        layerViews.push(view);
-      });
-    } finally {
-      tf.dispose(Object.values(acts));
+    const layerViews = layerViewsOf({
+      model, data, x, samples, out, wanted, limits: limits ?? { forward: sampleIndices.length, gradient: sampleIndices.length },
+      gridChannels: size.gridChannels, channelImages: size.channelImages, maxLayers, actmax, actmaxOptions: actmaxOptions(), tick: (what) => bar.tick(what, perLayer),
+      onActmax: (what, p) => bar.tick(what, unit(p)), layerFraction,
+    });
+    if (Number.isFinite(size.gridChannels) && model.layers.some((l) => channelsOf(model, l.name) > size.gridChannels && isSpatial(l))) {
+      notes.push(`Activation grids: the first ${size.gridChannels} channels of wider layers (the statistics table lists every channel).`);
     }
     stage(`activations, filters and activation maximization of ${layerViews.length} layers`);
-    // Each class's logit, maximised from noise.
     if (!classifier) {
       bar.end();
       await out.flush();
-      return { samples, layerViews, camLayer, classMax: [], localization: localizationResult };
+      return { samples, layerViews, camLayer, classMax: [], localization: localizationResult, work: work(), explained };
     }
     // Sanity check: cascading randomization on the first samples, every method.
-    const nr = Math.min(2, sampleIndices.length);
-    const xr = tf.slice(x, [0, 0, 0, 0], [nr, H, W, C]) as tf.Tensor4D;
-    const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, (id) => paramsOf.get(id)!, opts.randomizationSteps, (what) => bar.tick(what), camLayer);
-    xr.dispose();
-    stage(`cascading randomization (${rnd.steps.length} steps × ${methods.length} methods)`);
-    const mapImage = (rel: string, m: Float32Array, id: string, alt: string) => {
-      const method = ATTRIBUTION_METHODS.find((a) => a.id === id)!;
-      const heat = colorize(normalizeMap(m, method.signed).values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
-      return out.image(rel, { data: heat, width: W, height: H, channels: 3 }, alt);
-    };
-    const randomization = {
-      sample: samples[0].slug,
-      original: Object.fromEntries(methods.map((m) => [m.id, mapImage(`randomization/${m.id}-trained`, rnd.original[m.id][0], m.id, `${m.title} of the trained model for ${samples[0].id}`)])),
-      steps: rnd.steps.map((st, k) => ({
-        layer: st.layer,
-        correlation: st.correlation,
-        images: Object.fromEntries(methods.map((m) => [m.id, mapImage(`randomization/${m.id}-step-${k + 1}`, st.maps[m.id][0], m.id, `${m.title} after randomising ${st.layer} and the layers above it`)])),
-      })),
-    };
-    const cm = maximize(model, data.classes.map((_, index) => ({ kind: 'class' as const, index })), actmaxOptions);
-    const cimgs = cm.images.dataSync();
-    cm.images.dispose();
-    const classMax = cm.values.map((value, index) => ({
-      index,
-      value,
-      image: out.image(`classes/actmax-${index}`, { data: toBytes(cimgs.subarray(index * H * W * C, (index + 1) * H * W * C), data.range), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises the ${data.classes[index]} logit`),
-    }));
-    bar.tick('class images');
+    let randomizationView: ModelReport['randomization'];
+    if (randomization.steps > 0 && methods.length > 0) {
+      const nr = randomization.samples;
+      const xr = tf.slice(x, [0, 0, 0, 0], [nr, H, W, C]) as tf.Tensor4D;
+      const perStep = unit(randomizationCost()) / (randomization.steps + 1);
+      const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, randomizationParamsOf, randomization.steps, (what) => bar.tick(what, perStep), camLayer, limits);
+      xr.dispose();
+      stage(`cascading randomization (${rnd.steps.length} steps × ${methods.length} methods)`);
+      const mapImage = (rel: string, m: Float32Array, id: string, alt: string) => {
+        const method = ATTRIBUTION_METHODS.find((a) => a.id === id)!;
+        const heat = colorize(normalizeMap(m, method.signed).values, method.signed ? 'rdbu' : method.family === 'cam' ? 'turbo' : 'viridis', method.signed);
+        return out.image(rel, { data: heat, width: W, height: H, channels: 3 }, alt);
+      };
+      randomizationView = {
+        sample: samples[0].slug,
+        original: Object.fromEntries(methods.map((m) => [m.id, mapImage(`randomization/${m.id}-trained`, rnd.original[m.id][0], m.id, `${m.title} of the trained model for ${samples[0].id}`)])),
+        steps: rnd.steps.map((st, k) => ({
+          layer: st.layer,
+          correlation: st.correlation,
+          images: Object.fromEntries(methods.map((m) => [m.id, mapImage(`randomization/${m.id}-step-${k + 1}`, st.maps[m.id][0], m.id, `${m.title} after randomising ${st.layer} and the layers above it`)])),
+        })),
+      };
+    }
+    // Each shown class's logit, maximised from noise, a memory-sized batch of classes at a time.
+    const classMax: ModelReport['classMax'] = [];
+    const classChunk = Math.max(1, limits?.gradient ?? classesShown.length);
+    for (let c0 = 0; c0 < classesShown.length; c0 += classChunk) {
+      const chunk = classesShown.slice(c0, c0 + classChunk);
+      const cm = maximize(model, chunk.map((index) => ({ kind: 'class' as const, index })), actmaxOptions());
+      const cimgs = cm.images.dataSync();
+      cm.images.dispose();
+      chunk.forEach((index, i) => {
+        classMax.push({
+          index,
+          value: cm.values[i],
+          image: out.image(`classes/actmax-${index}`, { data: inputBytes(cimgs.subarray(i * H * W * C, (i + 1) * H * W * C), data, C), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises the ${data.classes[index]} logit`),
+        });
+      });
+    }
+    bar.tick('class images', unit({ forward: 0, gradient: classesShown.length * actmax.steps }));
     bar.end();
     await out.flush();
     stage('class maximization and image encoding');
-    return { samples, layerViews, camLayer, classMax, randomization, localization: localizationResult };
+    return { samples, layerViews, camLayer, classMax, randomization: randomizationView, localization: localizationResult, work: work(), explained };
   } finally {
     x.dispose();
   }
+}
+
+/** A black pixel in model units (byte 0 through the scaling), per channel: what deletion puts in. */
+function blackPixel(data: Dataset, C: number): number[] {
+  return Array.from({ length: C }, (_, c) => (Array.isArray(data.offset) ? data.offset[c] : data.offset));
+}
+
+/** Class probabilities of the samples, predicted in forward passes of the memory plan's size. */
+function predictProbs(model: tf.LayersModel, data: Dataset, sampleIndices: number[], limits?: BatchLimits): Float32Array {
+  const out = new Float32Array(sampleIndices.length * data.numClasses);
+  const n = Math.max(1, limits?.forward ?? sampleIndices.length);
+  for (let s0 = 0; s0 < sampleIndices.length; s0 += n) {
+    const b = makeBatch(data, sampleIndices.slice(s0, s0 + n), data.scale, data.offset);
+    const p = tf.tidy(() => (model.predict(b.x, { batchSize: n }) as tf.Tensor).dataSync() as Float32Array);
+    tf.dispose([b.x, b.y]);
+    out.set(p, s0 * data.numClasses);
+  }
+  return out;
+}
+
+/** Channels of a layer's output (its last axis). */
+function channelsOf(model: tf.LayersModel, name: string): number {
+  const shape = model.getLayer(name).outputShape as (number | null)[];
+  return Array.isArray(shape) && !Array.isArray(shape[0]) ? (shape[shape.length - 1] ?? 1) : 1;
+}
+
+/** Per layer: the share of the model's forward FLOPs spent up to and including it (activation maximization's cost). */
+function cumulativeFlops(model: tf.LayersModel): Map<string, number> {
+  const total = Math.max(1, modelFlops(model));
+  const out = new Map<string, number>();
+  let sum = 0;
+  for (const layer of model.layers) {
+    sum += modelFlops({ layers: [layer] } as unknown as tf.LayersModel);
+    out.set(layer.name, sum / total);
+  }
+  return out;
+}
+
+interface LayerViewInput {
+  model: tf.LayersModel;
+  data: Dataset;
+  x: tf.Tensor4D;
+  samples: ModelReport['samples'];
+  out: AssetWriter;
+  wanted?: Set<string>;
+  limits: BatchLimits;
+  gridChannels: number;
+  /** Full-size images of the first channels (sample 0). */
+  channelImages: number;
+  maxLayers: Set<string>;
+  actmax: { maxChannels: number; steps: number };
+  actmaxOptions: Parameters<typeof maximize>[2];
+  tick: (what: string) => void;
+  onActmax: (what: string, passes: { forward: number; gradient: number }) => void;
+  layerFraction: Map<string, number>;
+}
+
+/**
+ * Every layer's view: activation grids and fused maps per sample, channel statistics over all samples, filters,
+ * and activation maximization. Activations are captured a memory-sized chunk of samples at a time (one pass keeps
+ * every layer's output) and copied out, so the heap holds one chunk's activations at once.
+ */
+function layerViewsOf(v: LayerViewInput): LayerView[] {
+  const { model, data, x, samples, out, wanted } = v;
+  const [H, W, C] = data.shape;
+  const S = x.shape[0];
+  const layerSlugs = uniqueSlugs(model.layers.map((l) => l.name));
+  const chunk = Math.max(1, v.limits.gradient);
+  const values = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (let s0 = 0; s0 < S; s0 += chunk) {
+    const n = Math.min(chunk, S - s0);
+    const xs = n === S ? x : (tf.slice(x, [s0, 0, 0, 0], [n, H, W, C]) as tf.Tensor4D);
+    const acts = allActivations(model, xs);
+    try {
+      for (const [name, a] of Object.entries(acts)) {
+        if (wanted && !wanted.has(name)) continue;
+        const per = a.size / n;
+        let entry = values.get(name);
+        if (!entry) {
+          entry = { shape: [S, ...a.shape.slice(1)], data: new Float32Array(per * S) };
+          values.set(name, entry);
+        }
+        entry.data.set(a.dataSync() as Float32Array, s0 * per);
+      }
+    } finally {
+      tf.dispose(Object.values(acts));
+      if (xs !== x) xs.dispose();
+    }
+  }
+  const layerViews: LayerView[] = [];
+  model.layers.forEach((layer, li) => {
+    v.tick(layer.name);
+    const a = values.get(layer.name);
+    if (!a) return;
+    values.delete(layer.name);
+    const view: LayerView = { layer: layer.name, grids: [], channels: [], fused: [], vectors: [], actmax: [] };
+    const lslug = layerSlugs[li];
+    if (a.shape.length === 4) {
+      const [, h, w, k] = a.shape;
+      view.stats = channelStats(a.data, k);
+      const shown = Math.min(k, v.gridChannels);
+      const columns = Math.ceil(Math.sqrt(shown));
+      samples.forEach((sample, s) => {
+        const tiles: Raster[] = [];
+        const fusedMap = new Float32Array(h * w);
+        for (let c = 0; c < k; c++) {
+          const ch = new Float32Array(h * w);
+          for (let p = 0; p < h * w; p++) {
+            ch[p] = a.data[((s * h * w + p) * k) + c];
+            fusedMap[p] += ch[p];
+          }
+          if (c >= shown) continue;
+          tiles.push({ data: colorize(Float32Array.from(standardizeChannel(ch), (t) => t / 255), 'viridis'), width: w, height: h, channels: 3 });
+          if (s === 0 && c < v.channelImages) {
+            view.channels.push(out.image(`layers/${lslug}/channel-${c}`, tiles[c], `${layer.name} channel ${c} for ${samples[0].id}`));
+          }
+        }
+        view.grids.push({
+          sample: sample.slug,
+          image: out.image(`layers/${lslug}/grid-${sample.slug}`, grid(tiles, columns, 1), shown < k ? `The first ${shown} of ${k} channels of ${layer.name} for ${sample.id}` : `All ${k} channels of ${layer.name} for ${sample.id}`, s === 0 ? 'png' : 'webp'),
+          columns,
+          tile: [w, h],
+          ...(shown < k ? { channels: shown } : {}),
+        });
+        view.fused.push({
+          sample: sample.slug,
+          image: out.image(`layers/${lslug}/fused-${sample.slug}`, { data: colorize(minMax(fusedMap), 'viridis'), width: w, height: h, channels: 3 }, `Sum of the channels of ${layer.name} for ${sample.id}`),
+        });
+      });
+    } else if (a.shape.length === 2) {
+      const units = a.shape[1];
+      view.stats = channelStats(a.data, units);
+      view.vectors = samples.map((sample, s) => ({ sample: sample.slug, values: Array.from(a.data.subarray(s * units, (s + 1) * units)) }));
+    }
+    const filters = filterImage(layer);
+    if (filters) view.filters = out.image(`layers/${lslug}/filters`, filters.raster, `${filters.what} of ${layer.name}`, 'png');
+    if (CONV.has(layer.getClassName()) && a.shape.length === 4 && v.maxLayers.has(layer.name)) {
+      const k = Math.min(a.shape[3], v.actmax.maxChannels);
+      const per = Math.max(1, Math.floor(v.limits.gradient / Math.max(1e-6, v.layerFraction.get(layer.name) ?? 1)));
+      for (let c0 = 0; c0 < k; c0 += per) {
+        const channels = Array.from({ length: Math.min(per, k - c0) }, (_, i) => c0 + i);
+        const r = maximize(model, channels.map((c) => ({ kind: 'channel' as const, layer: layer.name, channel: c })), v.actmaxOptions);
+        const imgs = r.images.dataSync();
+        r.images.dispose();
+        channels.forEach((c, i) => {
+          view.actmax.push({
+            channel: c,
+            value: r.values[i],
+            image: out.image(`layers/${lslug}/actmax-${c}`, { data: inputBytes(imgs.subarray(i * H * W * C, (i + 1) * H * W * C), data, C), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises ${layer.name} channel ${c}`),
+          });
+        });
+      }
+      v.onActmax(`actmax ${layer.name}`, { forward: 0, gradient: k * v.actmax.steps * (v.layerFraction.get(layer.name) ?? 1) });
+    }
+    layerViews.push(view);
+  });
+  return layerViews;
 }
 
 /**

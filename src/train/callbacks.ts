@@ -123,6 +123,19 @@ export function progress({ label, stepsPerEpoch, stream = process.stderr }: { la
   };
 }
 
+/**
+ * Fine-tuning's second phase: layers from `first` on become trainable, except BatchNormalization layers, which
+ * stay frozen and in inference mode (Keras's transfer-learning guide: their statistics would be wrecked by small
+ * batches). Layers before `first` keep their state.
+ */
+export function unfreezeFrom(model: tf.LayersModel, first: string): void {
+  const index = model.layers.findIndex((l) => l.name === first);
+  if (index < 0) throw new Error(`fineTune.from: no layer named '${first}' in ${model.name}; its conv layers are ${model.layers.filter((l) => /Conv/.test(l.getClassName())).map((l) => l.name).slice(-8).join(', ')}, …`);
+  model.layers.forEach((layer, i) => {
+    if (i >= index && layer.getClassName() !== 'BatchNormalization') layer.trainable = true;
+  });
+}
+
 /** Freeze every layer up to (not including) `firstTrainable`; fine-tuning VGG16 trains block5 and the top. */
 export function freezeUntil(model: tf.LayersModel, firstTrainable: string): void {
   const index = model.layers.findIndex((l) => l.name === firstTrainable);

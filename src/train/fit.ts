@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type ImageArrays, makeBatch, seededPermutation } from '../data/batches.ts';
+import { runGraph } from '../viz/graph.ts';
 
 export interface EpochLogs {
   loss: number;
@@ -48,8 +49,8 @@ export interface FitOptions {
   learningRate?: number;
   validation?: ImageArrays;
   /** Bytes → floats: x · scale + offset (default /255 → [0, 1]). */
-  scale?: number;
-  offset?: number;
+  scale?: number | number[];
+  offset?: number | number[];
   augment?: BatchTransform;
   callbacks?: Callback[];
   /** Stop after this many training images (for benchmarks); whole epochs otherwise. */
@@ -57,6 +58,23 @@ export interface FitOptions {
   onEpoch?: (epoch: number, logs: EpochLogs) => void;
   /** Called after every optimizer step with the running count of steps. */
   onBatch?: (step: number) => void;
+}
+
+/**
+ * The last layer of a frozen base: every layer up to it has nothing to train, and every layer after it reads only
+ * it or layers after it (so its output is all the top needs). Undefined when the model has no such base.
+ */
+export function frozenPrefix(model: tf.LayersModel): string | undefined {
+  const layers = model.layers;
+  const index = new Map(layers.map((l, i) => [l.name, i]));
+  let cut: string | undefined;
+  for (let i = 1; i < layers.length - 1; i++) {
+    if (layers[i].trainable && layers[i].trainableWeights.length > 0) break;
+    const after = layers.slice(i + 1);
+    const closed = after.every((l) => ((l.inboundNodes[0]?.inboundLayers ?? []) as tf.layers.Layer[]).every((p) => (index.get(p.name) ?? -1) >= i));
+    if (closed) cut = layers[i].name;
+  }
+  return cut;
 }
 
 /** Keras's categorical cross-entropy on probabilities, averaged over the batch. */
@@ -73,8 +91,8 @@ export function evaluate(
   model: tf.LayersModel,
   data: ImageArrays,
   batchSize = 500,
-  scale = 1 / 255,
-  offset = 0,
+  scale: number | number[] = 1 / 255,
+  offset: number | number[] = 0,
 ): { loss: number; acc: number } {
   let lossSum = 0;
   let correct = 0;
@@ -109,6 +127,9 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
   const optimizer = tf.train.adam(ctx.learningRate);
   const history: EpochLogs[] = [];
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  if (vars.length === 0) throw new Error(`${model.name}: no trainable weights (every layer is frozen); unfreeze some layers to train`);
+  const cut = frozenPrefix(model);
+  const frozenNorm = model.layers.some((l) => l.getClassName() === 'BatchNormalization' && !l.trainable);
   let seen = 0;
   let steps = 0;
   try {
@@ -129,9 +150,14 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
         const x = opts.augment ? tf.tidy(() => opts.augment!(batch.x, steps)) : batch.x;
         const y = batch.y;
         let hits: tf.Scalar | undefined;
+        // A frozen base (transfer learning) runs once per batch outside the gradient tape, in inference mode: the
+        // tape then holds only the trainable top's activations (a 224x224 MobileNetV2 base would hold ~100 MB per image).
+        const features = cut ? tf.tidy(() => runGraph(model, x, { capture: [cut], captureOnly: true }).output) : undefined;
         const cost = optimizer.minimize(
           () => {
-            const p = model.apply(x, { training: true }) as tf.Tensor;
+            const p = features
+              ? runGraph(model, x, { replace: { [cut!]: features }, training: true }).output
+              : frozenNorm ? runGraph(model, x, { training: true }).output : (model.apply(x, { training: true }) as tf.Tensor);
             hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
             const loss = categoricalCrossentropy(y, p);
             const reg = model.calculateLosses(); // kernel regularisers (L2 in the transfer-learning head)
@@ -144,7 +170,7 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
         correct += hits!.dataSync()[0];
         n += idx.length;
         seen += idx.length;
-        tf.dispose([batch.x, x, y, cost, hits!]);
+        tf.dispose([batch.x, x, y, cost, hits!, ...(features ? [features] : [])]);
         steps++;
         for (const cb of callbacks) cb.onBatchEnd?.(steps, ctx);
         opts.onBatch?.(steps);

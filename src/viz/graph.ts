@@ -56,7 +56,9 @@ export function runGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOptions =
   const memo = new Map<string, tf.Tensor>();
   const replace = opts.replace ?? {};
   const head = opts.logits ? softmaxHead(model) : undefined;
-  const kwargs = { training: opts.training ?? false };
+  // Keras's rule: a frozen BatchNormalization runs in inference mode even in training (fine-tuning keeps a
+  // pretrained base's statistics).
+  const kwargsOf = (layer: Layer) => ({ training: (opts.training ?? false) && !(layer.getClassName() === 'BatchNormalization' && !layer.trainable) });
   const outputLayer = model.layers[model.layers.length - 1];
 
   const evaluate = (layer: Layer): tf.Tensor => {
@@ -76,7 +78,7 @@ export function runGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOptions =
           const [kernel, bias] = layer.getWeights();
           out = bias ? tf.add(tf.matMul(inp as tf.Tensor2D, kernel as tf.Tensor2D), bias) : tf.matMul(inp as tf.Tensor2D, kernel as tf.Tensor2D);
         }
-      } else out = layer.apply(inputs, kwargs) as tf.Tensor;
+      } else out = layer.apply(inputs, kwargsOf(layer)) as tf.Tensor;
     }
     memo.set(layer.name, out);
     return out;

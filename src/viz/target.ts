@@ -3,6 +3,7 @@
  * the target class (Grad-CAM paper, Sec. 3: the softmax is swapped for linear), otherwise the output itself.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BatchLimits } from './budget.ts';
 import { runGraph } from './graph.ts';
 
 /** Σ_b score[b, target_b] — summing over the batch keeps every sample's gradient independent. */
@@ -22,8 +23,8 @@ export function targetMask(targets: number[], classes: number): tf.Tensor2D {
 }
 
 /** Predicted class per sample. */
-export function predictedClasses(model: tf.LayersModel, x: tf.Tensor4D): number[] {
-  return tf.tidy(() => Array.from((model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor).argMax(-1).dataSync()));
+export function predictedClasses(model: tf.LayersModel, x: tf.Tensor4D, limits?: BatchLimits): number[] {
+  return tf.tidy(() => Array.from((model.predict(x, { batchSize: passLimits(x, limits).forward }) as tf.Tensor).argMax(-1).dataSync()));
 }
 
 /** Repeat each sample's target `times` times (for batched noise samples, IG steps, occlusion copies). */
@@ -38,17 +39,30 @@ export function repeatTargets(targets: number[], times: number): number[] {
 export const MAX_BATCH_PIXELS = 1 << 20;
 
 /**
+ * Images per pass for inputs of `x`'s size: the memory plan's limits (src/viz/budget.ts) when the caller has one,
+ * never more than MAX_BATCH_PIXELS input values, and at least 1 (a caller that cannot fit one image skips first).
+ */
+export function passLimits(x: tf.Tensor4D, limits?: BatchLimits): BatchLimits {
+  const [, H, W, C] = x.shape;
+  const byPixels = Math.max(1, Math.floor(MAX_BATCH_PIXELS / (H * W * C)));
+  return {
+    forward: Math.max(1, Math.min(byPixels, limits?.forward ?? byPixels)),
+    gradient: Math.max(1, Math.min(byPixels, limits?.gradient ?? byPixels)),
+  };
+}
+
+/**
  * For each sample b of x, the mean over `copies` gradient evaluations, summed a chunk at a time: `gradients(b,
  * start, n)` returns the [n, H, W, C] gradients of copies start … start + n − 1 of sample b (noisy copies, path
- * points), with n chosen so that a chunk holds at most MAX_BATCH_PIXELS input values. Returns [B, H, W, C].
+ * points), with n at most `chunk` (the gradient limit of `passLimits`). Returns [B, H, W, C].
  */
 export function meanGradientInChunks(
   x: tf.Tensor4D,
   copies: number,
   gradients: (b: number, start: number, n: number) => tf.Tensor,
+  chunk = passLimits(x).gradient,
 ): tf.Tensor4D {
   const [B, H, W, C] = x.shape;
-  const chunk = Math.max(1, Math.floor(MAX_BATCH_PIXELS / (H * W * C)));
   const rows: tf.Tensor[] = [];
   for (let b = 0; b < B; b++) {
     let sum: tf.Tensor = tf.zeros([H, W, C]);

@@ -4,7 +4,8 @@
  * and colormap contract lives in src/render/normalize.ts.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { z } from "zod";
+import type { z } from 'zod';
+import type { BatchLimits } from './budget.ts';
 
 export interface AttributionInput {
   model: tf.LayersModel;
@@ -16,6 +17,13 @@ export interface AttributionInput {
   layer?: string;
   /** Seed for methods with randomness (SmoothGrad's noise). */
   seed: number;
+  /** Images per forward and per gradient pass (the model's memory plan; default: bounded by input size). */
+  limits?: BatchLimits;
+  /**
+   * A stable number per sample (its position among the report's samples) that seeds its randomness (SmoothGrad's
+   * noise), so a map does not depend on which samples share its batch or its process. Default: 0, 1, 2, ….
+   */
+  keys?: number[];
 }
 
 export interface AttributionResult {
@@ -43,6 +51,17 @@ export interface AttributionMethod<P extends Record<string, unknown> = Record<st
   params: z.ZodType<P, z.ZodTypeDef, unknown>;
   /** Tensors in the result are owned by the caller (dispose them). */
   attribute(input: AttributionInput, params: P): AttributionResult;
+  /**
+   * Passes through the model per sample with these parameters, for the cost estimate (default: one gradient pass).
+   * `input` is [H, W], `channels` the CAM layer's channel count.
+   */
+  passes?(params: P, shape: { input: [number, number]; channels: number }): Passes;
+}
+
+/** Forward-only and gradient passes of one image through the model. */
+export interface Passes {
+  forward: number;
+  gradient: number;
 }
 
 /** A method that produces gradients with respect to the input, so SmoothGrad can wrap it. */

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEBIAN_FASHION_MNIST } from '../../src/data/idx.ts';
-import { fashionMnist, scaling, splitDataset } from '../../src/data/dataset.ts';
+import * as tf from '@tensorflow/tfjs';
+import { makeBatch } from '../../src/data/batches.ts';
+import { fashionMnist, inputBytes, scaling, splitDataset } from '../../src/data/dataset.ts';
 import { generateShapes } from '../../src/data/shapes.ts';
 
 describe('datasets', () => {
@@ -56,9 +58,25 @@ describe('datasets', () => {
 
   it('scalings map bytes to their declared range', () => {
     for (const kind of ['/255', '[-1,1]'] as const) {
-      const s = scaling(kind);
+      const s = scaling(kind) as { scale: number; offset: number; range: [number, number] };
       expect([0 * s.scale + s.offset, 255 * s.scale + s.offset].map((v) => Number(v.toFixed(12)))).toEqual(s.range);
     }
+  });
+
+  it("caffe and torch follow Keras's preprocess_input on a hand-worked pixel, and display bytes invert them", () => {
+    // RGB (10, 20, 30). caffe: BGR minus means → (30 − 103.939, 20 − 116.779, 10 − 123.68).
+    // torch: (v / 255 − mean) / std per RGB channel.
+    const data = { images: Uint8Array.from([10, 20, 30]), labels: Int32Array.from([0]), count: 1, shape: [1, 1, 3] as [number, number, number], numClasses: 2 };
+    const caffe = scaling('caffe');
+    const xc = makeBatch({ ...data, bgr: caffe.bgr }, [0], caffe.scale, caffe.offset);
+    expect(Array.from(xc.x.dataSync()).map((v) => Number(v.toFixed(3)))).toEqual([-73.939, -96.779, -113.68]);
+    const torch = scaling('torch');
+    const xt = makeBatch(data, [0], torch.scale, torch.offset);
+    const want = [10, 20, 30].map((v, c) => (v / 255 - [0.485, 0.456, 0.406][c]) / [0.229, 0.224, 0.225][c]);
+    Array.from(xt.x.dataSync()).forEach((v, c) => expect(v).toBeCloseTo(want[c], 5));
+    expect(Array.from(inputBytes(xc.x.dataSync(), caffe, 3))).toEqual([10, 20, 30]);
+    expect(Array.from(inputBytes(xt.x.dataSync(), torch, 3))).toEqual([10, 20, 30]);
+    tf.dispose([xc.x, xc.y, xt.x, xt.y]);
   });
 
   it.runIf(existsSync(DEBIAN_FASHION_MNIST))('Fashion-MNIST ids are stable and classes named', () => {

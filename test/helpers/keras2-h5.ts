@@ -42,6 +42,8 @@ export interface Keras2Options {
   sequentialInputLayer?: boolean;
   /** Also compute the float64 reference output for this input. */
   input?: tf.Tensor4D;
+  /** Weights only, as model.save_weights('w.h5') and Keras's ImageNet files: no model_config. */
+  weightsOnly?: boolean;
 }
 
 /** Write `model` to `path` through h5py; returns the float64 reference output for `opts.input`. */

@@ -15,6 +15,7 @@ export const guidedGradCam: AttributionMethod<Record<string, never>> = {
   signed: false,
   reference: 'Selvaraju et al. 2017, Sec. 3.1: guided backprop ⊙ upsampled Grad-CAM',
   params: z.object({}).strict() as never,
+  passes: () => ({ forward: 0, gradient: 2 }),
   attribute(input) {
     return tf.tidy(() => {
       const cam = gradCam.attribute(input, {} as never);

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { meanGradientInChunks, targetMask, targetScore } from '../target.ts';
+import { meanGradientInChunks, passLimits, targetMask, targetScore } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
 import { runGraph } from '../graph.ts';
 
@@ -25,19 +25,20 @@ export const integratedGradients: AttributionMethod<IntegratedGradientsParams> =
   signed: true,
   reference: 'Sundararajan et al. 2017, Eq. 1 with the midpoint Riemann sum of Sec. 5',
   params: integratedGradientsParams,
-  attribute({ model, x, targets }, params) {
+  passes: (p) => ({ forward: 2, gradient: integratedGradientsParams.parse(p).steps }),
+  attribute({ model, x, targets, limits }, params) {
     const { steps, baseline } = integratedGradientsParams.parse(params);
     return tf.tidy(() => {
       const [, H, W, C] = x.shape;
       const base = baseline === 'black' ? tf.zerosLike(x) : tf.broadcastTo(tf.mean(x, [1, 2], true), x.shape);
       const delta = tf.sub(x, base);
-      // Gradients along the path, a bounded chunk at a time (a 64x64 MobileNetV2 with 128 steps in one batch
-      // would not fit in the 4 GB wasm heap).
+      // Gradients along the path, a chunk of the memory plan's size at a time (a 224x224 MobileNetV2 holds
+      // ~340 MB per image in a gradient pass: 128 steps at once would overflow the 4 GiB wasm heap 10 times).
       const avg = meanGradientInChunks(x, steps, (b, s0, n) => {
         const a = tf.reshape(tf.div(tf.add(tf.range(s0, s0 + n, 1, 'float32'), 0.5), steps), [n, 1, 1, 1]);
         const path = tf.add(tf.slice(base, [b, 0, 0, 0], [1, H, W, C]), tf.mul(a, tf.slice(delta, [b, 0, 0, 0], [1, H, W, C])));
         return tf.grad((v: tf.Tensor) => targetScore(model, v, new Array<number>(n).fill(targets[b])))(path);
-      });
+      }, passLimits(x, limits).gradient);
       const attributions = tf.mul(delta, avg) as tf.Tensor4D;
       // Completeness: |Σ IG − (S(x) − S(x'))| relative to |S(x) − S(x')|.
       const scores = (v: tf.Tensor) => {

@@ -1,12 +1,12 @@
 /**
  * Occlusion sensitivity (Zeiler & Fergus 2014, Sec. 4.2): slide a patch of `fill` over the image and
  * record how much the target class's probability drops. All occluded copies of a sample (plus the original)
- * run in one batch, several samples per batch. `lowRes` is the drop per patch position [B, gh, gw]; `maps` averages, per pixel, the drops
+ * run batched (the memory plan's forward passes), several samples per batch when they fit. `lowRes` is the drop per patch position [B, gh, gw]; `maps` averages, per pixel, the drops
  * of every patch covering it [B, H, W] (Captum's Occlusion).
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { MAX_BATCH_PIXELS } from '../target.ts';
+import { passLimits } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
 
 export const occlusionParams = z.object({
@@ -16,7 +16,7 @@ export const occlusionParams = z.object({
   stride: z.union([z.literal('auto'), z.number().int().min(1)]).default('auto'),
   /** 'zero' (black in input units), 'mean' (the image's mean per channel) or a constant. */
   fill: z.union([z.enum(['zero', 'mean']), z.number()]).default('zero'),
-  /** Images per forward pass (whole samples are packed: max(1, ⌊batchSize / (copies + 1)⌋) samples). */
+  /** At most this many images per forward pass (the memory plan may allow fewer). */
   batchSize: z.number().int().min(1).default(1024),
 }).strict();
 export type OcclusionParams = z.infer<typeof occlusionParams>;
@@ -42,7 +42,12 @@ export const occlusion: AttributionMethod<OcclusionParams> = {
   signed: true,
   reference: 'Zeiler & Fergus 2014, Sec. 4.2: Δp_c when a patch is grey-boxed',
   params: occlusionParams,
-  attribute({ model, x, targets }, params) {
+  passes: (p, { input: [H, W] }) => {
+    const o = occlusionParams.parse(p);
+    const { patch, stride } = occlusionGeometry(H, W, o.patch, o.stride);
+    return { forward: patchOrigins(H, patch, stride).length * patchOrigins(W, patch, stride).length + 1, gradient: 0 };
+  },
+  attribute({ model, x, targets, limits }, params) {
     const parsed = occlusionParams.parse(params);
     const { fill, batchSize } = parsed;
     const [B, H, W, C] = x.shape;
@@ -58,37 +63,38 @@ export const occlusion: AttributionMethod<OcclusionParams> = {
         for (let y = oy; y < oy + patch; y++) for (let xx = ox; xx < ox + patch; xx++) maskData[base + y * W + xx] = 1;
       }),
     );
-    const drops: number[][] = [];
-    const baseProbs: number[] = [];
-    // Row 0 is the unoccluded original, rows 1..P the occluded copies: [P + 1, H, W, 1].
+    // Row 0 of each sample is the unoccluded original, rows 1..P its occluded copies: B × (P + 1) rows in all,
+    // run in forward passes of the memory plan's size (several samples per pass on small images, part of one
+    // sample's copies per pass on large ones).
     const masks = tf.tidy(() => tf.concat([tf.zeros([1, H, W, 1]), tf.tensor4d(maskData, [P, H, W, 1])]));
+    const rows = B * (P + 1);
+    const probs: number[] = new Array(rows);
     try {
-      // Several samples per forward pass: larger batches run faster on every backend.
-      const perChunk = Math.max(1, Math.floor(Math.min(batchSize, MAX_BATCH_PIXELS / (H * W * C)) / (P + 1)));
-      for (let b0 = 0; b0 < B; b0 += perChunk) {
-        const n = Math.min(perChunk, B - b0);
-        const probs = tf.tidy(() => {
-          const xb = tf.slice(x, [b0, 0, 0, 0], [n, H, W, C]);
-          const fillValue = fill === 'zero' ? tf.zerosLike(xb) : fill === 'mean' ? tf.broadcastTo(tf.mean(xb, [1, 2], true), xb.shape) : tf.fill(xb.shape, fill);
-          const m = tf.expandDims(masks, 0); // [1, P+1, H, W, 1]
-          const batch = tf.reshape(
-            tf.add(tf.mul(tf.expandDims(xb, 1), tf.sub(1, m)), tf.mul(tf.expandDims(fillValue, 1), m)),
-            [n * (P + 1), H, W, C],
-          ) as tf.Tensor4D;
-          const p = model.predict(batch, { batchSize: n * (P + 1) }) as tf.Tensor2D;
-          return p.dataSync();
-        });
-        const K = probs.length / (n * (P + 1));
-        for (let i = 0; i < n; i++) {
-          const t = targets[b0 + i];
-          const at = (row: number) => probs[(i * (P + 1) + row) * K + t];
-          baseProbs.push(at(0));
-          drops.push(Array.from({ length: P }, (_, j) => at(0) - at(j + 1)));
+      const n = Math.min(batchSize, passLimits(x, limits).forward);
+      const fills = tf.tidy(() => (fill === 'zero' ? tf.zerosLike(x) : fill === 'mean' ? tf.broadcastTo(tf.mean(x, [1, 2], true), x.shape) : tf.fill(x.shape, fill)));
+      try {
+        for (let r0 = 0; r0 < rows; r0 += n) {
+          const count = Math.min(n, rows - r0);
+          const sample = Array.from({ length: count }, (_, i) => Math.floor((r0 + i) / (P + 1)));
+          const copy = Array.from({ length: count }, (_, i) => (r0 + i) % (P + 1));
+          const p = tf.tidy(() => {
+            const m = tf.gather(masks, copy);
+            const batch = tf.add(tf.mul(tf.gather(x, sample), tf.sub(1, m)), tf.mul(tf.gather(fills, sample), m)) as tf.Tensor4D;
+            const out = model.predict(batch, { batchSize: count }) as tf.Tensor2D;
+            return tf.gather(tf.reshape(out, [-1]), sample.map((b, i) => i * out.shape[1] + targets[b])).dataSync();
+          });
+          p.forEach((v, i) => {
+            probs[r0 + i] = v;
+          });
         }
+      } finally {
+        fills.dispose();
       }
     } finally {
       masks.dispose();
     }
+    const baseProbs = Array.from({ length: B }, (_, b) => probs[b * (P + 1)]);
+    const drops = baseProbs.map((p0, b) => Array.from({ length: P }, (_, j) => p0 - probs[b * (P + 1) + j + 1]));
     return tf.tidy(() => {
       const grid = tf.tensor3d(drops.flat(), [B, ys.length, xs.length]);
       // Per pixel: mean drop of the patches covering it (0 where none does).

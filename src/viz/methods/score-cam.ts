@@ -1,17 +1,23 @@
 /**
  * Score-CAM (Wang et al. 2020, Eq. 3–5): each activation map A^k, upsampled and min–max normalised to a mask
  * H^k ∈ [0, 1], masks the input; its weight is the softmax over k of the target class's probability on
- * x ⊙ H^k. No gradients. All masked copies run in batches of `batchSize`.
+ * x ⊙ H^k. The masks' forward passes use no gradients; one gradient pass picks the k channels with the largest
+ * Grad-CAM weight (k = 64 by default: each channel costs a forward pass), the rest get weight 0. The masked
+ * copies run in batches of the memory plan's size.
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { runGraph } from '../graph.ts';
 import type { AttributionMethod } from '../types.ts';
-import { camLayer, camPlacement, placeOnInput, weightedCam } from './cam.ts';
+import { passLimits } from '../target.ts';
+import { activationsAndGradients, camPlacement, placeOnInput, weightedCam } from './cam.ts';
 
 export const scoreCamParams = z.object({
-  /** Use only the channels with the largest mean activation (all when ≥ K). */
-  maxChannels: z.number().int().min(1).default(256),
+  /**
+   * Use the k channels with the largest Grad-CAM weight (mean gradient of the class score), all when the layer has
+   * fewer: each channel costs one forward pass, and VGG16's or MobileNetV2's last layers have 512 and 1,280.
+   */
+  maxChannels: z.number().int().min(1).default(64),
+  /** At most this many masked images per forward pass (the memory plan may allow fewer). */
   batchSize: z.number().int().min(1).default(256),
 }).strict();
 export type ScoreCamParams = z.infer<typeof scoreCamParams>;
@@ -23,24 +29,27 @@ export const scoreCam: AttributionMethod<ScoreCamParams> = {
   signed: false,
   reference: 'Wang et al. 2020, Eq. 3–5: w_k = softmax_k(p_c(x ⊙ norm(up(A^k))))',
   params: scoreCamParams,
+  passes: (p, { channels }) => ({ forward: Math.min(scoreCamParams.parse(p).maxChannels, channels), gradient: 1 }),
   attribute(input, params) {
     const { maxChannels, batchSize } = scoreCamParams.parse(params);
     const { model, x, targets } = input;
     const [B, H, W, C] = x.shape;
-    const layer = camLayer(input);
-    const A = tf.tidy(() => runGraph(model, x, { capture: [layer] }).captured[layer] as tf.Tensor4D);
+    const { A, G } = tf.tidy(() => activationsAndGradients(input));
     const [, h, w, K] = A.shape;
     const placement = camPlacement(input, A);
+    const perPass = Math.min(batchSize, passLimits(x, input.limits).forward);
     const weightsPerSample: number[][] = [];
+    const used: number[] = [];
     try {
       for (let b = 0; b < B; b++) {
         const a = tf.tidy(() => tf.slice(A, [b, 0, 0, 0], [1, h, w, K]));
-        // Channels by mean activation, strongest first; the rest get weight 0.
-        const means = tf.tidy(() => tf.mean(a, [0, 1, 2]).dataSync());
-        const order = Array.from(means.keys()).sort((i, j) => means[j] - means[i] || i - j).slice(0, Math.min(maxChannels, K));
+        // Channels by Grad-CAM weight, largest first (ties by index); the others get weight 0.
+        const alpha = tf.tidy(() => tf.mean(tf.slice(G, [b, 0, 0, 0], [1, h, w, K]), [0, 1, 2]).dataSync());
+        const order = Array.from(alpha.keys()).sort((i, j) => alpha[j] - alpha[i] || i - j).slice(0, Math.min(maxChannels, K));
+        used.push(order.length);
         const scores: number[] = [];
-        for (let start = 0; start < order.length; start += batchSize) {
-          const chunk = order.slice(start, start + batchSize);
+        for (let start = 0; start < order.length; start += perPass) {
+          const chunk = order.slice(start, start + perPass);
           const probs = tf.tidy(() => {
             const maps = tf.gather(tf.transpose(a, [3, 1, 2, 0]), chunk); // [k, h, w, 1]
             const up = tf.expandDims(placeOnInput(tf.squeeze(maps, [3]) as tf.Tensor3D, placement, [H, W]), 3);
@@ -63,9 +72,10 @@ export const scoreCam: AttributionMethod<ScoreCamParams> = {
         });
         weightsPerSample.push(wk);
       }
-      return tf.tidy(() => weightedCam(input, A, tf.tensor2d(weightsPerSample, [B, K])));
+      const cam = tf.tidy(() => weightedCam(input, A, tf.tensor2d(weightsPerSample, [B, K])));
+      return { ...cam, extras: { channelsUsed: used, layerChannels: used.map(() => K) } };
     } finally {
-      A.dispose();
+      tf.dispose([A, G]);
     }
   },
 };

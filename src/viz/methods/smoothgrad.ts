@@ -1,11 +1,11 @@
 /**
  * SmoothGrad (Smilkov et al. 2017, Eq. 3) wrapping any input-gradient method: the mean of its gradients over n
  * copies of the input with Gaussian noise N(0, σ²), σ a fraction of the input range; the wrapped method's own
- * reduction then makes the map. The n copies run batched, in chunks bounded by input size; the noise is seeded.
+ * reduction then makes the map. The n copies run batched, in chunks of the memory plan's size; the noise is seeded.
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { meanGradientInChunks } from '../target.ts';
+import { meanGradientInChunks, passLimits } from '../target.ts';
 import type { AttributionInput, InputGradientMethod } from '../types.ts';
 
 export const smoothGradParams = z.object({
@@ -27,16 +27,20 @@ export function smoothGrad<P extends Record<string, unknown>>(base: InputGradien
     inputGradients(input: AttributionInput, params) {
       const { samples, noiseLevel } = smoothGradParams.parse({ samples: params.samples, noiseLevel: params.noiseLevel });
       const { x } = input;
-      // Noisy copies in chunks that fit the wasm heap (see MAX_BATCH_PIXELS); the noise is seeded per chunk.
+      // Noisy copies in chunks of the memory plan's size; each copy's noise is seeded.
       return meanGradientInChunks(x, samples, (b, s0, n) => {
         const [, H, W, C] = x.shape;
         const xb = tf.slice(x, [b, 0, 0, 0], [1, H, W, C]);
         const sigma = tf.mul(tf.sub(tf.max(xb), tf.min(xb)), noiseLevel);
-        const noisy = tf.add(xb, tf.mul(tf.randomNormal([n, H, W, C], 0, 1, 'float32', input.seed + 7919 * b + s0), sigma)) as tf.Tensor4D;
+        // Each copy's noise has its own seed, so the map does not depend on how the copies were batched.
+        const key = input.keys?.[b] ?? b;
+        const noise = tf.stack(Array.from({ length: n }, (_, i) => tf.randomNormal([H, W, C], 0, 1, 'float32', input.seed + 7919 * key + s0 + i)));
+        const noisy = tf.add(xb, tf.mul(noise, sigma)) as tf.Tensor4D;
         return base.inputGradients({ ...input, x: noisy, targets: new Array<number>(n).fill(input.targets[b]) }, params);
-      });
+      }, passLimits(x, input.limits).gradient);
     },
     reduce: base.reduce,
+    passes: (p) => ({ forward: 0, gradient: smoothGradParams.parse({ samples: p.samples, noiseLevel: p.noiseLevel }).samples }),
     attribute(input, params) {
       return tf.tidy(() => {
         const g = method.inputGradients(input, params);

@@ -3,7 +3,7 @@
  * most important first. Deletion replaces them, a fraction at a time, with a baseline (black) and records the
  * target-class probability; a faithful map makes it fall fast (low AUC is good). Insertion starts from the
  * baseline and restores the pixels in the same order (high AUC is good). All steps of all samples run as one
- * batch per sample. AUC is the trapezoid rule over the fraction of pixels changed, in [0, 1].
+ * batch per sample, split into forward passes of the memory plan's size. AUC is the trapezoid rule over the fraction of pixels changed, in [0, 1].
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -29,7 +29,7 @@ export function pixelOrder(map: ArrayLike<number>): Int32Array {
 
 /**
  * x: one sample [1, H, W, C] in model units; map: its attribution [H·W]; `steps` + 1 points per curve.
- * `baseline` is the value removed pixels take (0 = black in [0, 1] inputs).
+ * `baseline` is the value removed pixels take (0 = black in [0, 1] inputs), one per channel when an array.
  */
 export function deletionInsertion(
   model: tf.LayersModel,
@@ -37,14 +37,18 @@ export function deletionInsertion(
   map: ArrayLike<number>,
   target: number,
   steps = 16,
-  baseline = 0,
+  baseline: number | number[] = 0,
+  /** Images per forward pass (the memory plan's forward limit). */
+  batchSize = Infinity,
 ): Curves {
   const [, H, W, C] = x.shape;
   const order = pixelOrder(map);
   const pixels = x.dataSync();
   const n = steps + 1;
   const del = new Float32Array(n * H * W * C);
-  const ins = new Float32Array(n * H * W * C).fill(baseline);
+  const b = Array.from({ length: C }, (_, c) => (Array.isArray(baseline) ? baseline[c] : baseline));
+  const ins = new Float32Array(n * H * W * C);
+  for (let i = 0; i < ins.length; i++) ins[i] = b[i % C];
   for (let s = 0; s < n; s++) {
     const k = Math.round((s / steps) * H * W);
     const base = s * H * W * C;
@@ -52,14 +56,14 @@ export function deletionInsertion(
     for (let r = 0; r < k; r++) {
       const p = order[r];
       for (let c = 0; c < C; c++) {
-        del[base + p * C + c] = baseline;
+        del[base + p * C + c] = b[c];
         ins[base + p * C + c] = pixels[p * C + c];
       }
     }
   }
   const probs = tf.tidy(() => {
     const batch = tf.concat([tf.tensor4d(del, [n, H, W, C]), tf.tensor4d(ins, [n, H, W, C])]);
-    const p = model.predict(batch, { batchSize: 2 * n }) as tf.Tensor2D;
+    const p = model.predict(batch, { batchSize: Math.max(1, Math.min(2 * n, batchSize)) }) as tf.Tensor2D;
     return Array.from(tf.squeeze(tf.slice(p, [0, target], [2 * n, 1]), [1]).dataSync());
   });
   const deletion = probs.slice(0, n);

@@ -6,6 +6,8 @@
  * image, not the model. The model's own weights are restored afterwards.
  */
 import * as tf from '@tensorflow/tfjs';
+import { attributeInChunks } from '../attribute.ts';
+import type { BatchLimits } from '../budget.ts';
 import type { AttributionMethod } from '../types.ts';
 
 /** Spearman's ρ: Pearson correlation of the ranks (ties get their mean rank). */
@@ -67,18 +69,20 @@ export function cascadingRandomization(
   onStep?: (what: string) => void,
   /** The CAM methods' layer (as in the report's maps). */
   camLayer?: string,
+  /** The model's memory plan. */
+  limits?: BatchLimits,
 ): { original: Record<string, Float32Array[]>; steps: RandomizationStep[] } {
   const [B, H, W] = x.shape;
   const mapsNow = (): Record<string, Float32Array[]> =>
     Object.fromEntries(
       methods.map((m) => {
-        const r = m.attribute({ model, x, targets, seed, layer: camLayer }, paramsFor(m.id) as never);
-        const v = r.maps.dataSync() as Float32Array;
-        tf.dispose([r.maps, r.channels, r.lowRes].filter(Boolean) as tf.Tensor[]);
+        const v = attributeInChunks(m, { model, x, targets, seed, layer: camLayer, limits }, paramsFor(m.id)).maps;
         return [m.id, Array.from({ length: B }, (_, b) => v.slice(b * H * W, (b + 1) * H * W))];
       }),
     );
-  const saved = model.getWeights().map((w) => w.clone());
+  // The trained weights wait in JS memory, not in the engine's heap: VGG16's 528 MB would otherwise sit there
+  // twice (and XNNPACK keeps a packed copy of the live ones).
+  const saved = model.getWeights().map((w) => ({ shape: w.shape, values: w.dataSync().slice() }));
   try {
     const original = mapsNow();
     onStep?.('randomization: trained maps');
@@ -119,7 +123,8 @@ export function cascadingRandomization(
     }
     return { original, steps };
   } finally {
-    model.setWeights(saved);
-    tf.dispose(saved);
+    const restored = saved.map((w) => tf.tensor(w.values, w.shape));
+    model.setWeights(restored);
+    tf.dispose(restored);
   }
 }
