@@ -5,11 +5,17 @@
  * backend and writes bench/results.json. A benchmark, not a test: nothing here passes or fails.
  *
  * It also times explanations on LeNet-5: Grad-CAM (batched) and occlusion (4x4 patch, stride 2) per image.
+ * A user's model: MobileNetV2 1.0 and VGG16 at 224x224 with random weights, the whole visualize step (every method
+ * with faithfulness, every layer, activation maximization, randomization, class images) on photo-like inputs with the
+ * default engine — seconds per view per image, the memory plan and the process's peak RSS, in results.json under
+ * `userModels`. --skip-user-models leaves them out.
  * Options: --backends wasm,cpu (default: every backend that loads), --quick (smaller blocks, for a smoke run).
  * The pure-JS cpu backend trains at ~17 images/s, so its blocks are cut to 256 images and its 3-epoch accuracy
  * (≈ 3 hours) is skipped unless --full is given; results.json says so in `note`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendId, BACKEND_IDS, selectBackend } from '../src/engine/backend.ts';
 import type { ImageArrays } from '../src/data/batches.ts';
@@ -19,6 +25,62 @@ import { lenet5 } from '../src/models/lenet5.ts';
 import { evaluate, fit } from '../src/train/fit.ts';
 import { gradCam } from '../src/viz/methods/grad-cam.ts';
 import { occlusion } from '../src/viz/methods/occlusion.ts';
+import type { Dataset } from '../src/data/dataset.ts';
+import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
+import { vgg } from '../src/models/vgg.ts';
+import { visualize } from '../src/pipeline/visualize.ts';
+import { batchLimits, measureCost, memoryBudget } from '../src/viz/budget.ts';
+
+interface UserModelResult {
+  model: string;
+  images: number;
+  gflops: number;
+  batch: { forward: number; gradient: number };
+  /** Seconds per image of each attribution method, without its deletion/insertion curves. */
+  method_s_per_img: Record<string, number>;
+  /** Seconds of each stage of the visualize step (attributions with faithfulness, layers, randomization, …). */
+  stages_s: Record<string, number>;
+  total_s: number;
+  peak_rss_gib: number;
+}
+
+/** The visualize step of a 224x224 model with random weights on `images` photo-like inputs (seeded noise + shapes). */
+async function userModel(name: string, build: () => tf.LayersModel, images: number): Promise<UserModelResult> {
+  const model = build();
+  const [H, W, C] = model.inputs[0].shape.slice(1) as number[];
+  const K = (model.outputs[0].shape[1] as number) ?? 1000;
+  const pixels = new Uint8Array(images * H * W * C);
+  let seed = 7;
+  for (let i = 0; i < pixels.length; i++) pixels[i] = ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24) & 0xff;
+  const data: Dataset = {
+    name: 'photos', classes: Array.from({ length: K }, (_, k) => `class ${k}`), ids: Array.from({ length: images }, (_, i) => `photo-${i}.jpg`),
+    images: pixels, labels: new Int32Array(images).fill(-1), count: images, shape: [H, W, C], numClasses: K, scale: 1 / 127.5, offset: -1, range: [-1, 1],
+  };
+  const cost = await measureCost(model);
+  const memory = memoryBudget(cost);
+  const limits = batchLimits(cost, memory);
+  const stages: Record<string, number> = {};
+  const dir = mkdtempSync(join(tmpdir(), 'convlens-bench-'));
+  const t0 = performance.now();
+  try {
+    const v = await visualize({
+      model, slug: name, data, sampleIndices: Array.from({ length: images }, (_, i) => i), publicDir: dir, seed: 2, cost, limits, memory,
+      log: (line) => {
+        const m = /: (.*) in ([\d.]+) s$/.exec(line);
+        if (m) stages[m[1]] = Number(m[2]);
+      },
+    });
+    return {
+      model: name, images, gflops: Number((cost.flops / 1e9).toFixed(2)), batch: limits,
+      method_s_per_img: Object.fromEntries(v.samples[0].attributions.map((a) => [a.method, Number((a.milliseconds / 1000).toFixed(2))])),
+      stages_s: stages, total_s: Number(((performance.now() - t0) / 1000).toFixed(1)),
+      peak_rss_gib: Number((process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)),
+    };
+  } finally {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 interface Result {
   backend: BackendId;
@@ -171,8 +233,30 @@ async function main(): Promise<void> {
       ].join(' '),
     );
   }
+  const userModels: UserModelResult[] = [];
+  if (!process.argv.includes('--skip-user-models')) {
+    await selectBackend({});
+    console.log("\na user's model: the visualize step at 224x224, random weights (default engine)");
+    for (const [name, build, images] of [
+      ['mobilenetv2-1.0-224', () => mobileNetV2({ alpha: 1.0, seed: 3 }), quick ? 1 : 2],
+      ['vgg16-224', () => vgg({ depth: 16, seed: 3 }), 1],
+    ] as const) {
+      const r = await userModel(name, build, images);
+      userModels.push(r);
+      console.log(JSON.stringify(r));
+    }
+    console.log('\nmodel                 GFLOPs  batch f/g  attributions s/img  layers s  randomization s  total s  peak RSS GiB');
+    for (const r of userModels) {
+      const stage = (re: RegExp) => Object.entries(r.stages_s).find(([k]) => re.test(k))?.[1] ?? 0;
+      console.log([
+        r.model.padEnd(21), String(r.gflops).padStart(6), `${r.batch.forward}/${r.batch.gradient}`.padStart(10),
+        (stage(/attribution methods/) / r.images).toFixed(1).padStart(19), stage(/^activations/).toFixed(1).padStart(9),
+        stage(/randomization/).toFixed(1).padStart(16), r.total_s.toFixed(1).padStart(8), r.peak_rss_gib.toFixed(2).padStart(13),
+      ].join(' '));
+    }
+  }
   mkdirSync('bench', { recursive: true });
-  writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync('bench/results.json', `${JSON.stringify({ lenet5: results, userModels }, null, 2)}\n`);
   console.log('\nwrote bench/results.json');
 }
 

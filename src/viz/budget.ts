@@ -1,6 +1,6 @@
 /**
  * What a model costs: its multiply-adds per image (counted from the layers, so deterministic), and the time and
- * bytes of one forward and one gradient pass, measured once per model at batch 1 and 2 (and timed warm at 2). Batch sizes of every
+ * bytes of one forward and one gradient pass, measured once per model at batch 1 and 2 (timed at 2, once warm). Batch sizes of every
  * batched computation (IG steps, SmoothGrad copies, occlusion and Score-CAM masked copies, deletion/insertion
  * steps, activations, activation maximization) come from those bytes and the memory the engine has free, not
  * from the input size: a 224x224 MobileNetV2 holds ~340 MB per image in a gradient pass, VGG16 ~1 GB fixed.
@@ -82,36 +82,33 @@ async function measure(run: () => void): Promise<{ bytes: number; ms: number }> 
 export async function measureCost(model: tf.LayersModel, classifier = true): Promise<ModelCost> {
   const shape = model.inputs[0].shape.slice(1) as number[];
   const weightBytes = model.weights.reduce((n, w) => n + product(w.shape) * 4, 0);
-  const pass = async (kind: 'forward' | 'gradient'): Promise<PassCost> => {
-    const run = (x: tf.Tensor) =>
-      tf.tidy(() => {
-        const n = x.shape[0];
-        if (kind === 'forward') (model.predict(x, { batchSize: n }) as tf.Tensor).dataSync();
-        else {
-          const score = (v: tf.Tensor) => (classifier ? targetScore(model, v, new Array<number>(n).fill(0)) : tf.sum(model.apply(v) as tf.Tensor));
-          tf.grad((v: tf.Tensor) => score(v) as tf.Scalar)(x).dataSync();
-        }
-      });
-    const at = async (n: number, profile: boolean) => {
-      const x = tf.zeros([n, ...shape]);
-      try {
-        if (profile) return await measure(() => run(x));
-        const t0 = performance.now();
-        run(x);
-        return { bytes: 0, ms: performance.now() - t0 };
-      } finally {
-        x.dispose();
+  const run = (kind: 'forward' | 'gradient', x: tf.Tensor) =>
+    tf.tidy(() => {
+      const n = x.shape[0];
+      if (kind === 'forward') (model.predict(x, { batchSize: n }) as tf.Tensor).dataSync();
+      else {
+        const score = (v: tf.Tensor) => (classifier ? targetScore(model, v, new Array<number>(n).fill(0)) : tf.sum(model.apply(v) as tf.Tensor));
+        tf.grad((v: tf.Tensor) => score(v) as tf.Scalar)(x).dataSync();
       }
-    };
-    const one = await at(1, true);
-    const two = await at(2, true);
-    // Timed apart from the profiled passes, once warm: the first passes of a model are up to 2x slower.
-    const timed = await at(2, false);
-    // The per-image bytes are at least half the batch-1 peak: what a pass holds mostly grows with the batch.
-    const bytesPerImage = Math.max(two.bytes - one.bytes, one.bytes / 2, 1);
-    return { msPerImage: timed.ms / 2, bytesPerImage, fixedBytes: Math.max(0, one.bytes - bytesPerImage) };
+    });
+  const at = async (kind: 'forward' | 'gradient', n: number) => {
+    const x = tf.zeros([n, ...shape]);
+    try {
+      return await measure(() => run(kind, x));
+    } finally {
+      x.dispose();
+    }
   };
-  return { flops: modelFlops(model), weightBytes, forward: await pass('forward'), gradient: await pass('gradient') };
+  // Batch 1 of both passes first: they also warm the model up (XNNPACK packs the weights on first use, up to 3x
+  // slower), so the batch-2 passes give the times.
+  const one = { forward: await at('forward', 1), gradient: await at('gradient', 1) };
+  const two = { forward: await at('forward', 2), gradient: await at('gradient', 2) };
+  const pass = (kind: 'forward' | 'gradient'): PassCost => {
+    // The per-image bytes are at least half the batch-1 peak: what a pass holds mostly grows with the batch.
+    const bytesPerImage = Math.max(two[kind].bytes - one[kind].bytes, one[kind].bytes / 2, 1);
+    return { msPerImage: two[kind].ms / 2, bytesPerImage, fixedBytes: Math.max(0, one[kind].bytes - bytesPerImage) };
+  };
+  return { flops: modelFlops(model), weightBytes, forward: pass('forward'), gradient: pass('gradient') };
 }
 
 /**
