@@ -103,6 +103,9 @@ ${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), 
     // occlusion: { patch: 16, stride: 8 },
     // 'score-cam': false,
   },
+  // Seconds each model's explanations should take: optional work (activation maximization, class images, the
+  // randomization check's depth, curve steps, IG steps) is trimmed to fit; the model page lists each cut.
+  // budget: 300,
   // Where the site goes.
   out: 'dist',
 });

@@ -27,7 +27,7 @@ import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
 import { attributeInChunks } from '../viz/attribute.ts';
 import { type BatchLimits, formatBytes, type ModelCost, modelFlops } from '../viz/budget.ts';
 import { workProgress } from './progress.ts';
-import { GRADIENT_FACTOR, methodPasses, passSeconds, sizing, type Trim, trimToBudget } from './work.ts';
+import { gradientFactor, methodPasses, passSeconds, sizing, type Trim, trimToBudget } from './work.ts';
 
 const CONV = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 
@@ -295,7 +295,8 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     const l = layerCost();
     return { forward: r.forward + a.forward + l.forward, gradient: r.gradient + a.gradient + l.gradient };
   };
-  const flopUnits = (p: { forward: number; gradient: number }) => p.forward + GRADIENT_FACTOR * p.gradient;
+  const factor = gradientFactor(model.layers);
+  const flopUnits = (p: { forward: number; gradient: number }) => p.forward + factor * p.gradient;
 
   // Class images: every class on small heads; on many classes, the classes the samples are predicted as.
   const probs = classifier ? predictProbs(model, data, sampleIndices, limits) : new Float32Array(sampleIndices.length * data.numClasses);
