@@ -308,7 +308,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     return p;
   });
   const classList = !classifier || !gradientsFit ? [] : K <= size.classImages ? data.classes.map((_, k) => k) : [...new Set(predicted)].slice(0, size.classImages);
-  if (classifier && K > size.classImages && classList.length > 0) notes.push(`Class images: the ${classList.length} classes the samples are predicted as, of ${K}.`);
+  if (classifier && K > size.classImages && classList.length > 0) notes.push(`Class images: ${classList.length === 1 ? 'the class the samples are all predicted as' : `the ${classList.length} classes the samples are predicted as`}, of ${K}.`);
   classImages = classList.length;
   if (size.tier > 0 && maxLayers.size > 0) notes.push(`Activation maximization: ${actmax.maxChannels} channels of ${maxLayers.size} conv layers, ${actmax.steps} steps.`);
 

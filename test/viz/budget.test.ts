@@ -130,6 +130,34 @@ describe('budget and skipped views', () => {
     expect(work).toBe(70);
   });
 
+  it('a budget trims the optional work in order, lists each cut, and never cuts the samples\' maps', async () => {
+    const data = generateShapes({ count: 4, seed: 4, size: 24 });
+    const model = tinyVgg({ inputShape: [24, 24, 3], numClasses: 5, seed: 1 });
+    // A made-up cost (0.1 s per forward and 0.4 s per gradient pass per image) so the estimate, not this machine, decides.
+    const cost = { flops: 1e6, weightBytes: 1e5, forward: { msPerImage: 100, bytesPerImage: 1e5, fixedBytes: 0 }, gradient: { msPerImage: 400, bytesPerImage: 4e5, fixedBytes: 0 } };
+    const v = await visualize({
+      model, slug: 'budget-test', data, sampleIndices: [0, 1], publicDir: mkdtempSync(join(tmpdir(), 'convlens-budget-')), seed: 1,
+      actmax: { maxChannels: 4, steps: 40 }, cost, limits: { forward: 64, gradient: 16 }, memory: 1e8, budget: 1, localizationImages: 0,
+      methodParams: { 'smoothgrad-saliency': { samples: 2 } },
+    });
+    const cuts = v.work!.trimmed.map((t) => t.what);
+    expect(cuts).toEqual([
+      'activation maximization: 40 → 16 steps', 'activation maximization: 4 → 2 conv layers', 'activation maximization: 4 → 2 channels per layer',
+      'class images: all 5 dropped',
+      'randomization check: 5 → 2 groups of layers', 'randomization check: 2 → 1 sample', 'deletion/insertion curves: 16 → 4 steps',
+      'Integrated Gradients: 128 → 8 steps', 'activation maximization: dropped', 'randomization check: dropped',
+    ]);
+    expect(v.work!.trimmed.every((t) => t.saved > 0)).toBe(true);
+    // The config's own SmoothGrad samples are not the budget's to cut; every sample keeps every method.
+    expect(v.samples[0].attributions.find((a) => a.method === 'smoothgrad-saliency')!.params).toMatchObject({ samples: 2 });
+    expect(v.samples.every((s) => s.attributions.length === 10)).toBe(true);
+    expect(v.samples[0].attributions[0].faithfulness!.deletion).toHaveLength(5);
+    expect(v.randomization).toBeUndefined();
+    expect(v.classMax).toEqual([]);
+    expect(v.layerViews.every((l) => l.actmax.length === 0)).toBe(true);
+    model.dispose();
+  });
+
   it('a model whose gradient pass does not fit skips the gradient methods and activation maximization, saying why', async () => {
     const data = generateShapes({ count: 4, seed: 4, size: 24 });
     const model = tinyVgg({ inputShape: [24, 24, 3], numClasses: 5, seed: 1 });
