@@ -68,11 +68,17 @@ describe('report on a loaded model', () => {
       const shard = await runNode([tsx, 'scripts/report.ts', 'compute', ...model, '--shard', `${k}/2`, '--work-dir', join(dir, `shard-${k}`)]);
       expect(shard.status, shard.stderr).toBe(0);
     }
-    // Part 2 explains the second sample only and leaves the model-wide views to part 1.
-    const part2 = JSON.parse(readFileSync(join(dir, 'shard-2', 'manifest.json'), 'utf8')).models[0];
-    expect(part2.part).toEqual({ index: 2, count: 2 });
-    expect(part2.layerViews).toEqual([]);
-    expect(part2.samples.map((s: { attributions: unknown[] }) => s.attributions.length)).toEqual([0, 10]);
+    // Part 1 computes the model-wide views and so takes fewer samples; each part lists the samples it explained,
+    // together every sample once, and leaves the others' attributions empty.
+    const parts = [1, 2].map((k) => JSON.parse(readFileSync(join(dir, `shard-${k}`, 'manifest.json'), 'utf8')).models[0]);
+    expect(parts.map((p) => ({ index: p.part.index, count: p.part.count }))).toEqual([{ index: 1, count: 2 }, { index: 2, count: 2 }]);
+    expect(parts[1].layerViews).toEqual([]);
+    expect(parts[0].layerViews.length).toBeGreaterThan(0);
+    expect([...parts[0].part.explained, ...parts[1].part.explained].sort()).toEqual([0, 1]);
+    expect(parts[1].part.explained.length).toBeGreaterThanOrEqual(parts[0].part.explained.length);
+    for (const p of parts) {
+      expect(p.samples.map((s: { attributions: unknown[] }, i: number) => s.attributions.length)).toEqual(p.samples.map((_: unknown, i: number) => (p.part.explained.includes(i) ? 10 : 0)));
+    }
     const merged = await runNode([tsx, 'scripts/report.ts', 'merge', join(dir, 'shard-1'), join(dir, 'shard-2'), '--out', join(dir, 'split-3')], { CONVLENS_WORK_DIR: join(dir, 'split-w3') });
     expect(merged.status, merged.stderr).toBe(0);
     expect(report(join(dir, 'split-2'))).toBe(report(join(dir, 'split-1')));

@@ -51,23 +51,6 @@ export function makeBatch(
   scale: number | number[] = 1 / 255,
   offset: number | number[] = 0,
 ): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  if (Array.isArray(scale) || Array.isArray(offset) || data.bgr) return makeBatchPerChannel(data, indices, scale, offset);
-  const [H, W, C] = data.shape;
-  const size = H * W * C;
-  const n = indices.length;
-  const xs = new Float32Array(n * size);
-  const ys = new Float32Array(n * data.numClasses);
-  for (let i = 0; i < n; i++) {
-    const idx = indices[i];
-    const src = data.images.subarray(idx * size, (idx + 1) * size);
-    const base = i * size;
-    for (let k = 0; k < size; k++) xs[base + k] = src[k] * scale + offset;
-    ys[i * data.numClasses + data.labels[idx]] = 1;
-  }
-  return { x: tf.tensor4d(xs, [n, H, W, C]), y: tf.tensor2d(ys, [n, data.numClasses]) };
-}
-
-function makeBatchPerChannel(data: ImageArrays, indices: ArrayLike<number>, scale: number | number[], offset: number | number[]): { x: tf.Tensor4D; y: tf.Tensor2D } {
   const [H, W, C] = data.shape;
   const size = H * W * C;
   const n = indices.length;
@@ -79,9 +62,7 @@ function makeBatchPerChannel(data: ImageArrays, indices: ArrayLike<number>, scal
     const idx = indices[i];
     const src = data.images.subarray(idx * size, (idx + 1) * size);
     const base = i * size;
-    for (let p = 0; p < H * W; p++) {
-      for (let c = 0; c < C; c++) xs[base + p * C + c] = src[p * C + (data.bgr ? C - 1 - c : c)] * s[c] + o[c];
-    }
+    for (let k = 0, c = 0; k < size; k++, c = c + 1 === C ? 0 : c + 1) xs[base + k] = src[data.bgr ? k + C - 1 - 2 * c : k] * s[c] + o[c];
     ys[i * data.numClasses + data.labels[idx]] = 1;
   }
   return { x: tf.tensor4d(xs, [n, H, W, C]), y: tf.tensor2d(ys, [n, data.numClasses]) };

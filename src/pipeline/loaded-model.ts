@@ -130,7 +130,14 @@ export function loadedModelEntry(o: LoadedModelOptions, explain: Partial<Pick<Mo
     inDefault: true,
     splitBySample: true,
     // A model of 4 MB or more (MobileNetV2 1.0: 14 MB; Teachable Machine's: 2 MB) is split even for 2 samples.
-    samplesPerJob: () => (modelFiles(modelPath).reduce((n, f) => n + statSync(f).size, 0) >= 4e6 ? 1 : MIN_SAMPLES_PER_JOB),
+    // A broken model folder is left to the loader, whose error names the file and the fix.
+    samplesPerJob: () => {
+      try {
+        return modelFiles(modelPath).reduce((n, f) => n + statSync(f).size, 0) >= 4e6 ? 1 : MIN_SAMPLES_PER_JOB;
+      } catch {
+        return MIN_SAMPLES_PER_JOB;
+      }
+    },
     sampleCount: () => {
       const root = resolve(o.cwd, o.dataDir);
       const files = listImageFiles(root);
