@@ -18,10 +18,22 @@ describe('workProgress', () => {
     }
     // Lines at 16 s (unit 4), 32 s (unit 8) and the last unit.
     expect(out).toEqual([
-      'm: visualize: 4/10 units (layer 4), eta 24 s\n',
-      'm: visualize: 8/10 units (layer 8), eta 8 s\n',
-      'm: visualize: 10/10 units (layer 10), eta 0 s\n',
+      'm: visualize: 40 % (layer 4), eta 24 s\n',
+      'm: visualize: 80 % (layer 8), eta 8 s\n',
+      'm: visualize: 100 % (layer 10), eta 0 s\n',
     ]);
+  });
+
+  it('weighs units by their estimated cost, so the ETA follows the work', () => {
+    let t = 0;
+    const { out, stream } = sink(false);
+    // 100 estimated seconds: a 10-second unit, then a 90-second one.
+    const p = workProgress({ label: 'm', total: 100, stream, now: () => t, every: 1 });
+    t = 20_000; // the first unit took twice its estimate
+    p.tick('saliency', 10);
+    t = 200_000;
+    p.tick('integrated-gradients', 90);
+    expect(out).toEqual(['m: 10 % (saliency), eta 180 s\n', 'm: 100 % (integrated-gradients), eta 0 s\n']);
   });
 
   it('a bar redrawn in place on a TTY', () => {
@@ -30,7 +42,7 @@ describe('workProgress', () => {
     const p = workProgress({ label: 'm', total: 4, stream, now: () => t });
     t = 2000;
     p.tick('grad-cam');
-    expect(out[0]).toBe(`\rm [${'#'.repeat(6)}${'.'.repeat(18)}] 1/4 eta 6s grad-cam\x1b[K`);
+    expect(out[0]).toBe(`\rm [${'#'.repeat(6)}${'.'.repeat(18)}] 25 % eta 6s grad-cam\x1b[K`);
     p.end();
     expect(out.at(-1)).toBe('\r\x1b[K');
   });

@@ -3,88 +3,62 @@
  * activations, filters, activation maximization, the randomization check and class images — within the memory
  * plan: MobileNetV2 1.0 at 224x224 (2 photos) and VGG16 at 224x224 with its 138 M-parameter top (1 photo, the
  * one that ran out of heap before XNNPACK's packed weights were counted). No tensor leaks, peak RSS < 6 GiB.
- * Slow by nature (~4 and ~10 minutes on 2 cores).
+ * Each runs in a child process (test/fixtures/explain-224.ts), whose peak RSS is its own. Slow by nature (~4 and
+ * ~9 minutes on 2 cores).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { Dataset } from '../../src/data/dataset.ts';
-import { mobileNetV2 } from '../../src/models/mobilenet-v2.ts';
-import { vgg } from '../../src/models/vgg.ts';
-import { visualize } from '../../src/pipeline/visualize.ts';
-import { batchLimits, measureCost, memoryBudget } from '../../src/viz/budget.ts';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { ATTRIBUTION_METHODS } from '../../src/viz/registry.ts';
-import { useBackend } from '../helpers/backends.ts';
+import { runNode } from '../helpers/run.ts';
 
-beforeAll(async () => {
-  await useBackend('wasm');
-});
-
-/** `count` 224x224 photos: a coloured square on a grey gradient, in [-1, 1] or caffe units. */
-function photos(count: number, classes: number, caffe = false): Dataset {
-  const [H, W, C] = [224, 224, 3];
-  const images = new Uint8Array(count * H * W * C);
-  for (let i = 0; i < count; i++) {
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const inside = y >= 60 + 20 * i && y < 140 + 20 * i && x >= 50 && x < 130;
-        for (let c = 0; c < C; c++) images[((i * H + y) * W + x) * C + c] = inside ? (c === i % 3 ? 220 : 30) : 80 + Math.round((x + y) / 6);
-      }
-    }
-  }
-  const mean = [103.939, 116.779, 123.68];
-  return {
-    name: 'photos', classes: Array.from({ length: classes }, (_, k) => `class ${k}`), ids: Array.from({ length: count }, (_, i) => `IMG_${i}.jpg`),
-    images, labels: new Int32Array(count).fill(-1), count, shape: [H, W, C], numClasses: classes,
-    ...(caffe ? { scale: [1, 1, 1], offset: mean.map((m) => -m), range: [-123.68, 151.061] as [number, number], bgr: true } : { scale: 1 / 127.5, offset: -1, range: [-1, 1] as [number, number] }),
-  };
+interface Explained {
+  layers: number;
+  limits: { forward: number; gradient: number };
+  before: number;
+  after: number;
+  maxRssBytes: number;
+  samples: Array<{ methods: string[]; deletion: number[]; extras: Array<Record<string, number>> }>;
+  layerViews: number;
+  actmaxLayers: string[];
+  gridChannels: Record<string, number | undefined>;
+  randomizationSteps: number;
+  classMax: number;
+  work: { heavy: boolean; skipped: unknown[]; notes: string[] };
 }
 
-async function explainAll(model: tf.LayersModel, data: Dataset) {
-  const cost = await measureCost(model);
-  const memory = memoryBudget(cost);
-  const limits = batchLimits(cost, memory);
-  const before = tf.memory().numTensors;
-  const v = await visualize({
-    model, slug: model.name, data, sampleIndices: Array.from({ length: data.count }, (_, i) => i),
-    publicDir: mkdtempSync(join(tmpdir(), 'convlens-224-')), seed: 2, cost, limits, memory,
-  });
-  expect(tf.memory().numTensors).toBe(before);
-  expect(process.resourceUsage().maxRSS * 1024).toBeLessThan(6 * 2 ** 30);
-  return { v, limits };
+async function explain(model: string, photos: number, timeoutMs: number): Promise<Explained> {
+  const run = await runNode([resolve('node_modules/tsx/dist/cli.mjs'), 'test/fixtures/explain-224.ts', model, String(photos)], {}, timeoutMs);
+  expect(run.status, run.stderr).toBe(0);
+  const r = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Explained;
+  expect(r.after).toBe(r.before);
+  expect(r.maxRssBytes).toBeLessThan(6 * 2 ** 30);
+  expect(r.work.skipped).toEqual([]);
+  for (const s of r.samples) expect(s.methods).toEqual(ATTRIBUTION_METHODS.map((m) => m.id));
+  return r;
 }
 
 describe('ImageNet-size models, every view', () => {
   it('MobileNetV2 1.0 at 224x224, 2 photos', async () => {
-    const model = mobileNetV2({ alpha: 1.0, seed: 3 });
-    const { v, limits } = await explainAll(model, photos(2, 1000));
-    expect(limits.gradient).toBeGreaterThan(1);
-    for (const s of v.samples) {
-      expect(s.attributions.map((a) => a.method)).toEqual(ATTRIBUTION_METHODS.map((m) => m.id));
-      for (const a of s.attributions) expect(a.faithfulness!.deletion).toHaveLength(7);
-    }
+    const r = await explain('mobilenetv2', 2, 900_000);
+    expect(r.limits.gradient).toBeGreaterThan(1);
+    for (const s of r.samples) expect(s.deletion.every((n) => n === 7)).toBe(true);
     // Score-CAM on 64 of out_relu's 1,280 channels, chosen by Grad-CAM weight.
-    expect(v.samples[0].attributions.find((a) => a.method === 'score-cam')!.extras).toMatchObject({ channelsUsed: 64, layerChannels: 1280 });
-    expect(v.layerViews).toHaveLength(model.layers.length - 1);
-    expect(v.layerViews.filter((l) => l.actmax.length > 0).map((l) => l.layer)).toHaveLength(3);
-    expect(v.layerViews.find((l) => l.layer === 'block_1_expand')!.grids[0].channels).toBe(64);
-    expect(v.randomization!.steps).toHaveLength(3);
-    expect(v.classMax.length).toBeGreaterThan(0);
-    expect(v.work).toMatchObject({ heavy: true, skipped: [] });
-    expect(v.work!.notes.join('\n')).toMatch(/0\.62 GFLOPs per image: a large model[\s\S]*Integrated Gradients: steps 20/);
-    model.dispose();
+    const scoreCam = r.samples[0].extras[ATTRIBUTION_METHODS.findIndex((m) => m.id === 'score-cam')];
+    expect(scoreCam).toMatchObject({ channelsUsed: 64, layerChannels: 1280 });
+    expect(r.layerViews).toBe(r.layers - 1);
+    expect(r.actmaxLayers).toHaveLength(3);
+    expect(r.gridChannels.block_1_expand).toBe(64);
+    expect(r.randomizationSteps).toBe(3);
+    expect(r.classMax).toBeGreaterThan(0);
+    expect(r.work.heavy).toBe(true);
+    expect(r.work.notes.join('\n')).toMatch(/0\.62 GFLOPs per image: a large model[\s\S]*Integrated Gradients: steps 20/);
   }, 900_000);
 
   it('VGG16 with its top at 224x224, 1 photo', async () => {
-    const model = vgg({ depth: 16, seed: 3 });
-    const { v } = await explainAll(model, photos(1, 1000, true));
-    expect(v.samples[0].attributions.map((a) => a.method)).toEqual(ATTRIBUTION_METHODS.map((m) => m.id));
-    expect(v.layerViews.filter((l) => l.actmax.length > 0)).toHaveLength(2);
-    expect(v.randomization!.steps).toHaveLength(2);
-    expect(v.classMax).toHaveLength(1);
-    expect(v.work!.notes[0]).toMatch(/30\.94 GFLOPs per image: a very large model/);
-    model.dispose();
+    const r = await explain('vgg16', 1, 1_800_000);
+    expect(r.actmaxLayers).toHaveLength(2);
+    expect(r.randomizationSteps).toBe(2);
+    expect(r.classMax).toBe(1);
+    expect(r.work.notes[0]).toMatch(/30\.94 GFLOPs per image: a very large model/);
   }, 1_800_000);
 });
