@@ -221,16 +221,18 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     `one image's ${kind} pass needs more than the ${formatBytes(opts.memory ?? 0)} the memory plan allows (raise \`memory\` in the config, or use a smaller input size)`;
   let methods = ATTRIBUTION_METHODS.filter((m) => !opts.skipMethods?.includes(m.id));
   if (classifier && !gradientsFit) {
-    for (const m of methods.filter((m) => m.family !== 'perturbation' || m.id === 'score-cam')) skipped.push({ what: m.title, why: heldBy('gradient') });
-    methods = methods.filter((m) => m.family === 'perturbation' && m.id !== 'score-cam');
+    // Methods that take a gradient pass cannot run; the forward-only ones (occlusion, RISE, EigenCAM, Ablation-CAM) can.
+    const needsGradient = (m: (typeof methods)[number]) => methodPasses(m, m.params.parse({}) as Record<string, unknown>, { input: [H, W], channels: camChannels }).gradient > 0;
+    for (const m of methods.filter(needsGradient)) skipped.push({ what: m.title, why: heldBy('gradient') });
+    methods = methods.filter((m) => !needsGradient(m));
   }
   if (classifier && !forwardFits) {
     for (const m of methods) skipped.push({ what: m.title, why: heldBy('forward') });
     methods = [];
   }
   const paramsOf = new Map(methods.map((m) => [m.id, m.params.parse({ ...size.methodParams[m.id], ...opts.methodParams?.[m.id] }) as Record<string, unknown>]));
-  /** Parameters inside the randomization check: cheaper on large models, unless the config set the method's own. */
-  const randomizationParamsOf = (id: string) => (opts.methodParams?.[id] == null && size.randomizationParams[id] ? { ...paramsOf.get(id)!, ...size.randomizationParams[id] } : paramsOf.get(id)!);
+  /** Parameters inside the randomization check and the pointing game: cheaper, unless the config set the method's own. */
+  const checkParamsOf = (id: string) => (opts.methodParams?.[id] == null && size.randomizationParams[id] ? { ...paramsOf.get(id)!, ...size.randomizationParams[id] } : paramsOf.get(id)!);
   const listed = (p: Record<string, unknown>) => Object.entries(p).map(([k, v]) => `${k} ${String(v)}`).join(', ');
   if (size.tier > 0) {
     notes.push(`${(flops / 1e9).toFixed(2)} GFLOPs per image: a ${size.tier === 2 ? 'very ' : ''}large model, so the defaults scale down (the config's own settings win).`);
@@ -241,6 +243,9 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     notes.push(`Deletion and insertion curves: ${size.faithfulnessSteps} steps.`);
     const cheaper = Object.entries(size.randomizationParams).filter(([id]) => methods.some((m) => m.id === id) && opts.methodParams?.[id] == null);
     notes.push(`Randomization check: ${size.randomization.samples} sample, layers in ${size.randomization.steps} groups${cheaper.length ? `; inside it ${cheaper.map(([id, p]) => `${methods.find((m) => m.id === id)!.title} with ${listed(p)}`).join(' and ')}` : ''}.`);
+  }
+  if (size.tier === 0 && methods.some((m) => m.id === 'rise') && opts.methodParams?.rise == null) {
+    notes.push(`RISE: ${String(checkParamsOf('rise').masks)} masks in the randomization check and the pointing game, ${String(paramsOf.get('rise')!.masks)} on the samples.`);
   }
   /** What the pointing game scores: signed maps as they are, magnitude maps by magnitude (as they are drawn). */
   const scored = (method: (typeof methods)[number], raw: Float32Array) => (method.signed ? raw : raw.map(Math.abs));
@@ -258,7 +263,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const faithfulness = { steps: size.faithfulnessSteps };
   const weighted = model.layers.filter((l) => l.trainableWeights.length > 0).length;
   const randomization = { samples: Math.min(size.randomization.samples, sampleIndices.length), steps: Math.min(size.randomization.steps, weighted) };
-  if (classifier && !gradientsFit && methods.length > 0) notes.push('Randomization check: only the perturbation methods could run.');
+  if (classifier && !gradientsFit && methods.length > 0) notes.push('Randomization check: only the methods without a gradient pass could run.');
   const part = opts.part && opts.part.count > 1 ? opts.part : undefined;
   const modelViews = !part || part.index === 1;
   const localizationImages = modelViews && classifier && data.masks ? Math.min(opts.localizationImages ?? 100, data.count) : 0;
@@ -274,7 +279,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     return { forward: t.forward + p.forward + 2 * (faithfulness.steps - 1), gradient: t.gradient + p.gradient };
   }, { forward: 3, gradient: 0 });
   const randomizationCost = () => methods.reduce((t, m) => {
-    const p = methodPasses(m, randomizationParamsOf(m.id), shape);
+    const p = methodPasses(m, checkParamsOf(m.id), shape);
     return { forward: t.forward + p.forward * randomization.samples * (randomization.steps + 1), gradient: t.gradient + p.gradient * randomization.samples * (randomization.steps + 1) };
   }, { forward: 0, gradient: 0 });
   const actmaxCost = () => ({
@@ -350,7 +355,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const unit = (p: { forward: number; gradient: number }, images = 1) => (cost ? seconds(p, images) : flopUnits(p) * images) || 1e-3;
   const perLayer = unit(layerCost()) / Math.max(1, model.layers.length);
   const units = (classifier ? methods.reduce((t, m) => t + unit({ forward: methodCost(m).forward + 2 * (faithfulness.steps - 1), gradient: methodCost(m).gradient }, explained.length), 0) : 0)
-    + (localizationImages > 0 ? methods.length * unit({ forward: 0, gradient: 1 }, localizationImages) : 0)
+    + (localizationImages > 0 ? methods.reduce((t, m) => t + unit(methodPasses(m, checkParamsOf(m.id), shape), localizationImages), 0) : 0)
     + (modelViews ? perLayer * model.layers.length + unit(actmaxCost()) + (classifier ? unit(randomizationCost()) : 0) : 0);
   const bar = workProgress({ label: `${opts.slug}: visualize`, total: units, stream: opts.progressStream });
   if (cost) opts.log?.(`${opts.slug}: estimated ${Math.round(estimate())} s of work (${(flops / 1e9).toFixed(2)} GFLOPs per image; ${cost.forward.msPerImage.toFixed(0)} ms per forward and ${cost.gradient.msPerImage.toFixed(0)} ms per gradient pass per image)`);
@@ -446,10 +451,10 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
           attribute: (id, start, n) => {
             const method = methods.find((m) => m.id === id)!;
             const { x: xc, targets } = chunkAt(start, n);
-            const r = attributeInChunks(method, { model, x: xc, targets, seed, layer: camLayer, limits }, paramsOf.get(id)!);
+            const r = attributeInChunks(method, { model, x: xc, targets, seed, layer: camLayer, limits }, checkParamsOf(id));
             return { maps: scored(method, r.maps), predicted: targets };
           },
-          onMethod: (id) => bar.tick(`pointing game ${id}`, unit({ forward: 0, gradient: 1 }, localizationImages)),
+          onMethod: (id) => bar.tick(`pointing game ${id}`, unit(methodPasses(methods.find((m) => m.id === id)!, checkParamsOf(id), shape), localizationImages)),
         });
       } finally {
         tf.dispose([...chunks.values()].map((c) => c.x));
@@ -500,7 +505,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
       const nr = randomization.samples;
       const xr = tf.slice(x, [0, 0, 0, 0], [nr, H, W, C]) as tf.Tensor4D;
       const perStep = unit(randomizationCost()) / (randomization.steps + 1);
-      const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, randomizationParamsOf, randomization.steps, (what) => bar.tick(what, perStep), camLayer, limits);
+      const rnd = cascadingRandomization(model, [...methods], xr, predicted.slice(0, nr), seed, checkParamsOf, randomization.steps, (what) => bar.tick(what, perStep), camLayer, limits);
       xr.dispose();
       stage(`cascading randomization (${rnd.steps.length} steps × ${methods.length} methods)`);
       const mapImage = (rel: string, m: Float32Array, id: string, alt: string) => {

@@ -36,7 +36,10 @@ export interface Sizing {
   tier: 0 | 1 | 2;
   /** Method parameters the size sets (the config's own parameters override them). */
   methodParams: Record<string, Record<string, unknown>>;
-  /** Cheaper parameters inside the randomization check, which runs every method once per step. */
+  /**
+   * Cheaper parameters inside the checks that run every method on more images: the randomization check (once per
+   * step) and the pointing game (on up to 100 test images). RISE's masks are the costliest even on small models.
+   */
   randomizationParams: Record<string, Record<string, unknown>>;
   /** Deletion/insertion steps per curve. */
   faithfulnessSteps: number;
@@ -60,7 +63,7 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
     return {
       tier: 0,
       methodParams: {},
-      randomizationParams: {},
+      randomizationParams: { rise: { masks: 200 } },
       faithfulnessSteps: 16,
       randomization: { samples: 2, steps: spec.randomizationSteps ?? 8 },
       actmax: spec.actmax ?? { maxChannels: 16, steps: 96 },
@@ -77,8 +80,8 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
       tier: 1,
       // The IG paper uses 20–300 steps (Captum 50); the completeness gap each sample's page reports says how
       // well 20 did. On MobileNetV2 at 224 (wasm, 2 cores) a sample then costs ~28 s instead of ~75 s.
-      methodParams: { 'integrated-gradients': { steps: 20 }, 'smoothgrad-saliency': { samples: 10 }, occlusion: { patch, stride: patch } },
-      randomizationParams: { 'integrated-gradients': { steps: 12 }, 'smoothgrad-saliency': { samples: 6 } },
+      methodParams: { 'integrated-gradients': { steps: 20 }, 'smoothgrad-saliency': { samples: 10 }, occlusion: { patch, stride: patch }, rise: { masks: 300 } },
+      randomizationParams: { 'integrated-gradients': { steps: 12 }, 'smoothgrad-saliency': { samples: 6 }, rise: { masks: 100 } },
       faithfulnessSteps: 6,
       randomization: { samples: 1, steps: Math.min(spec.randomizationSteps ?? 3, 3) },
       actmax: spec.actmax ?? { maxChannels: 4, steps: 24, maxLayers: 3 },
@@ -92,9 +95,9 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
     tier: 2,
     methodParams: {
       'integrated-gradients': { steps: 12 }, 'smoothgrad-saliency': { samples: 6 }, 'score-cam': { maxChannels: 16 },
-      occlusion: { patch, stride: patch },
+      occlusion: { patch, stride: patch }, rise: { masks: 100 },
     },
-    randomizationParams: { 'integrated-gradients': { steps: 6 }, 'smoothgrad-saliency': { samples: 4 } },
+    randomizationParams: { 'integrated-gradients': { steps: 6 }, 'smoothgrad-saliency': { samples: 4 }, rise: { masks: 50 } },
     faithfulnessSteps: 3,
     randomization: { samples: 1, steps: Math.min(spec.randomizationSteps ?? 2, 2) },
     actmax: spec.actmax ?? { maxChannels: 2, steps: 12, maxLayers: 2 },

@@ -19,6 +19,7 @@ const quick: Record<string, object> = {
   'integrated-gradients': { steps: 8 },
   'score-cam': { maxChannels: 16 },
   occlusion: { patch: 8, stride: 8 },
+  rise: { masks: 16 },
 };
 
 describe.each(Object.entries(models))('every method on %s', (_, build) => {

@@ -92,3 +92,9 @@ export function weightedCam(input: AttributionInput, A: tf.Tensor4D, weights: tf
 export function camPlacement(input: AttributionInput, A: tf.Tensor4D): Placement {
   return layerPlacement(input.model, camLayer(input), [A.shape[1], A.shape[2]], [input.x.shape[1], input.x.shape[2]]);
 }
+
+/** A CAM already summed over channels at the layer's resolution [B, h, w]: ReLU, then placed on the input. */
+export function spatialCam(input: AttributionInput, A: tf.Tensor4D, summed: tf.Tensor3D): { lowRes: tf.Tensor3D; maps: tf.Tensor3D } {
+  const lowRes = tf.relu(summed) as tf.Tensor3D;
+  return { lowRes, maps: placeOnInput(lowRes, camPlacement(input, A), [input.x.shape[1], input.x.shape[2]]) };
+}
