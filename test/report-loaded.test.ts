@@ -12,6 +12,7 @@ import { saveModel } from '../src/models/io.ts';
 import { useBackend } from './helpers/backends.ts';
 import { declaredPng } from './helpers/images.ts';
 import { runNode } from './helpers/run.ts';
+import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convlens-loaded-'));
 
@@ -49,7 +50,7 @@ describe('report on a loaded model', () => {
     expect(report.metrics.accuracy).toBe(1);
     expect(report.dataset.classes).toEqual(['blue', 'red']);
     expect(report.camLayer).toBe('conv');
-    expect(Object.keys(report.samples[0].faithfulness)).toHaveLength(10);
+    expect(Object.keys(report.samples[0].faithfulness)).toHaveLength(ATTRIBUTION_METHODS.length);
     for (const s of report.samples) expect(existsSync(join(out, s.file))).toBe(true);
     expect(existsSync(join(out, 'models/colour/layers/conv/index.html'))).toBe(true);
     expect(existsSync(join(out, `models/colour/samples/${report.samples[0].id.replace(/[^a-z0-9]+/g, '-')}/index.html`))).toBe(true);

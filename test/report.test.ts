@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { DEBIAN_FASHION_MNIST } from '../src/data/idx.ts';
 import { randomizationVerdict } from '../src/viz/metrics/verdict.ts';
 import { runNode } from './helpers/run.ts';
+import { ATTRIBUTION_METHODS } from '../src/viz/registry.ts';
 
 const tsx = resolve('node_modules/tsx/dist/cli.mjs');
 const MODELS = ['lenet5-fashion-mnist', 'random-cnn-shapes', 'mobilenetv2-shapes', 'gap-cnn-shapes', 'gap-cnn-shapes-shortcut'];
@@ -55,7 +56,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(manifest.models.map((m: { slug: string }) => m.slug)).toEqual(MODELS);
     const mobilenet = manifest.models[2];
     expect(mobilenet.layers.length).toBeGreaterThan(150);
-    expect(mobilenet.samples[0].attributions).toHaveLength(10);
+    expect(mobilenet.samples[0].attributions).toHaveLength(ATTRIBUTION_METHODS.length);
     expect(mobilenet.samples[0].attributions[0].extras).toHaveProperty('pointingHit');
     expect(readFileSync(join(out, 'models/mobilenetv2-shapes/layers/block-16-depthwise/index.html'), 'utf8')).toContain('DepthwiseConv2D');
     expect(existsSync(join(out, 'models/mobilenetv2-shapes/layers/block-1-add/index.html'))).toBe(false); // block 1 changes width: no add

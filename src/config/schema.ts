@@ -157,6 +157,11 @@ export const Config = z.object({
   budget: z.number().positive().optional(),
   /** MiB a batch may hold (default: three quarters of what the engine's 4 GiB heap has free beside the weights). */
   memory: z.number().int().min(16).optional(),
+  /**
+   * Deletion/insertion curves: what removed pixels become — 'blur' (a blurred copy of the image, RISE's protocol,
+   * the default) or 'black'.
+   */
+  faithfulness: z.object({ baseline: z.enum(['blur', 'black']).default('blur') }).strict().default({}),
 }).strict();
 
 export type ConfigInput = z.input<typeof Config>;

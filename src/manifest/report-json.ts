@@ -46,6 +46,14 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
       probability: s.probability,
       top: s.top.map((t) => ({ label: t.label, probability: t.probability })),
       faithfulness: Object.fromEntries(s.attributions.filter((a) => a.faithfulness).map((a) => [a.method, { deletionAuc: a.faithfulness!.deletionAuc, insertionAuc: a.faithfulness!.insertionAuc }])),
+      ...(s.baselines ? { faithfulnessBaselines: { random: { deletionAuc: s.baselines.random.deletionAuc, insertionAuc: s.baselines.random.insertionAuc }, edges: { deletionAuc: s.baselines.edges.deletionAuc, insertionAuc: s.baselines.edges.insertionAuc } } } : {}),
     })),
+    ...(model.work?.faithfulness ? { faithfulnessProtocol: model.work.faithfulness } : {}),
+    // Per conv layer and channel: the test images that excite it most (max, with the peak's input box; mean) and least.
+    datasetExamples: Object.fromEntries(model.layerViews.filter((v) => v.datasetExamples).map((v) => [v.layer, {
+      images: v.datasetExamples!.images,
+      field: v.datasetExamples!.field,
+      channels: v.datasetExamples!.channels.map((c) => ({ channel: c.channel, max: c.max, mean: c.mean, least: c.least })),
+    }])),
   };
 }

@@ -58,6 +58,19 @@ export const MethodInfo = z.object({
   reference: z.string(),
 });
 
+/**
+ * Deletion / insertion curves (RISE, Petsiuk et al. 2018): target probability as pixels go (into the fill image)
+ * and come back (onto it), at `fractions` of the pixels; AUCs by the trapezoid rule over the fractions.
+ */
+export const Curves = z.object({
+  deletion: z.array(z.number()),
+  insertion: z.array(z.number()),
+  deletionAuc: z.number(),
+  insertionAuc: z.number(),
+  /** Fraction of pixels changed at each point (absent in reports before the quadratic spacing: even steps). */
+  fractions: z.array(z.number()).optional(),
+});
+
 /** One attribution of one sample: the image, the raw array, the scale the colours stand for. */
 export const Attribution = z.object({
   method: z.string(),
@@ -71,7 +84,7 @@ export const Attribution = z.object({
   layer: z.string().optional(),
   extras: z.record(z.number()).default({}),
   /** Deletion / insertion curves (RISE, Petsiuk et al. 2018): target probability as pixels go / come back. */
-  faithfulness: z.object({ deletion: z.array(z.number()), insertion: z.array(z.number()), deletionAuc: z.number(), insertionAuc: z.number() }).optional(),
+  faithfulness: z.lazy(() => Curves).optional(),
   milliseconds: z.number().nonnegative(),
 });
 
@@ -87,6 +100,8 @@ export const Sample = z.object({
   top: z.array(z.object({ index: z.number().int(), label: z.string(), probability: z.number() })),
   image: Asset,
   attributions: z.array(Attribution),
+  /** The same curves for two maps blind to the model: a random pixel order and the image's edges (Sobel). */
+  baselines: z.object({ random: Curves, edges: Curves }).optional(),
 });
 
 export const ChannelStats = z.object({
@@ -95,6 +110,9 @@ export const ChannelStats = z.object({
   zeroFraction: z.array(z.number()),
   dead: z.array(z.boolean()),
 });
+
+/** One dataset example of a channel: the image's id, the activation (max or mean), the maximising unit's box. */
+export const DatasetExample = z.object({ id: z.string(), value: z.number(), box: z.tuple([z.number(), z.number(), z.number(), z.number()]).optional() });
 
 export const LayerView = z.object({
   layer: z.string(),
@@ -109,6 +127,25 @@ export const LayerView = z.object({
   vectors: z.array(z.object({ sample: z.string(), values: z.array(z.number()) })).default([]),
   /** Conv kernels: one image per input channel (grayscale, min–max) or RGB for the first layer. */
   filters: Asset.optional(),
+  /**
+   * Dataset examples per channel (conv layers): the test images with the highest maximum activation (with the
+   * maximising unit's receptive-field box [y0, x0, y1, x1) in input pixels), the highest and the lowest mean
+   * activation, drawn as one picture per channel.
+   */
+  datasetExamples: z.object({
+    /** Test images scanned. */
+    images: z.number().int().positive(),
+    k: z.number().int().positive(),
+    /** The layer's receptive field [rows, columns]: the size of the patches. */
+    field: z.tuple([z.number(), z.number()]),
+    channels: z.array(z.object({
+      channel: z.number().int().nonnegative(),
+      image: Asset,
+      max: z.array(DatasetExample),
+      mean: z.array(DatasetExample),
+      least: z.array(DatasetExample),
+    })),
+  }).optional(),
   /** Activation maximization of the first channels: the input that most excites each, and the mean activation reached. */
   actmax: z.array(z.object({ channel: z.number().int(), image: Asset, value: z.number() })).default([]),
 });
@@ -212,6 +249,8 @@ export const ModelReport = z.object({
     budget: z.number().positive().optional(),
     trimmed: z.array(z.object({ what: z.string(), saved: z.number().nonnegative() })).default([]),
     skipped: z.array(z.object({ what: z.string(), why: z.string() })).default([]),
+    /** The deletion/insertion protocol: what removed pixels become (the blur's σ in pixels) and the steps per curve. */
+    faithfulness: z.object({ baseline: z.enum(['blur', 'black']), blurSigma: z.number().positive().optional(), steps: z.number().int().positive() }).optional(),
   }).optional(),
   /** Activation maximization of each class's logit. */
   classMax: z.array(z.object({ index: z.number().int(), image: Asset, value: z.number() })).default([]),

@@ -12,6 +12,44 @@ export interface DeletionRank {
   rank: number;
 }
 
+/** Mean deletion and insertion AUCs over a model's samples. */
+export interface CurveMeans {
+  deletion: number;
+  insertion: number;
+  samples: number;
+}
+
+/** Mean AUCs of the two model-blind baselines (random order, Sobel edges), over the samples that have them. */
+export function baselineMeans(model: ModelReport): { random: CurveMeans; edges: CurveMeans } | undefined {
+  const withB = model.samples.filter((s) => s.baselines);
+  if (withB.length === 0) return undefined;
+  const mean = (key: 'random' | 'edges'): CurveMeans => ({
+    deletion: withB.reduce((t, s) => t + s.baselines![key].deletionAuc, 0) / withB.length,
+    insertion: withB.reduce((t, s) => t + s.baselines![key].insertionAuc, 0) / withB.length,
+    samples: withB.length,
+  });
+  return { random: mean('random'), edges: mean('edges') };
+}
+
+/** A method's mean deletion and insertion AUCs over the samples that have curves. */
+export function methodMeans(model: ModelReport, methodId: string): CurveMeans | undefined {
+  const xs = model.samples.flatMap((s) => s.attributions.filter((a) => a.method === methodId && a.faithfulness));
+  if (xs.length === 0) return undefined;
+  return {
+    deletion: xs.reduce((t, a) => t + a.faithfulness!.deletionAuc, 0) / xs.length,
+    insertion: xs.reduce((t, a) => t + a.faithfulness!.insertionAuc, 0) / xs.length,
+    samples: xs.length,
+  };
+}
+
+/**
+ * Whether a method beats a baseline: a lower mean deletion AUC *and* a higher mean insertion AUC. Beating the
+ * random order is the least a map must do; beating the edges shows it knows more than where the image changes.
+ */
+export function beats(method: CurveMeans, baseline: CurveMeans): boolean {
+  return method.deletion < baseline.deletion && method.insertion > baseline.insertion;
+}
+
 /** Mean deletion AUC and rank of every method (of `methodIds`) this model ran with faithfulness. */
 export function deletionRanking(model: ModelReport, methodIds: string[]): Map<string, DeletionRank> {
   const rows = methodIds.map((id) => {

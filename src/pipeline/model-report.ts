@@ -91,6 +91,8 @@ export interface ModelSpec {
   memory?: number;
   /** Seconds the optional work should fit in (config/CLI `budget`). */
   budget?: number;
+  /** Deletion/insertion curves: what removed pixels become (default 'blur'). */
+  faithfulnessBaseline?: 'blur' | 'black';
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -240,7 +242,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       camLayer: spec.camLayer,
       localizationImages: spec.localizationImages,
       part: spec.part,
-      cost, limits, memory, budget: spec.budget,
+      cost, limits, memory, budget: spec.budget, faithfulnessBaseline: spec.faithfulnessBaseline,
     });
     const { explained, ...viewFields } = views;
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

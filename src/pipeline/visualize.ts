@@ -17,7 +17,7 @@ import { minMax, normalizeMap, standardizeChannel } from '../render/normalize.ts
 import { npyBytes } from '../render/npy.ts';
 import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
-import { type CurveEnds, curveEnds, deletionInsertion } from '../viz/metrics/faithfulness.ts';
+import { blurSigma, curveFractions, type FaithfulnessBaseline, SampleCurves } from '../viz/metrics/faithfulness.ts';
 import { localization, localizationBenchmark, pointingTolerance } from '../viz/metrics/localization.ts';
 import { predictedClasses } from '../viz/target.ts';
 import { cascadingRandomization } from '../viz/metrics/randomization.ts';
@@ -26,6 +26,8 @@ import { receptiveFields } from '../viz/receptive-field.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
 import { attributeInChunks } from '../viz/attribute.ts';
 import { type BatchLimits, formatBytes, type ModelCost, modelFlops } from '../viz/budget.ts';
+import { AssetWriter } from './assets.ts';
+import { datasetExamplesView } from './views/dataset-examples.ts';
 import { workProgress } from './progress.ts';
 import { gradientFactor, methodPasses, passSeconds, sizing, type Trim, trimToBudget } from './work.ts';
 
@@ -87,6 +89,8 @@ export interface VisualizeOptions {
   memory?: number;
   /** Seconds the optional work should fit in (config/CLI `budget`); trims are listed on the model page. */
   budget?: number;
+  /** What deleted pixels become in the deletion/insertion curves (default 'blur', RISE's protocol). */
+  faithfulnessBaseline?: FaithfulnessBaseline;
 }
 
 type Views = Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization' | 'localization' | 'work'> & { explained?: number[] };
@@ -152,41 +156,6 @@ export function layerSummaries(model: tf.LayersModel): ModelReport['layers'] {
       parents: nesting?.get(layer.name) ?? [],
     };
   });
-}
-
-class AssetWriter {
-  private readonly pending: Promise<void>[] = [];
-  constructor(
-    private readonly publicDir: string,
-    private readonly base: string,
-  ) {}
-
-  /**
-   * Encode and queue a raster; returns its manifest entry at once. Page images are lossless WebP (30–60 % smaller
-   * than PNG); images that pages use as their Open Graph preview stay PNG, which every link-preview service reads.
-   */
-  image(rel: string, r: Raster, alt: string, format: 'png' | 'webp' = 'webp'): Asset {
-    const scale = upscaleFor(r.width, r.height);
-    const url = `/generated/${this.base}/${rel}.${format}`;
-    const path = join(this.publicDir, url);
-    mkdirSync(join(path, '..'), { recursive: true });
-    // Encoding runs on sharp's threads; the write is synchronous so that thousands of queued images never hold
-    // thousands of open files (EMFILE on a 21,000-channel MobileNetV2).
-    this.pending.push(encode(r, format, scale).then((b) => writeFileSync(path, b)));
-    return { src: url, width: r.width * scale, height: r.height * scale, alt };
-  }
-
-  npy(rel: string, data: Float32Array, shape: number[]): string {
-    const url = `/generated/${this.base}/${rel}.npy`;
-    const path = join(this.publicDir, url);
-    mkdirSync(join(path, '..'), { recursive: true });
-    writeFileSync(path, npyBytes(data, shape));
-    return url;
-  }
-
-  async flush(): Promise<void> {
-    await Promise.all(this.pending);
-  }
 }
 
 export async function visualize(opts: VisualizeOptions): Promise<Views> {
@@ -277,7 +246,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const sampleCost = () => methods.reduce((t, m) => {
     const p = methodCost(m);
     return { forward: t.forward + p.forward + 2 * (faithfulness.steps - 1), gradient: t.gradient + p.gradient };
-  }, { forward: 3, gradient: 0 });
+  }, { forward: 3 + 4 * (faithfulness.steps - 1), gradient: 0 }); // + the end points and the two baselines' curves
   const randomizationCost = () => methods.reduce((t, m) => {
     const p = methodPasses(m, checkParamsOf(m.id), shape);
     return { forward: t.forward + p.forward * randomization.samples * (randomization.steps + 1), gradient: t.gradient + p.gradient * randomization.samples * (randomization.steps + 1) };
@@ -293,7 +262,9 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     if (!isSpatial(l) || (wanted && !wanted.has(l.name))) return t;
     return t + (shape[1] ?? 1) * (shape[2] ?? 1) * Math.min(shape[3] ?? 1, size.gridChannels);
   }, 0);
-  const layerCost = () => ({ forward: sampleIndices.length * (2 + drawn / 1e5), gradient: 0 });
+  const exampleLayers = convLayers.filter((name) => !wanted || wanted.has(name));
+  const exampleImages = exampleLayers.length > 0 ? Math.min(size.exampleImages, data.count) : 0;
+  const layerCost = () => ({ forward: sampleIndices.length * (2 + drawn / 1e5) + exampleImages, gradient: 0 });
   const viewCost = () => {
     const r = randomizationCost();
     const a = actmaxCost();
@@ -368,6 +339,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const work = (): ModelReport['work'] => ({
     flops, heavy: size.tier > 0, batch: { forward: limits?.forward ?? 0, gradient: limits?.gradient ?? 0 }, memory: opts.memory ?? 0,
     notes, ...(opts.budget != null ? { budget: opts.budget } : {}), trimmed, skipped,
+    ...(classifier ? { faithfulness: { baseline: opts.faithfulnessBaseline ?? 'blur', ...((opts.faithfulnessBaseline ?? 'blur') === 'blur' ? { blurSigma: blurSigma(H, W) } : {}), steps: faithfulness.steps } } : {}),
   });
   const { x } = (() => {
     const b = makeBatch(data, sampleIndices, data.scale, data.offset);
@@ -385,8 +357,19 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
 
     // Attributions: every method on this part's samples, a memory-sized chunk at a time, explaining the predicted class.
     const perSample = sampleIndices.map(() => [] as ModelReport['samples'][number]['attributions']);
-    /** Each sample's deletion/insertion end points, shared by every method's curves. */
-    const curveEndsOf = new Map<number, CurveEnds>();
+    /** Each sample's fill image and curve end points, shared by every method's curves and the baselines. */
+    const curvesOf = new Map<number, SampleCurves>();
+    const fractions = curveFractions(faithfulness.steps);
+    const sampleCurves = (s: number) => {
+      let c = curvesOf.get(s);
+      if (!c) {
+        const xs = tf.slice(x, [s, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D;
+        c = new SampleCurves(model, xs, predicted[s], { fractions, baseline: opts.faithfulnessBaseline ?? 'blur', black: blackPixel(data, C), batchSize: limits?.forward, seed: seed + s });
+        xs.dispose();
+        curvesOf.set(s, c);
+      }
+      return c;
+    };
     const xe = explained.length === sampleIndices.length ? x : (tf.gather(x, explained) as tf.Tensor4D);
     for (const method of classifier && explained.length > 0 ? methods : []) {
       const params = paramsOf.get(method.id)!;
@@ -407,11 +390,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
           extras.pointingHit = loc.hit ? 1 : 0;
           extras.energyInside = loc.energyInside;
         }
-        const xs = tf.slice(x, [s, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D;
-        let ends = curveEndsOf.get(s);
-        if (!ends) curveEndsOf.set(s, (ends = curveEnds(model, xs, predicted[s], blackPixel(data, C))));
-        const f = deletionInsertion(model, xs, raw, predicted[s], faithfulness.steps, blackPixel(data, C), limits?.forward, ends);
-        xs.dispose();
+        const f = sampleCurves(s).curves(raw);
         perSample[s].push({
           method: method.id,
           image: out.image(`samples/${sampleSlugs[s]}/${method.id}`, picture, `${method.title} for ${data.ids[sampleIndices[s]]}, class ${data.classes[predicted[s]]}`, s === 0 && method.id === 'grad-cam' ? 'png' : 'webp'),
@@ -427,6 +406,9 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
       bar.tick(method.id, unit({ forward: methodCost(method).forward + 2 * (faithfulness.steps - 1), gradient: methodCost(method).gradient }, explained.length));
     }
 
+    // The bar each method must beat, per sample: a random pixel order and the image's edges.
+    const baselinesOf = new Map([...curvesOf].map(([s, c]) => [s, c.baselines()]));
+    for (const c of curvesOf.values()) c.dispose();
     if (xe !== x) xe.dispose();
     if (classifier) stage(`${methods.length} attribution methods × ${explained.length} samples with faithfulness`);
     // Localization over many test images: a pointing game on 7 samples says little.
@@ -476,6 +458,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
         top,
         image: out.image(`samples/${sampleSlugs[s]}/input`, sampleRaster(s), data.labels[index] >= 0 ? `Input ${data.ids[index]}, true class ${data.classes[data.labels[index]]}` : `Photo ${data.ids[index]}`),
         attributions: perSample[s],
+        ...(baselinesOf.has(s) ? { baselines: baselinesOf.get(s) } : {}),
       };
     });
 
@@ -490,6 +473,18 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
       gridChannels: size.gridChannels, channelImages: size.channelImages, maxLayers, actmax, actmaxOptions: actmaxOptions(), tick: (what) => bar.tick(what, perLayer),
       onActmax: (what, p) => bar.tick(what, unit(p)), layerFraction,
     });
+    if (exampleImages > 0) {
+      const slugOf = new Map(uniqueSlugs(model.layers.map((l) => l.name)).map((sl, i) => [model.layers[i].name, sl]));
+      const examples = datasetExamplesView({
+        model, data, out, layers: exampleLayers.map((name) => ({ name, slug: slugOf.get(name)! })), channels: size.gridChannels,
+        images: exampleImages, k: 6, batch: Math.max(1, limits?.gradient ?? 64),
+      });
+      for (const view of layerViews) {
+        const e = examples.get(view.layer);
+        if (e) view.datasetExamples = e;
+      }
+      stage(`dataset examples of ${examples.size} conv layers over ${exampleImages} test images`);
+    }
     if (Number.isFinite(size.gridChannels) && model.layers.some((l) => channelsOf(model, l.name) > size.gridChannels && isSpatial(l))) {
       notes.push(`Activation grids: the first ${size.gridChannels} channels of wider layers (the statistics table lists every channel).`);
     }

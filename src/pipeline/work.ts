@@ -52,6 +52,8 @@ export interface Sizing {
   channelImages: number;
   /** Class images: all classes up to this many, else the samples' predicted classes (at most this many). */
   classImages: number;
+  /** Dataset examples: test images scanned per model. */
+  exampleImages: number;
 }
 
 /**
@@ -64,12 +66,13 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
       tier: 0,
       methodParams: {},
       randomizationParams: { rise: { masks: 200 } },
-      faithfulnessSteps: 16,
+      faithfulnessSteps: 24,
       randomization: { samples: 2, steps: spec.randomizationSteps ?? 8 },
       actmax: spec.actmax ?? { maxChannels: 16, steps: 96 },
       gridChannels: Infinity,
       channelImages: 64,
       classImages: 16,
+      exampleImages: 1000,
     };
   }
   const side = Math.min(...input);
@@ -82,12 +85,13 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
       // well 20 did. On MobileNetV2 at 224 (wasm, 2 cores) a sample then costs ~28 s instead of ~75 s.
       methodParams: { 'integrated-gradients': { steps: 20 }, 'smoothgrad-saliency': { samples: 10 }, occlusion: { patch, stride: patch }, rise: { masks: 300 } },
       randomizationParams: { 'integrated-gradients': { steps: 12 }, 'smoothgrad-saliency': { samples: 6 }, rise: { masks: 100 } },
-      faithfulnessSteps: 6,
+      faithfulnessSteps: 8,
       randomization: { samples: 1, steps: Math.min(spec.randomizationSteps ?? 3, 3) },
       actmax: spec.actmax ?? { maxChannels: 4, steps: 24, maxLayers: 3 },
       gridChannels: 64,
       channelImages: 16,
       classImages: 8,
+      exampleImages: 300,
     };
   }
   const patch = Math.max(2, Math.round(side / 4));
@@ -98,12 +102,13 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
       occlusion: { patch, stride: patch }, rise: { masks: 100 },
     },
     randomizationParams: { 'integrated-gradients': { steps: 6 }, 'smoothgrad-saliency': { samples: 4 }, rise: { masks: 50 } },
-    faithfulnessSteps: 3,
+    faithfulnessSteps: 4,
     randomization: { samples: 1, steps: Math.min(spec.randomizationSteps ?? 2, 2) },
     actmax: spec.actmax ?? { maxChannels: 2, steps: 12, maxLayers: 2 },
     gridChannels: 64,
     channelImages: 16,
     classImages: 1,
+    exampleImages: 100,
   };
 }
 

@@ -63,3 +63,52 @@ export async function encode(r: Raster, format: 'png' | 'webp', scale = 1): Prom
 export function upscaleFor(width: number, height: number, target = 160): number {
   return Math.max(1, Math.ceil(target / Math.max(width, height)));
 }
+
+/** The part of an image inside [y0, x0, y1, x1); pixels outside the image take `fill` (grey by default). */
+export function crop(r: Raster, box: [number, number, number, number], fill = 128): Raster {
+  const [y0, x0, y1, x1] = box;
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const c = r.channels;
+  const data = new Uint8Array(w * h * c).fill(fill);
+  for (let y = Math.max(0, y0); y < Math.min(r.height, y1); y++) {
+    for (let x = Math.max(0, x0); x < Math.min(r.width, x1); x++) {
+      for (let k = 0; k < c; k++) data[((y - y0) * w + (x - x0)) * c + k] = r.data[(y * r.width + x) * c + k];
+    }
+  }
+  return { data, width: w, height: h, channels: r.channels };
+}
+
+/** Resize with nearest-neighbour sampling (pixel centres), up or down. */
+export function resizeNearest(r: Raster, width: number, height: number): Raster {
+  const c = r.channels;
+  const data = new Uint8Array(width * height * c);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(r.height - 1, Math.floor(((y + 0.5) * r.height) / height));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(r.width - 1, Math.floor(((x + 0.5) * r.width) / width));
+      for (let k = 0; k < c; k++) data[(y * width + x) * c + k] = r.data[(sy * r.width + sx) * c + k];
+    }
+  }
+  return { data, width, height, channels: c };
+}
+
+/** A copy of an RGB raster with a 1-pixel rectangle drawn along the inside of [y0, x0, y1, x1). */
+export function drawBox(r: Raster, box: [number, number, number, number], color: [number, number, number] = [255, 0, 255]): Raster {
+  const out = asRgb(r);
+  const data = out === r ? Uint8Array.from(r.data) : out.data;
+  const [y0, x0, y1, x1] = box;
+  const put = (y: number, x: number) => {
+    if (y < 0 || x < 0 || y >= out.height || x >= out.width) return;
+    data.set(color, (y * out.width + x) * 3);
+  };
+  for (let x = x0; x < x1; x++) {
+    put(y0, x);
+    put(y1 - 1, x);
+  }
+  for (let y = y0; y < y1; y++) {
+    put(y, x0);
+    put(y, x1 - 1);
+  }
+  return { ...out, data };
+}

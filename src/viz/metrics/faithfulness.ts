@@ -1,24 +1,46 @@
 /**
- * Deletion and insertion curves (Petsiuk, Das & Saenko 2018, "RISE", Sec. 4.1): order pixels by attribution,
- * most important first. Deletion replaces them, a fraction at a time, with a baseline (black) and records the
- * target-class probability; a faithful map makes it fall fast (low AUC is good). Insertion starts from the
- * baseline and restores the pixels in the same order (high AUC is good). All steps of all samples run as one
- * batch per sample, split into forward passes of the memory plan's size. AUC is the trapezoid rule over the fraction of pixels changed, in [0, 1].
+ * Deletion and insertion curves (Petsiuk, Das & Saenko 2018, "RISE", Sec. 4.1), with the protocol that makes them
+ * separate methods:
+ * - Pixels are ordered by attribution, most important first. Deletion replaces them, a fraction at a time, with a
+ *   *blurred copy* of the image (or black, `baseline: 'black'`) and records the target-class probability: a
+ *   faithful map makes it fall fast (low AUC). Insertion starts from the blurred copy and restores the pixels in
+ *   the same order (high AUC). RISE's paper inserts into a blurred image; a black image is so far from the training
+ *   data that the prediction collapses after the first few pixels whatever the order, and every method ties.
+ * - The fractions are spaced quadratically, (j / steps)², so most points fall where the curve moves: 24 steps put
+ *   11 points in the first 20 % of the pixels. The AUC is the trapezoid rule over the fraction axis, in [0, 1].
+ * - Every sample also gets the same curves for two maps that know nothing about the model — a random pixel order
+ *   and the image's edges (Sobel magnitude) — the bar a method must beat.
+ * All inner points of a curve run as one batch per sample, split into forward passes of the memory plan's size;
+ * the end points (the image and the all-baseline image) are shared across methods.
  */
 import * as tf from '@tensorflow/tfjs';
+import { mulberry32 } from '../../data/batches.ts';
 
 export interface Curves {
   deletion: number[];
   insertion: number[];
   deletionAuc: number;
   insertionAuc: number;
+  /** The fraction of pixels changed at each point (the curves' x axis). */
+  fractions: number[];
 }
 
-export function trapezoid(ys: number[]): number {
+export type FaithfulnessBaseline = 'blur' | 'black';
+
+/** `steps` + 1 fractions from 0 to 1, spaced quadratically: dense where the curves move. */
+export function curveFractions(steps: number): number[] {
+  return Array.from({ length: steps + 1 }, (_, j) => (j / steps) ** 2);
+}
+
+/** Area under ys over xs (default: evenly spaced on [0, 1]) by the trapezoid rule. */
+export function trapezoid(ys: number[], xs?: number[]): number {
   if (ys.length < 2) return ys[0] ?? 0;
   let area = 0;
-  for (let i = 1; i < ys.length; i++) area += (ys[i - 1] + ys[i]) / 2;
-  return area / (ys.length - 1);
+  for (let i = 1; i < ys.length; i++) {
+    const dx = xs ? xs[i] - xs[i - 1] : 1 / (ys.length - 1);
+    area += ((ys[i - 1] + ys[i]) / 2) * dx;
+  }
+  return area;
 }
 
 /** Pixel order by decreasing attribution (ties by position, so the order is deterministic). */
@@ -27,71 +49,166 @@ export function pixelOrder(map: ArrayLike<number>): Int32Array {
   return idx.sort((a, b) => map[b] - map[a] || a - b);
 }
 
+/** The blur's standard deviation for an H x W image: a sixteenth of the shorter side (4 px at 64, 14 at 224). */
+export function blurSigma(H: number, W: number): number {
+  return Math.max(1, Math.min(H, W) / 16);
+}
+
+/** A Gaussian blur of an [H, W, C] image (separable, truncated at 3σ, edges held), in float64. */
+export function blurImage(pixels: ArrayLike<number>, H: number, W: number, C: number, sigma = blurSigma(H, W)): Float32Array {
+  const r = Math.ceil(3 * sigma);
+  const k = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const norm = k.reduce((s, v) => s + v, 0);
+  const kernel = k.map((v) => v / norm);
+  const rows = new Float64Array(H * W * C);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let i = -r; i <= r; i++) s += kernel[i + r] * pixels[(y * W + Math.min(W - 1, Math.max(0, x + i))) * C + c];
+        rows[(y * W + x) * C + c] = s;
+      }
+    }
+  }
+  const out = new Float32Array(H * W * C);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let i = -r; i <= r; i++) s += kernel[i + r] * rows[(Math.min(H - 1, Math.max(0, y + i)) * W + x) * C + c];
+        out[(y * W + x) * C + c] = s;
+      }
+    }
+  }
+  return out;
+}
+
+/** What removed pixels become: the blurred image, or one value per channel (black in model units). */
+export function baselineImage(pixels: ArrayLike<number>, H: number, W: number, C: number, baseline: FaithfulnessBaseline, black: number[]): Float32Array {
+  if (baseline === 'blur') return blurImage(pixels, H, W, C);
+  return Float32Array.from({ length: H * W * C }, (_, i) => black[i % C]);
+}
+
+/** A random pixel order as a map (uniform values from the seed): the first baseline a method must beat. */
+export function randomMap(pixels: number, seed: number): Float32Array {
+  const rand = mulberry32((seed ^ 0xdec0de) >>> 0);
+  return Float32Array.from({ length: pixels }, () => rand());
+}
+
+/** The image's edges: the Sobel gradient magnitude summed over channels (edges held): the second baseline. */
+export function sobelMap(pixels: ArrayLike<number>, H: number, W: number, C: number): Float32Array {
+  const at = (y: number, x: number, c: number) => pixels[(Math.min(H - 1, Math.max(0, y)) * W + Math.min(W - 1, Math.max(0, x))) * C + c];
+  const out = new Float32Array(H * W);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      let m = 0;
+      for (let c = 0; c < C; c++) {
+        const gx = at(y - 1, x + 1, c) + 2 * at(y, x + 1, c) + at(y + 1, x + 1, c) - at(y - 1, x - 1, c) - 2 * at(y, x - 1, c) - at(y + 1, x - 1, c);
+        const gy = at(y + 1, x - 1, c) + 2 * at(y + 1, x, c) + at(y + 1, x + 1, c) - at(y - 1, x - 1, c) - 2 * at(y - 1, x, c) - at(y - 1, x + 1, c);
+        m += Math.hypot(gx, gy);
+      }
+      out[y * W + x] = m;
+    }
+  }
+  return out;
+}
+
 /** The curves' shared end points: the target's probability on the image and on the all-baseline image. */
 export interface CurveEnds {
   original: number;
   baseline: number;
 }
 
-const channelValues = (baseline: number | number[], C: number) => Array.from({ length: C }, (_, c) => (Array.isArray(baseline) ? baseline[c] : baseline));
-
 /** Both end points in one forward pass of two images (shared by every method's curves for this sample). */
-export function curveEnds(model: tf.LayersModel, x: tf.Tensor4D, target: number, baseline: number | number[] = 0): CurveEnds {
+export function curveEnds(model: tf.LayersModel, x: tf.Tensor4D, target: number, fill: Float32Array): CurveEnds {
   const [, H, W, C] = x.shape;
-  const b = channelValues(baseline, C);
-  const black = new Float32Array(H * W * C);
-  for (let i = 0; i < black.length; i++) black[i] = b[i % C];
   const [original, base] = tf.tidy(() => {
-    const p = model.predict(tf.concat([x, tf.tensor4d(black, [1, H, W, C])]), { batchSize: 2 }) as tf.Tensor2D;
+    const p = model.predict(tf.concat([x, tf.tensor4d(fill, [1, H, W, C])]), { batchSize: 2 }) as tf.Tensor2D;
     return Array.from(tf.squeeze(tf.slice(p, [0, target], [2, 1]), [1]).dataSync());
   });
   return { original, baseline: base };
 }
 
-/**
- * x: one sample [1, H, W, C] in model units; map: its attribution [H·W]; `steps` + 1 points per curve.
- * `baseline` is the value removed pixels take (0 = black in [0, 1] inputs), one per channel when an array.
- * The first and last points of both curves are the image and the all-baseline image whatever the map: pass
- * `ends` (from `curveEnds`) to reuse them across methods — 2 · (steps − 1) images per method instead of 2 · (steps + 1).
- */
-export function deletionInsertion(
-  model: tf.LayersModel,
-  x: tf.Tensor4D,
-  map: ArrayLike<number>,
-  target: number,
-  steps = 16,
-  baseline: number | number[] = 0,
+export interface CurveOptions {
+  /** Fractions of pixels changed, from 0 to 1 (`curveFractions`). */
+  fractions: number[];
+  /** The all-baseline image [H·W·C] that removed pixels take (`baselineImage`). */
+  fill: Float32Array;
   /** Images per forward pass (the memory plan's forward limit). */
-  batchSize = Infinity,
-  ends: CurveEnds = curveEnds(model, x, target, baseline),
-): Curves {
+  batchSize?: number;
+  /** The end points from `curveEnds`, to share them across methods. */
+  ends?: CurveEnds;
+}
+
+/**
+ * x: one sample [1, H, W, C] in model units; map: its attribution [H·W]. The first and last points of both
+ * curves are the image and the all-baseline image whatever the map, so only the inner fractions run:
+ * 2 · (points − 2) images per map when `ends` is shared.
+ */
+export function deletionInsertion(model: tf.LayersModel, x: tf.Tensor4D, map: ArrayLike<number>, target: number, opts: CurveOptions): Curves {
   const [, H, W, C] = x.shape;
+  const { fractions, fill } = opts;
+  const ends = opts.ends ?? curveEnds(model, x, target, fill);
   const order = pixelOrder(map);
   const pixels = x.dataSync();
-  const b = channelValues(baseline, C);
-  // Inner points s = 1 … steps − 1 only.
-  const n = Math.max(0, steps - 1);
+  const inner = fractions.slice(1, -1);
+  const n = inner.length;
   const del = new Float32Array(n * H * W * C);
   const ins = new Float32Array(n * H * W * C);
-  for (let i = 0; i < ins.length; i++) ins[i] = b[i % C];
   for (let j = 0; j < n; j++) {
-    const k = Math.round(((j + 1) / steps) * H * W);
+    const k = Math.round(inner[j] * H * W);
     const base = j * H * W * C;
     del.set(pixels, base);
+    ins.set(fill, base);
     for (let r = 0; r < k; r++) {
-      const p = order[r];
+      const p = order[r] * C;
       for (let c = 0; c < C; c++) {
-        del[base + p * C + c] = b[c];
-        ins[base + p * C + c] = pixels[p * C + c];
+        del[base + p + c] = fill[p + c];
+        ins[base + p + c] = pixels[p + c];
       }
     }
   }
   const probs = n === 0 ? [] : tf.tidy(() => {
     const batch = tf.concat([tf.tensor4d(del, [n, H, W, C]), tf.tensor4d(ins, [n, H, W, C])]);
-    const p = model.predict(batch, { batchSize: Math.max(1, Math.min(2 * n, batchSize)) }) as tf.Tensor2D;
+    const p = model.predict(batch, { batchSize: Math.max(1, Math.min(2 * n, opts.batchSize ?? Infinity)) }) as tf.Tensor2D;
     return Array.from(tf.squeeze(tf.slice(p, [0, target], [2 * n, 1]), [1]).dataSync());
   });
   const deletion = [ends.original, ...probs.slice(0, n), ends.baseline];
   const insertion = [ends.baseline, ...probs.slice(n), ends.original];
-  return { deletion, insertion, deletionAuc: trapezoid(deletion), insertionAuc: trapezoid(insertion) };
+  return { deletion, insertion, deletionAuc: trapezoid(deletion, fractions), insertionAuc: trapezoid(insertion, fractions), fractions };
+}
+
+/**
+ * One sample's faithfulness: its fill image and curve end points computed once, then curves for any number of
+ * maps, and the two model-blind baselines (random order, Sobel edges). Owns a copy of the sample (dispose()).
+ */
+export class SampleCurves {
+  private readonly x: tf.Tensor4D;
+  readonly fill: Float32Array;
+  private readonly ends: CurveEnds;
+  constructor(
+    private readonly model: tf.LayersModel,
+    x: tf.Tensor4D,
+    private readonly target: number,
+    private readonly opts: { fractions: number[]; baseline: FaithfulnessBaseline; black: number[]; batchSize?: number; seed: number },
+  ) {
+    this.x = tf.clone(x);
+    const [, H, W, C] = x.shape;
+    this.fill = baselineImage(this.x.dataSync(), H, W, C, opts.baseline, opts.black);
+    this.ends = curveEnds(model, this.x, target, this.fill);
+  }
+
+  curves(map: ArrayLike<number>): Curves {
+    return deletionInsertion(this.model, this.x, map, this.target, { fractions: this.opts.fractions, fill: this.fill, batchSize: this.opts.batchSize, ends: this.ends });
+  }
+
+  /** The bar a method must beat: a random pixel order and the image's edges. */
+  baselines(): { random: Curves; edges: Curves } {
+    const [, H, W, C] = this.x.shape;
+    return { random: this.curves(randomMap(H * W, this.opts.seed)), edges: this.curves(sobelMap(this.x.dataSync(), H, W, C)) };
+  }
+
+  dispose(): void {
+    this.x.dispose();
+  }
 }

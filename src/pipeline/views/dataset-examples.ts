@@ -1,0 +1,75 @@
+/**
+ * The dataset-examples view: for every channel of every conv layer (the first `channels` of wider layers), the
+ * test images that excite it most and least (src/viz/dataset-examples.ts), drawn as one picture per channel with
+ * four rows of k tiles —
+ *   1. the patch under the maximising unit (its receptive field; what lies outside the image is grey),
+ *   2. the same images whole, the patch marked,
+ *   3. the images with the highest mean activation, the maximising unit marked,
+ *   4. the images with the lowest mean activation —
+ * and the numbers in report.json (`datasetExamples` per layer view).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../../data/dataset.ts';
+import type { LayerView } from '../../manifest/schema.ts';
+import { crop, drawBox, grid, type Raster, resizeNearest, asRgb } from '../../render/image.ts';
+import { datasetExamples, type Example, unitBox } from '../../viz/dataset-examples.ts';
+import { receptiveFields } from '../../viz/receptive-field.ts';
+import type { AssetWriter } from '../assets.ts';
+
+export interface ExamplesViewInput {
+  model: tf.LayersModel;
+  data: Dataset;
+  out: AssetWriter;
+  /** Conv layers to scan, with their page slugs. */
+  layers: Array<{ name: string; slug: string }>;
+  /** Channels per layer at most. */
+  channels: number;
+  /** Test images scanned (the first ones of the test set). */
+  images: number;
+  k: number;
+  /** Images per forward pass. */
+  batch: number;
+}
+
+/** The tile side for an H x W input: at least 48 pixels (small inputs upscaled), at most 96 (large ones reduced). */
+export function tileSide(H: number, W: number): number {
+  return Math.max(48, Math.min(96, Math.max(H, W)));
+}
+
+export function datasetExamplesView(v: ExamplesViewInput): Map<string, NonNullable<LayerView['datasetExamples']>> {
+  const { model, data, out } = v;
+  const [H, W, C] = data.shape;
+  const fields = receptiveFields(model);
+  const indices = Array.from({ length: Math.min(v.images, data.count) }, (_, i) => i);
+  const found = datasetExamples(model, data, { layers: v.layers.map((l) => ({ name: l.name, channels: v.channels })), indices, k: v.k, batch: v.batch });
+  const T = tileSide(H, W);
+  const image = (i: number): Raster => asRgb({ data: data.images.subarray(i * H * W * C, (i + 1) * H * W * C), width: W, height: H, channels: C as 1 | 3 });
+  const result = new Map<string, NonNullable<LayerView['datasetExamples']>>();
+  for (const layer of found) {
+    const slug = v.layers.find((l) => l.name === layer.layer)!.slug;
+    const field = fields.get(layer.layer);
+    const place = field && !field.global ? field : { rf: [H, W] as [number, number], jump: [0, 0] as [number, number], start: [H / 2, W / 2] as [number, number] };
+    const boxOf = (e: Example, clip = true) => unitBox(e.unit, place, H, W, clip);
+    const blank: Raster = { data: new Uint8Array(T * T * 3).fill(255), width: T, height: T, channels: 3 };
+    const row = (tiles: Raster[]) => [...tiles, ...Array<Raster>(Math.max(0, v.k - tiles.length)).fill(blank)];
+    const scaled = (r: Raster) => resizeNearest(r, T, T);
+    const entry = (e: Example, box = true) => ({ id: data.ids[e.index], value: e.value, ...(box ? { box: boxOf(e) } : {}) });
+    const channels = layer.channels.map((ch) => {
+      const tiles = [
+        ...row(ch.max.map((e) => scaled(crop(image(e.index), boxOf(e, false))))),
+        ...row(ch.max.map((e) => scaled(drawBox(image(e.index), boxOf(e))))),
+        ...row(ch.mean.map((e) => scaled(drawBox(image(e.index), boxOf(e))))),
+        ...row(ch.least.map((e) => scaled(image(e.index)))),
+      ];
+      return {
+        channel: ch.channel,
+        image: out.image(`layers/${slug}/examples-${ch.channel}`, grid(tiles, v.k, 2), `${layer.layer} channel ${ch.channel}: the patches of the ${ch.max.length} test images that excite it most, the same images with the patch marked, the images with the highest mean activation, and those with the lowest`),
+        max: ch.max.map((e) => entry(e)),
+        mean: ch.mean.map((e) => entry(e)),
+        least: ch.least.map((e) => entry(e, false)),
+      };
+    });
+    result.set(layer.layer, { images: indices.length, k: v.k, field: field && !field.global ? field.rf : [H, W], channels });
+  }
+  return result;
+}
