@@ -70,6 +70,13 @@ export const ActmaxConfig = z.object({
   steps: positiveInt.default(96),
   /** At most this many conv layers, spread evenly from first to last (deep models); default all. */
   maxLayers: z.number().int().min(0).optional(),
+  /**
+   * 'fourier' (default): Lucid's parametrisation — a 1/f-scaled spectrum, decorrelated colour, random pad, scale,
+   * rotation and jitter at every step, Adam; 'pixel': gradient ascent on the pixels with jitter, TV and L2.
+   */
+  method: z.enum(['fourier', 'pixel']).default('fourier'),
+  /** Images per channel, kept apart by a diversity term (Fourier only). */
+  images: z.number().int().min(1).max(4).default(1),
 }).strict();
 
 const zooNames = Object.keys(ZOO) as [string, ...string[]];
@@ -162,6 +169,16 @@ export const Config = z.object({
    * the default) or 'black'.
    */
   faithfulness: z.object({ baseline: z.enum(['blur', 'black']).default('blur') }).strict().default({}),
+  /**
+   * Dataset examples per channel of every conv layer: test images scanned (default 1,000; 300 and 100 on large
+   * models; 0 = none), images per list (default 5), channels per layer (default all, or the first 64 when the conv
+   * layers have more than 4,000 channels in all).
+   */
+  datasetExamples: z.object({
+    images: z.number().int().min(0).max(100000).optional(),
+    k: z.number().int().min(1).max(16).optional(),
+    maxChannels: z.number().int().min(1).optional(),
+  }).strict().default({}),
 }).strict();
 
 export type ConfigInput = z.input<typeof Config>;

@@ -19,7 +19,7 @@ export class AssetWriter {
    * Encode and queue a raster; returns its manifest entry at once. Page images are lossless WebP (30–60 % smaller
    * than PNG); images that pages use as their Open Graph preview stay PNG, which every link-preview service reads.
    */
-  image(rel: string, r: Raster, alt: string, format: 'png' | 'webp' = 'webp'): Asset {
+  image(rel: string, r: Raster, alt: string, format: 'png' | 'webp' | 'jpg' = 'webp'): Asset {
     const scale = upscaleFor(r.width, r.height);
     const url = `/generated/${this.base}/${rel}.${format}`;
     const path = join(this.publicDir, url);

@@ -54,7 +54,7 @@ export interface ModelSpec {
   classifier: boolean;
   seed: number;
   /** Activation maximisation: channels per conv layer, ascent steps, and at most this many conv layers. */
-  actmax?: { maxChannels: number; steps: number; maxLayers?: number };
+  actmax?: { maxChannels: number; steps: number; maxLayers?: number; method?: 'fourier' | 'pixel'; images?: number };
   /** Which samples to explain (default: the first of each class, then the 2 most confident mistakes). */
   samples?: { perClass: number; mistakes: number; ids?: string[] };
   /** Per attribution method: parameters, or false to skip it. */
@@ -93,6 +93,8 @@ export interface ModelSpec {
   budget?: number;
   /** Deletion/insertion curves: what removed pixels become (default 'blur'). */
   faithfulnessBaseline?: 'blur' | 'black';
+  /** Dataset examples: images scanned, images per list, channels per layer. */
+  datasetExamples?: { images?: number; k?: number; maxChannels?: number };
 }
 
 /** Dataset indices of the samples to explain: explicit ids, or the class-balanced pick plus mistakes. */
@@ -242,7 +244,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       camLayer: spec.camLayer,
       localizationImages: spec.localizationImages,
       part: spec.part,
-      cost, limits, memory, budget: spec.budget, faithfulnessBaseline: spec.faithfulnessBaseline,
+      cost, limits, memory, budget: spec.budget, faithfulnessBaseline: spec.faithfulnessBaseline, datasetExamples: spec.datasetExamples,
     });
     const { explained, ...viewFields } = views;
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

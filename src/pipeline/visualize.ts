@@ -15,7 +15,8 @@ import { colorize } from '../render/colormap.ts';
 import { asRgb, encode, grid, overlay, type Raster, upscaleFor } from '../render/image.ts';
 import { minMax, normalizeMap, standardizeChannel } from '../render/normalize.ts';
 import { npyBytes } from '../render/npy.ts';
-import { l2Penalty, maximize, totalVariation } from '../viz/activation-maximization.ts';
+import { l2Penalty, maximize, type Objective, totalVariation } from '../viz/activation-maximization.ts';
+import { type FeatureImages, featureImages } from '../viz/feature-visualization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
 import { blurSigma, curveFractions, type FaithfulnessBaseline, SampleCurves } from '../viz/metrics/faithfulness.ts';
 import { localization, localizationBenchmark, pointingTolerance } from '../viz/metrics/localization.ts';
@@ -27,7 +28,7 @@ import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
 import { attributeInChunks } from '../viz/attribute.ts';
 import { type BatchLimits, formatBytes, type ModelCost, modelFlops } from '../viz/budget.ts';
 import { AssetWriter } from './assets.ts';
-import { datasetExamplesView } from './views/dataset-examples.ts';
+import { datasetExamplesView, defaultExampleChannels } from './views/dataset-examples.ts';
 import { workProgress } from './progress.ts';
 import { gradientFactor, methodPasses, passSeconds, sizing, type Trim, trimToBudget } from './work.ts';
 
@@ -54,8 +55,11 @@ export interface VisualizeOptions {
   seed: number;
   /** Parameters per method id (defaults otherwise). */
   methodParams?: Record<string, object>;
-  /** Activation maximization: channels per conv layer and ascent steps. */
-  actmax?: { maxChannels: number; steps: number; maxLayers?: number };
+  /**
+   * Activation maximization: channels per conv layer, ascent steps, layers; `method` 'fourier' (Lucid's
+   * parametrisation, the default) or 'pixel'; `images` per channel (2–4 with a diversity term; Fourier only).
+   */
+  actmax?: { maxChannels: number; steps: number; maxLayers?: number; method?: 'fourier' | 'pixel'; images?: number };
   /** Run the attribution methods (classifiers only). */
   attributions?: boolean;
   /** Progress lines (seconds per stage). */
@@ -89,6 +93,8 @@ export interface VisualizeOptions {
   memory?: number;
   /** Seconds the optional work should fit in (config/CLI `budget`); trims are listed on the model page. */
   budget?: number;
+  /** Dataset examples: test images scanned (0: none), images per list, channels per layer (see defaultExampleChannels). */
+  datasetExamples?: { images?: number; k?: number; maxChannels?: number };
   /** What deleted pixels become in the deletion/insertion curves (default 'blur', RISE's protocol). */
   faithfulnessBaseline?: FaithfulnessBaseline;
 }
@@ -225,6 +231,9 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     skipped.push({ what: 'Activation maximization', why: heldBy('gradient') });
     maxLayers = new Set();
   }
+  /** Feature images for objectives: display bytes per row (rows grouped by objective, `images` each). */
+  const feature = (objectives: Objective[]) => featureImages(model, objectives, { method: opts.actmax?.method ?? 'fourier', steps: actmax.steps, seed, data, images: opts.actmax?.images },
+    (objs) => maximize(model, objs, actmaxOptions()), (values) => inputBytes(values, data, C));
   const actmaxOptions = () => ({
     steps: actmax.steps, stepSize: 0.01, range: data.range, seed,
     regularizers: [totalVariation(0.05), l2Penalty(0.01, (data.range[0] + data.range[1]) / 2)], jitter: { pixels: 1 },
@@ -263,7 +272,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     return t + (shape[1] ?? 1) * (shape[2] ?? 1) * Math.min(shape[3] ?? 1, size.gridChannels);
   }, 0);
   const exampleLayers = convLayers.filter((name) => !wanted || wanted.has(name));
-  const exampleImages = exampleLayers.length > 0 ? Math.min(size.exampleImages, data.count) : 0;
+  const exampleImages = exampleLayers.length > 0 ? Math.min(opts.datasetExamples?.images ?? size.exampleImages, data.count) : 0;
   const layerCost = () => ({ forward: sampleIndices.length * (2 + drawn / 1e5) + exampleImages, gradient: 0 });
   const viewCost = () => {
     const r = randomizationCost();
@@ -470,14 +479,19 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     }
     const layerViews = layerViewsOf({
       model, data, x, samples, out, wanted, limits: limits ?? { forward: sampleIndices.length, gradient: sampleIndices.length },
-      gridChannels: size.gridChannels, channelImages: size.channelImages, maxLayers, actmax, actmaxOptions: actmaxOptions(), tick: (what) => bar.tick(what, perLayer),
+      gridChannels: size.gridChannels, channelImages: size.channelImages, maxLayers, actmax, feature, perObjective: Math.max(1, opts.actmax?.images ?? 1), tick: (what) => bar.tick(what, perLayer),
       onActmax: (what, p) => bar.tick(what, unit(p)), layerFraction,
     });
+    if (Number.isFinite(size.gridChannels) && model.layers.some((l) => channelsOf(model, l.name) > size.gridChannels && isSpatial(l))) {
+      notes.push(`Activation grids: the first ${size.gridChannels} channels of wider layers (the statistics table lists every channel).`);
+    }
+    stage(`activations, filters and activation maximization of ${layerViews.length} layers`);
     if (exampleImages > 0) {
       const slugOf = new Map(uniqueSlugs(model.layers.map((l) => l.name)).map((sl, i) => [model.layers[i].name, sl]));
       const examples = datasetExamplesView({
-        model, data, out, layers: exampleLayers.map((name) => ({ name, slug: slugOf.get(name)! })), channels: size.gridChannels,
-        images: exampleImages, k: 6, batch: Math.max(1, limits?.gradient ?? 64),
+        model, data, out, layers: exampleLayers.map((name) => ({ name, slug: slugOf.get(name)! })),
+        channels: opts.datasetExamples?.maxChannels ?? defaultExampleChannels(exampleLayers.map((name) => channelsOf(model, name))),
+        images: exampleImages, k: opts.datasetExamples?.k ?? 5, batch: Math.max(1, limits?.gradient ?? 64),
       });
       for (const view of layerViews) {
         const e = examples.get(view.layer);
@@ -485,10 +499,6 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
       }
       stage(`dataset examples of ${examples.size} conv layers over ${exampleImages} test images`);
     }
-    if (Number.isFinite(size.gridChannels) && model.layers.some((l) => channelsOf(model, l.name) > size.gridChannels && isSpatial(l))) {
-      notes.push(`Activation grids: the first ${size.gridChannels} channels of wider layers (the statistics table lists every channel).`);
-    }
-    stage(`activations, filters and activation maximization of ${layerViews.length} layers`);
     if (!classifier) {
       bar.end();
       await out.flush();
@@ -523,14 +533,13 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     const classChunk = Math.max(1, limits?.gradient ?? classesShown.length);
     for (let c0 = 0; c0 < classesShown.length; c0 += classChunk) {
       const chunk = classesShown.slice(c0, c0 + classChunk);
-      const cm = maximize(model, chunk.map((index) => ({ kind: 'class' as const, index })), actmaxOptions());
-      const cimgs = cm.images.dataSync();
-      cm.images.dispose();
+      const cm = feature(chunk.map((index) => ({ kind: 'class' as const, index })));
+      const per = cm.rows / chunk.length;
       chunk.forEach((index, i) => {
         classMax.push({
           index,
-          value: cm.values[i],
-          image: out.image(`classes/actmax-${index}`, { data: inputBytes(cimgs.subarray(i * H * W * C, (i + 1) * H * W * C), data, C), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises the ${data.classes[index]} logit`),
+          value: cm.values[i * per],
+          image: out.image(`classes/actmax-${index}`, { data: cm.bytes.subarray(i * per * H * W * C, (i * per + 1) * H * W * C), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises the ${data.classes[index]} logit`),
         });
       });
     }
@@ -593,7 +602,10 @@ interface LayerViewInput {
   channelImages: number;
   maxLayers: Set<string>;
   actmax: { maxChannels: number; steps: number };
-  actmaxOptions: Parameters<typeof maximize>[2];
+  /** Feature images for objectives (Fourier or pixel-space ascent), rows grouped by objective. */
+  feature: (objectives: Objective[]) => FeatureImages;
+  /** Images per channel. */
+  perObjective: number;
   tick: (what: string) => void;
   onActmax: (what: string, passes: { forward: number; gradient: number }) => void;
   layerFraction: Map<string, number>;
@@ -680,18 +692,20 @@ function layerViewsOf(v: LayerViewInput): LayerView[] {
     if (filters) view.filters = out.image(`layers/${lslug}/filters`, filters.raster, `${filters.what} of ${layer.name}`, 'png');
     if (CONV.has(layer.getClassName()) && a.shape.length === 4 && v.maxLayers.has(layer.name)) {
       const k = Math.min(a.shape[3], v.actmax.maxChannels);
-      const per = Math.max(1, Math.floor(v.limits.gradient / Math.max(1e-6, v.layerFraction.get(layer.name) ?? 1)));
+      const per = Math.max(1, Math.floor(v.limits.gradient / v.perObjective / Math.max(1e-6, v.layerFraction.get(layer.name) ?? 1)));
       for (let c0 = 0; c0 < k; c0 += per) {
         const channels = Array.from({ length: Math.min(per, k - c0) }, (_, i) => c0 + i);
-        const r = maximize(model, channels.map((c) => ({ kind: 'channel' as const, layer: layer.name, channel: c })), v.actmaxOptions);
-        const imgs = r.images.dataSync();
-        r.images.dispose();
+        const r = v.feature(channels.map((c) => ({ kind: 'channel' as const, layer: layer.name, channel: c })));
+        const n = r.rows / channels.length;
         channels.forEach((c, i) => {
-          view.actmax.push({
-            channel: c,
-            value: r.values[i],
-            image: out.image(`layers/${lslug}/actmax-${c}`, { data: inputBytes(imgs.subarray(i * H * W * C, (i + 1) * H * W * C), data, C), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises ${layer.name} channel ${c}`),
-          });
+          for (let j = 0; j < n; j++) {
+            const row = i * n + j;
+            view.actmax.push({
+              channel: c,
+              value: r.values[row],
+              image: out.image(`layers/${lslug}/actmax-${c}${j > 0 ? `-${j + 1}` : ''}`, { data: r.bytes.subarray(row * H * W * C, (row + 1) * H * W * C), width: W, height: H, channels: C as 1 | 3 }, `Input that maximises ${layer.name} channel ${c}${n > 1 ? ` (image ${j + 1} of ${n})` : ''}`),
+            });
+          }
         });
       }
       v.onActmax(`actmax ${layer.name}`, { forward: 0, gradient: k * v.actmax.steps * (v.layerFraction.get(layer.name) ?? 1) });

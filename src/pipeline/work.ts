@@ -64,9 +64,11 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
   if (flops < HEAVY_FLOPS) {
     return {
       tier: 0,
-      methodParams: {},
-      randomizationParams: { rise: { masks: 200 } },
-      faithfulnessSteps: 24,
+      // RISE: 500 masks on the samples (8x8 cells on a 64-pixel image), 100 in the checks that run every method on
+      // more images (their scores need the map's peak and mass, not its detail).
+      methodParams: { rise: { masks: 500 } },
+      randomizationParams: { rise: { masks: 100 } },
+      faithfulnessSteps: 16,
       randomization: { samples: 2, steps: spec.randomizationSteps ?? 8 },
       actmax: spec.actmax ?? { maxChannels: 16, steps: 96 },
       gridChannels: Infinity,

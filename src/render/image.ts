@@ -51,11 +51,14 @@ export function grid(tiles: Raster[], columns: number, gap = 1, background = 255
 }
 
 /** Encode as PNG (lossless) or WebP, upscaled by an integer factor with nearest-neighbour sampling. */
-export async function encode(r: Raster, format: 'png' | 'webp', scale = 1): Promise<Buffer> {
+export async function encode(r: Raster, format: 'png' | 'webp' | 'jpg', scale = 1): Promise<Buffer> {
   let img = sharp(Buffer.from(r.data), { raw: { width: r.width, height: r.height, channels: r.channels } });
   if (scale > 1) img = img.resize(r.width * scale, r.height * scale, { kernel: 'nearest' });
   // Fixed encoder settings and no metadata, so the same array gives the same bytes.
   // WebP is lossless: heatmaps and feature maps keep their exact pixels (30–60 % smaller than PNG here).
+  // JPEG for photographs and crops of them (dataset examples: thousands of pictures on a deep model, where lossless
+  // WebP would take minutes to encode).
+  if (format === 'jpg') return img.jpeg({ quality: 85, chromaSubsampling: '4:4:4' }).toBuffer();
   return format === 'png' ? img.png({ compressionLevel: 9, adaptiveFiltering: false }).toBuffer() : img.webp({ lossless: true, effort: 4 }).toBuffer();
 }
 

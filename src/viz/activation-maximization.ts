@@ -66,7 +66,7 @@ function roll(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
 }
 
 /** Σ_b objective_b(x_b): channel means or class logits. */
-function objectiveSum(model: tf.LayersModel, x: tf.Tensor4D, objectives: Objective[]): tf.Scalar {
+export function objectiveSum(model: tf.LayersModel, x: tf.Tensor4D, objectives: Objective[]): tf.Scalar {
   const layers = [...new Set(objectives.flatMap((o) => (o.kind === 'channel' ? [o.layer] : [])))];
   const needLogits = objectives.some((o) => o.kind === 'class');
   const { output, captured } = runGraph(model, x, { capture: layers, logits: needLogits, captureOnly: !needLogits });

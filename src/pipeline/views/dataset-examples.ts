@@ -31,9 +31,18 @@ export interface ExamplesViewInput {
   batch: number;
 }
 
-/** The tile side for an H x W input: at least 48 pixels (small inputs upscaled), at most 96 (large ones reduced). */
+/** The tile side for an H x W input: at least 48 pixels (small inputs upscaled), at most 64 (large ones reduced). */
 export function tileSide(H: number, W: number): number {
-  return Math.max(48, Math.min(96, Math.max(H, W)));
+  return Math.max(48, Math.min(64, Math.max(H, W)));
+}
+
+/**
+ * Channels per layer that get dataset examples by default: all of them, unless the model's conv layers have more
+ * than 4,000 channels in all (MobileNetV2: ~10,000), where each layer keeps its first 64 — one picture per channel
+ * has to be encoded and published.
+ */
+export function defaultExampleChannels(channelsPerLayer: number[]): number {
+  return channelsPerLayer.reduce((t, c) => t + c, 0) > 4000 ? 64 : Infinity;
 }
 
 export function datasetExamplesView(v: ExamplesViewInput): Map<string, NonNullable<LayerView['datasetExamples']>> {
@@ -63,7 +72,7 @@ export function datasetExamplesView(v: ExamplesViewInput): Map<string, NonNullab
       ];
       return {
         channel: ch.channel,
-        image: out.image(`layers/${slug}/examples-${ch.channel}`, grid(tiles, v.k, 2), `${layer.layer} channel ${ch.channel}: the patches of the ${ch.max.length} test images that excite it most, the same images with the patch marked, the images with the highest mean activation, and those with the lowest`),
+        image: out.image(`layers/${slug}/examples-${ch.channel}`, grid(tiles, v.k, 2),  `${layer.layer} channel ${ch.channel}: the patches of the ${ch.max.length} test images that excite it most, the same images with the patch marked, the images with the highest mean activation, and those with the lowest`, 'jpg'),
         max: ch.max.map((e) => entry(e)),
         mean: ch.mean.map((e) => entry(e)),
         least: ch.least.map((e) => entry(e, false)),

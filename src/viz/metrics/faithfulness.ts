@@ -6,8 +6,8 @@
  *   faithful map makes it fall fast (low AUC). Insertion starts from the blurred copy and restores the pixels in
  *   the same order (high AUC). RISE's paper inserts into a blurred image; a black image is so far from the training
  *   data that the prediction collapses after the first few pixels whatever the order, and every method ties.
- * - The fractions are spaced quadratically, (j / steps)², so most points fall where the curve moves: 24 steps put
- *   11 points in the first 20 % of the pixels. The AUC is the trapezoid rule over the fraction axis, in [0, 1].
+ * - The fractions are spaced quadratically, (j / steps)², so most points fall where the curve moves: 16 steps put
+ *   7 of their 15 inner points in the first 20 % of the pixels (even steps: 3). The AUC is the trapezoid rule over the fraction axis, in [0, 1].
  * - Every sample also gets the same curves for two maps that know nothing about the model — a random pixel order
  *   and the image's edges (Sobel magnitude) — the bar a method must beat.
  * All inner points of a curve run as one batch per sample, split into forward passes of the memory plan's size;

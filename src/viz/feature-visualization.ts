@@ -1,0 +1,264 @@
+/**
+ * Feature visualization the Lucid way (Olah, Mordvintsev & Schubert 2017, "Feature Visualization"; Lucid's
+ * `param.fft_image`, `param.color`, `transform.standard_transforms`, `objectives.diversity`):
+ * - The image is parametrised by its 2-D spectrum, each frequency scaled by 1 / f (so every frequency starts with
+ *   equal energy after the scaling, and gradient steps do not favour the high frequencies that make pixel-space
+ *   ascent look like noise). The inverse DFT is two products with DFT matrices, so it differentiates on any
+ *   backend; the real part of the complex image is the image.
+ * - Colours are decorrelated: the three parametrised channels are mixed by the square root of ImageNet's colour
+ *   covariance (Lucid's `color_correlation_svd_sqrt`) and squashed by a sigmoid into [0, 1], then into the model's
+ *   units through the dataset's scaling (per channel, BGR when the model takes BGR).
+ * - Transformation robustness at every step: pad, random scale, random rotation (three shears, each a batch of
+ *   per-row interpolation matrices) and a random crop back to the input size (jitter).
+ * - Adam on the spectrum (Lucid's default optimiser and rate); a diversity term (negative mean cosine similarity
+ *   of the target layer's Gram matrices across the images of one channel) when several images per objective are
+ *   asked for.
+ * Seeded: the same options give the same images.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mulberry32 } from '../data/batches.ts';
+import { type Objective, objectiveSum } from './activation-maximization.ts';
+import { runGraph } from './graph.ts';
+
+export interface FourierOptions {
+  steps: number;
+  /** Adam's learning rate (Lucid: 0.05). */
+  learningRate?: number;
+  seed: number;
+  /** Bytes → model units: x = byte · scale + offset (per channel when arrays), channels reversed when `bgr`. */
+  scale: number | number[];
+  offset: number | number[];
+  bgr?: boolean;
+  /** Images per objective, made different from each other by the diversity term (default 1). */
+  images?: number;
+  /** Weight of the diversity term (Lucid's examples: 1e2 on Gram matrices; here on cosine similarities). */
+  diversity?: number;
+  /** Apply the random transformations (default true); false for a plain Fourier-space ascent. */
+  transforms?: boolean;
+}
+
+export interface FourierResult {
+  /** [B · images, H, W, C] in model units (rows grouped by objective). */
+  images: tf.Tensor4D;
+  /** [B · images, H, W, C] display bytes 0…255 (RGB). */
+  rgb: Uint8Array;
+  /** Objective per row on the final, untransformed image. */
+  values: number[];
+}
+
+/** Lucid's square root of ImageNet's colour correlation (SVD), normalised by its largest column norm. */
+const COLOR_SQRT = [[0.26, 0.09, 0.02], [0.27, 0.0, -0.05], [0.27, -0.09, 0.03]];
+const colorMix = (): number[][] => {
+  const maxNorm = Math.max(...[0, 1, 2].map((j) => Math.hypot(COLOR_SQRT[0][j], COLOR_SQRT[1][j], COLOR_SQRT[2][j])));
+  return COLOR_SQRT.map((row) => row.map((v) => v / maxNorm));
+};
+
+/** Real and imaginary parts of the n × n inverse-DFT matrix exp(2πi·y·u/n) / n. */
+export function idft(n: number): { re: tf.Tensor2D; im: tf.Tensor2D } {
+  const re = new Float32Array(n * n);
+  const im = new Float32Array(n * n);
+  for (let y = 0; y < n; y++) {
+    for (let u = 0; u < n; u++) {
+      const a = (2 * Math.PI * ((y * u) % n)) / n;
+      re[y * n + u] = Math.cos(a) / n;
+      im[y * n + u] = Math.sin(a) / n;
+    }
+  }
+  return { re: tf.tensor2d(re, [n, n]), im: tf.tensor2d(im, [n, n]) };
+}
+
+/** 1 / max(f, 1 / max(H, W)) · √(H·W) per frequency (u, v), f the frequency's magnitude in cycles per pixel. */
+export function spectrumScale(H: number, W: number): Float32Array {
+  const out = new Float32Array(H * W);
+  for (let u = 0; u < H; u++) {
+    for (let v = 0; v < W; v++) {
+      const f = Math.hypot(Math.min(u, H - u) / H, Math.min(v, W - v) / W);
+      out[u * W + v] = (1 / Math.max(f, 1 / Math.max(H, W))) * Math.sqrt(H * W);
+    }
+  }
+  return out;
+}
+
+/** Spectrum [N, C, H, W] (real, imaginary) → image [N, H, W, C]: Re(F_H · S · F_Wᵀ), F the inverse DFT matrices. */
+export function spectrumToImage(re: tf.Tensor, im: tf.Tensor, FH: { re: tf.Tensor2D; im: tf.Tensor2D }, FW: { re: tf.Tensor2D; im: tf.Tensor2D }): tf.Tensor4D {
+  const [N, C, H, W] = re.shape;
+  // Along rows: P = F_H · S, with S as [H, N·C·W].
+  const rows = (t: tf.Tensor) => tf.reshape(tf.transpose(t, [2, 0, 1, 3]), [H, N * C * W]);
+  const sr = rows(re);
+  const si = rows(im);
+  const pr = tf.sub(tf.matMul(FH.re, sr), tf.matMul(FH.im, si));
+  const pi = tf.add(tf.matMul(FH.re, si), tf.matMul(FH.im, sr));
+  // Along columns: Re(P · F_Wᵀ) = Pr · Re(F_W)ᵀ − Pi · Im(F_W)ᵀ, with P as [H·N·C, W].
+  const cols = (t: tf.Tensor) => tf.reshape(t, [H * N * C, W]);
+  const img = tf.sub(tf.matMul(cols(pr), FW.re, false, true), tf.matMul(cols(pi), FW.im, false, true)); // [H·N·C, W]
+  return tf.transpose(tf.reshape(img, [H, N, C, W]), [1, 0, 3, 2]) as tf.Tensor4D; // [N, H, W, C]
+}
+
+/** [rows, n, n] linear-interpolation matrices shifting row r by shift(r) pixels (zeros outside). */
+function shiftMatrices(rows: number, n: number, shift: (r: number) => number): tf.Tensor3D {
+  const m = new Float32Array(rows * n * n);
+  for (let r = 0; r < rows; r++) {
+    const s = shift(r);
+    for (let i = 0; i < n; i++) {
+      const src = i - s;
+      const i0 = Math.floor(src);
+      const f = src - i0;
+      if (i0 >= 0 && i0 < n) m[(r * n + i) * n + i0] += 1 - f;
+      if (f > 0 && i0 + 1 >= 0 && i0 + 1 < n) m[(r * n + i) * n + i0 + 1] += f;
+    }
+  }
+  return tf.tensor3d(m, [rows, n, n]);
+}
+
+/** Rotation by θ about the centre as three shears (Paeth 1986): x-shear −tan(θ/2), y-shear sin θ, x-shear −tan(θ/2). */
+export function rotate(x: tf.Tensor4D, theta: number): tf.Tensor4D {
+  if (theta === 0) return x;
+  const [N, H, W, C] = x.shape;
+  const a = -Math.tan(theta / 2);
+  const b = Math.sin(theta);
+  const shearX = (t: tf.Tensor4D, k: number) => {
+    // Row y shifts by k · (y − centre): [H, W, W] × [H, W, N·C].
+    const M = shiftMatrices(H, W, (y) => k * (y - (H - 1) / 2));
+    const v = tf.reshape(tf.transpose(t, [1, 2, 0, 3]), [H, W, N * C]);
+    return tf.transpose(tf.reshape(tf.matMul(M, v), [H, W, N, C]), [2, 0, 1, 3]) as tf.Tensor4D;
+  };
+  const shearY = (t: tf.Tensor4D, k: number) => {
+    const M = shiftMatrices(W, H, (xx) => k * (xx - (W - 1) / 2));
+    const v = tf.reshape(tf.transpose(t, [2, 1, 0, 3]), [W, H, N * C]);
+    return tf.transpose(tf.reshape(tf.matMul(M, v), [W, H, N, C]), [2, 1, 0, 3]) as tf.Tensor4D;
+  };
+  return shearX(shearY(shearX(x, a), b), a);
+}
+
+/** Pad, random scale, random rotation and a random H x W crop (Lucid's standard transforms, sized to the input). */
+function transform(x: tf.Tensor4D, rand: () => number): tf.Tensor4D {
+  const [, H, W] = x.shape;
+  const pad = Math.max(2, Math.round((Math.max(H, W) * 12) / 224));
+  let t = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], 0.5) as tf.Tensor4D;
+  const scales = Array.from({ length: 11 }, (_, i) => 1 + (i - 5) / 100);
+  const s = scales[Math.floor(rand() * scales.length)];
+  const size = [Math.max(H, Math.round((H + 2 * pad) * s)), Math.max(W, Math.round((W + 2 * pad) * s))] as [number, number];
+  if (size[0] !== H + 2 * pad || size[1] !== W + 2 * pad) t = tf.image.resizeBilinear(t, size, false, true);
+  const degrees = Math.floor(rand() * 21) - 10;
+  t = rotate(t, (degrees * Math.PI) / 180);
+  const oy = Math.floor(rand() * (size[0] - H + 1));
+  const ox = Math.floor(rand() * (size[1] - W + 1));
+  return tf.slice(t, [0, oy, ox, 0], [-1, H, W, -1]) as tf.Tensor4D;
+}
+
+/** One value per model channel (the dataset's scale and offset are already in the model's channel order). */
+const perChannel = (v: number | number[], C: number) => Array.from({ length: C }, (_, c) => (Array.isArray(v) ? v[c] : v));
+
+/** [0, 1] RGB [N, H, W, C] → model units: byte · scale + offset per model channel (BGR models get channels reversed). */
+function toModelUnits(rgb01: tf.Tensor4D, o: Pick<FourierOptions, 'scale' | 'offset' | 'bgr'>): tf.Tensor4D {
+  const C = rgb01.shape[3];
+  const ordered = o.bgr && C === 3 ? tf.reverse(rgb01, 3) : rgb01;
+  const scale = tf.tensor1d(perChannel(o.scale, C));
+  const offset = tf.tensor1d(perChannel(o.offset, C));
+  return tf.add(tf.mul(tf.mul(ordered, 255), scale), offset) as tf.Tensor4D;
+}
+
+/** Negative mean cosine similarity of the Gram matrices of `layer` within each group of `images` rows. */
+function diversityLoss(model: tf.LayersModel, x: tf.Tensor4D, objectives: Objective[], images: number): tf.Scalar {
+  const first = objectives.find((o) => o.kind === 'channel');
+  const layer = first?.kind === 'channel' ? first.layer : undefined;
+  if (!layer || images < 2) return tf.scalar(0);
+  const a = runGraph(model, x, { capture: [layer], captureOnly: true }).captured[layer];
+  const [N, h, w, K] = a.shape as number[];
+  const flat = tf.reshape(a, [N, h * w, K]);
+  const gram = tf.reshape(tf.matMul(flat, flat, true, false), [N, K * K]);
+  const unit = tf.div(gram, tf.add(tf.norm(gram, 2, 1, true), 1e-8));
+  const terms: tf.Tensor[] = [];
+  for (let g = 0; g < N / images; g++) {
+    const u = tf.slice(unit, [g * images, 0], [images, K * K]);
+    const sim = tf.matMul(u, u, false, true); // [images, images]
+    terms.push(tf.div(tf.sub(tf.sum(sim), tf.sum(tf.mul(sim, tf.eye(images)))), images * (images - 1)));
+  }
+  return tf.neg(tf.addN(terms)) as tf.Scalar;
+}
+
+export function fourierMaximize(model: tf.LayersModel, objectives: Objective[], opts: FourierOptions): FourierResult {
+  const [, H, W, C] = model.inputs[0].shape as number[];
+  const per = Math.max(1, opts.images ?? 1);
+  const rows = objectives.flatMap((o) => Array<Objective>(per).fill(o));
+  const N = rows.length;
+  const rand = mulberry32(opts.seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const init = () => Float32Array.from({ length: N * C * H * W }, () => 0.01 * normal());
+  // Inside tidy, the initial tensors go once the variables hold their data.
+  const re = tf.tidy(() => tf.variable(tf.tensor4d(init(), [N, C, H, W])));
+  const im = tf.tidy(() => tf.variable(tf.tensor4d(init(), [N, C, H, W])));
+  const FH = idft(H);
+  const FW = W === H ? FH : idft(W);
+  const scale = tf.tensor4d(spectrumScale(H, W), [1, 1, H, W]);
+  const mix = C === 3 ? tf.tensor2d(colorMix()) : undefined;
+  const image01 = (): tf.Tensor4D => {
+    const raw = spectrumToImage(tf.mul(re, scale), tf.mul(im, scale), FH, FW);
+    const t = tf.div(raw, 4); // Lucid's constant
+    const mixed = mix ? (tf.reshape(tf.matMul(tf.reshape(t, [-1, 3]), mix, false, true), [N, H, W, 3]) as tf.Tensor4D) : t;
+    return tf.sigmoid(mixed) as tf.Tensor4D;
+  };
+  const optimizer = tf.train.adam(opts.learningRate ?? 0.05);
+  const stepRand = mulberry32((opts.seed ^ 0x7a5f) >>> 0);
+  try {
+    for (let step = 0; step < opts.steps; step++) {
+      // Each step draws its transformation before the tape, so the step is a pure function of the seed.
+      const draws = Array.from({ length: 4 }, () => stepRand());
+      let k = 0;
+      const r = () => draws[k++ % draws.length];
+      const cost = optimizer.minimize(() => {
+        const x = toModelUnits(opts.transforms === false ? image01() : transform(image01(), r), opts);
+        let total: tf.Tensor = objectiveSum(model, x, rows);
+        if (per > 1 && (opts.diversity ?? 0) > 0) total = tf.add(total, tf.mul(opts.diversity!, diversityLoss(model, x, rows, per)));
+        return tf.neg(total) as tf.Scalar;
+      }, true, [re, im]);
+      cost?.dispose();
+    }
+    const final = tf.tidy(() => image01());
+    const x = tf.tidy(() => toModelUnits(final, opts));
+    const rgb = Uint8Array.from(final.dataSync(), (v) => Math.round(v * 255));
+    final.dispose();
+    const values = tf.tidy(() => rows.map((o, b) => objectiveSum(model, tf.slice(x, [b, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D, [o]).dataSync()[0]));
+    return { images: x, rgb, values };
+  } finally {
+    tf.dispose([re, im, FH.re, FH.im, scale, ...(FW !== FH ? [FW.re, FW.im] : []), ...(mix ? [mix] : [])]);
+    optimizer.dispose();
+  }
+}
+
+/** Either feature visualization, with its images as display bytes per row. */
+export interface FeatureImagesOptions {
+  /** 'fourier' (default): the Lucid parametrisation above; 'pixel': gradient ascent in pixel space. */
+  method: 'fourier' | 'pixel';
+  steps: number;
+  seed: number;
+  data: { scale: number | number[]; offset: number | number[]; bgr?: boolean; range: [number, number] };
+  /** Images per objective (diversity), Fourier only. */
+  images?: number;
+}
+
+export interface FeatureImages {
+  /** [rows, H, W, C] display bytes, rows grouped by objective. */
+  bytes: Uint8Array;
+  values: number[];
+  rows: number;
+}
+
+export function featureImages(
+  model: tf.LayersModel,
+  objectives: Objective[],
+  o: FeatureImagesOptions,
+  pixel: (objectives: Objective[]) => { images: tf.Tensor4D; values: number[] },
+  toBytes: (values: Float32Array) => Uint8Array,
+): FeatureImages {
+  if (o.method === 'pixel') {
+    const r = pixel(objectives);
+    const bytes = toBytes(r.images.dataSync() as Float32Array);
+    r.images.dispose();
+    return { bytes, values: r.values, rows: objectives.length };
+  }
+  const per = Math.max(1, o.images ?? 1);
+  const r = fourierMaximize(model, objectives, { steps: o.steps, seed: o.seed, scale: o.data.scale, offset: o.data.offset, bgr: o.data.bgr, images: per, diversity: per > 1 ? 1 : 0 });
+  r.images.dispose();
+  return { bytes: r.rgb, values: r.values, rows: objectives.length * per };
+}
