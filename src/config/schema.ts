@@ -168,7 +168,11 @@ export const Config = z.object({
    * Deletion/insertion curves: what removed pixels become — 'blur' (a blurred copy of the image, RISE's protocol,
    * the default) or 'black'.
    */
-  faithfulness: z.object({ baseline: z.enum(['blur', 'black']).default('blur') }).strict().default({}),
+  faithfulness: z.object({
+    baseline: z.enum(['blur', 'black']).default('blur'),
+    /** ROAD's imputed-removal curves (default: on for models under 0.25 GFLOPs per image). */
+    road: z.boolean().optional(),
+  }).strict().default({}),
   /**
    * Dataset examples per channel of every conv layer: test images scanned (default 1,000; 300 and 100 on large
    * models; 0 = none), images per list (default 5), channels per layer (default all, or the first 64 when the conv

@@ -17,8 +17,8 @@ import type { SpecEntry } from '../pipeline/shards.ts';
 import type { Config, LoadedModelConfig, ZooModelConfig } from './schema.ts';
 
 /** What every model of the config shares: samples, methods, layers. */
-function explainOptions(config: Config, index: number): Pick<ModelSpec, 'samples' | 'methods' | 'layers' | 'configKey' | 'memory' | 'budget' | 'faithfulnessBaseline' | 'datasetExamples'> {
-  return { samples: config.samples, methods: config.methods, layers: config.layers, configKey: `models[${index}]`, ...sizeOptions(config), faithfulnessBaseline: config.faithfulness.baseline, datasetExamples: config.datasetExamples };
+function explainOptions(config: Config, index: number): Pick<ModelSpec, 'samples' | 'methods' | 'layers' | 'configKey' | 'memory' | 'budget' | 'faithfulnessBaseline' | 'road' | 'datasetExamples'> {
+  return { samples: config.samples, methods: config.methods, layers: config.layers, configKey: `models[${index}]`, ...sizeOptions(config), faithfulnessBaseline: config.faithfulness.baseline, ...(config.faithfulness.road != null ? { road: config.faithfulness.road } : {}), datasetExamples: config.datasetExamples };
 }
 
 /** The config's `memory` (MiB → bytes) and `budget` (seconds), when set. */

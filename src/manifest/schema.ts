@@ -69,6 +69,8 @@ export const Curves = z.object({
   insertionAuc: z.number(),
   /** Fraction of pixels changed at each point (absent in reports before the quadratic spacing: even steps). */
   fractions: z.array(z.number()).optional(),
+  /** ROAD (Rong et al. 2022): removed pixels imputed from their neighbours; most / least relevant first. */
+  road: z.object({ fractions: z.array(z.number()), morf: z.array(z.number()), lerf: z.array(z.number()), morfAuc: z.number(), lerfAuc: z.number() }).optional(),
 });
 
 /** One attribution of one sample: the image, the raw array, the scale the colours stand for. */
@@ -249,8 +251,10 @@ export const ModelReport = z.object({
     budget: z.number().positive().optional(),
     trimmed: z.array(z.object({ what: z.string(), saved: z.number().nonnegative() })).default([]),
     skipped: z.array(z.object({ what: z.string(), why: z.string() })).default([]),
+    /** How channel and class images were made: Lucid's Fourier parametrisation or pixel-space ascent, and steps. */
+    featureVisualization: z.object({ method: z.enum(['fourier', 'pixel']), steps: z.number().int().nonnegative(), classSteps: z.number().int().nonnegative().optional() }).optional(),
     /** The deletion/insertion protocol: what removed pixels become (the blur's σ in pixels) and the steps per curve. */
-    faithfulness: z.object({ baseline: z.enum(['blur', 'black']), blurSigma: z.number().positive().optional(), steps: z.number().int().positive() }).optional(),
+    faithfulness: z.object({ baseline: z.enum(['blur', 'black']), blurSigma: z.number().positive().optional(), steps: z.number().int().positive(), road: z.boolean().default(false) }).optional(),
   }).optional(),
   /** Activation maximization of each class's logit. */
   classMax: z.array(z.object({ index: z.number().int(), image: Asset, value: z.number() })).default([]),

@@ -19,6 +19,17 @@ export interface CurveMeans {
   samples: number;
 }
 
+/** Mean ROAD areas (MoRF: lower is better; LeRF: higher) of a method, or of a baseline ('random' | 'edges'). */
+export function roadMeans(model: ModelReport, id: string): { morf: number; lerf: number } | undefined {
+  const isBaseline = id === 'random' || id === 'edges';
+  const curves = model.samples.flatMap((s) => {
+    const r = isBaseline ? s.baselines?.[id as 'random' | 'edges'].road : s.attributions.find((a) => a.method === id)?.faithfulness?.road;
+    return r ? [r] : [];
+  });
+  if (curves.length === 0) return undefined;
+  return { morf: curves.reduce((t, r) => t + r.morfAuc, 0) / curves.length, lerf: curves.reduce((t, r) => t + r.lerfAuc, 0) / curves.length };
+}
+
 /** Mean AUCs of the two model-blind baselines (random order, Sobel edges), over the samples that have them. */
 export function baselineMeans(model: ModelReport): { random: CurveMeans; edges: CurveMeans } | undefined {
   const withB = model.samples.filter((s) => s.baselines);

@@ -93,6 +93,8 @@ export interface ModelSpec {
   budget?: number;
   /** Deletion/insertion curves: what removed pixels become (default 'blur'). */
   faithfulnessBaseline?: 'blur' | 'black';
+  /** ROAD curves (default: on for small models). */
+  road?: boolean;
   /** Dataset examples: images scanned, images per list, channels per layer. */
   datasetExamples?: { images?: number; k?: number; maxChannels?: number };
 }
@@ -244,7 +246,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       camLayer: spec.camLayer,
       localizationImages: spec.localizationImages,
       part: spec.part,
-      cost, limits, memory, budget: spec.budget, faithfulnessBaseline: spec.faithfulnessBaseline, datasetExamples: spec.datasetExamples,
+      cost, limits, memory, budget: spec.budget, faithfulnessBaseline: spec.faithfulnessBaseline, road: spec.road, datasetExamples: spec.datasetExamples,
     });
     const { explained, ...viewFields } = views;
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -19,6 +19,7 @@ import { l2Penalty, maximize, type Objective, totalVariation } from '../viz/acti
 import { type FeatureImages, featureImages } from '../viz/feature-visualization.ts';
 import { allActivations, channelStats } from '../viz/activations.ts';
 import { blurSigma, curveFractions, type FaithfulnessBaseline, SampleCurves } from '../viz/metrics/faithfulness.ts';
+import { ROAD_FRACTIONS } from '../viz/metrics/road.ts';
 import { localization, localizationBenchmark, pointingTolerance } from '../viz/metrics/localization.ts';
 import { predictedClasses } from '../viz/target.ts';
 import { cascadingRandomization } from '../viz/metrics/randomization.ts';
@@ -97,6 +98,8 @@ export interface VisualizeOptions {
   datasetExamples?: { images?: number; k?: number; maxChannels?: number };
   /** What deleted pixels become in the deletion/insertion curves (default 'blur', RISE's protocol). */
   faithfulnessBaseline?: FaithfulnessBaseline;
+  /** ROAD's curves (imputed removals) beside deletion/insertion; default: on for models under HEAVY_FLOPS. */
+  road?: boolean;
 }
 
 type Views = Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization' | 'localization' | 'work'> & { explained?: number[] };
@@ -232,13 +235,21 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     maxLayers = new Set();
   }
   /** Feature images for objectives: display bytes per row (rows grouped by objective, `images` each). */
-  const feature = (objectives: Objective[]) => featureImages(model, objectives, { method: opts.actmax?.method ?? 'fourier', steps: actmax.steps, seed, data, images: opts.actmax?.images },
-    (objs) => maximize(model, objs, actmaxOptions()), (values) => inputBytes(values, data, C));
+  const featureMethod = opts.actmax?.method ?? 'fourier';
+  const feature = (objectives: Objective[], steps = actmax.steps) => featureImages(model, objectives, { method: featureMethod, steps, seed, data, images: opts.actmax?.images },
+    (objs) => maximize(model, objs, { ...actmaxOptions(), steps }), (values) => inputBytes(values, data, C));
+  /** Class images are few: on small models they get at least 128 steps (the Fourier parametrisation needs them). */
+  const classSteps = () => (size.tier === 0 ? Math.max(actmax.steps, 128) : actmax.steps);
   const actmaxOptions = () => ({
     steps: actmax.steps, stepSize: 0.01, range: data.range, seed,
     regularizers: [totalVariation(0.05), l2Penalty(0.01, (data.range[0] + data.range[1]) / 2)], jitter: { pixels: 1 },
   });
   const faithfulness = { steps: size.faithfulnessSteps };
+  // ROAD imputes every removed pixel (a linear solve per curve point, in JS): on by default for small models only.
+  const road = opts.road ?? size.tier === 0;
+  /** Forward passes of one map's curves: deletion and insertion's inner points, ROAD's MoRF and LeRF points. */
+  const curvePasses = () => 2 * (faithfulness.steps - 1) + (road ? 2 * ROAD_FRACTIONS.length : 0);
+  if (!road && opts.road == null) notes.push('ROAD curves: off for a large model (set `faithfulness.road: true` to compute them).');
   const weighted = model.layers.filter((l) => l.trainableWeights.length > 0).length;
   const randomization = { samples: Math.min(size.randomization.samples, sampleIndices.length), steps: Math.min(size.randomization.steps, weighted) };
   if (classifier && !gradientsFit && methods.length > 0) notes.push('Randomization check: only the methods without a gradient pass could run.');
@@ -254,15 +265,15 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const methodCost = (m: (typeof methods)[number]) => methodPasses(m, paramsOf.get(m.id)!, shape);
   const sampleCost = () => methods.reduce((t, m) => {
     const p = methodCost(m);
-    return { forward: t.forward + p.forward + 2 * (faithfulness.steps - 1), gradient: t.gradient + p.gradient };
-  }, { forward: 3 + 4 * (faithfulness.steps - 1), gradient: 0 }); // + the end points and the two baselines' curves
+    return { forward: t.forward + p.forward + curvePasses(), gradient: t.gradient + p.gradient };
+  }, { forward: 3 + 2 * curvePasses(), gradient: 0 }); // + the end points and the two baselines' curves
   const randomizationCost = () => methods.reduce((t, m) => {
     const p = methodPasses(m, checkParamsOf(m.id), shape);
     return { forward: t.forward + p.forward * randomization.samples * (randomization.steps + 1), gradient: t.gradient + p.gradient * randomization.samples * (randomization.steps + 1) };
   }, { forward: 0, gradient: 0 });
   const actmaxCost = () => ({
     forward: 0,
-    gradient: [...maxLayers].reduce((t, name) => t + (layerFraction.get(name) ?? 1) * Math.min(actmax.maxChannels, channelsOf(model, name)) * actmax.steps, 0) + classImages * actmax.steps,
+    gradient: [...maxLayers].reduce((t, name) => t + (layerFraction.get(name) ?? 1) * Math.min(actmax.maxChannels, channelsOf(model, name)) * actmax.steps, 0) + classImages * classSteps(),
   });
   // Activation grids are JS work (standardise, colour, tile, encode): ~0.6 µs per drawn value on this 2-core
   // machine, counted as one forward-pass unit per 100,000 values.
@@ -334,7 +345,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   // Progress in estimated seconds (or passes when nothing was measured): the ETA follows the work, not the count.
   const unit = (p: { forward: number; gradient: number }, images = 1) => (cost ? seconds(p, images) : flopUnits(p) * images) || 1e-3;
   const perLayer = unit(layerCost()) / Math.max(1, model.layers.length);
-  const units = (classifier ? methods.reduce((t, m) => t + unit({ forward: methodCost(m).forward + 2 * (faithfulness.steps - 1), gradient: methodCost(m).gradient }, explained.length), 0) : 0)
+  const units = (classifier ? methods.reduce((t, m) => t + unit({ forward: methodCost(m).forward + curvePasses(), gradient: methodCost(m).gradient }, explained.length), 0) : 0)
     + (localizationImages > 0 ? methods.reduce((t, m) => t + unit(methodPasses(m, checkParamsOf(m.id), shape), localizationImages), 0) : 0)
     + (modelViews ? perLayer * model.layers.length + unit(actmaxCost()) + (classifier ? unit(randomizationCost()) : 0) : 0);
   const bar = workProgress({ label: `${opts.slug}: visualize`, total: units, stream: opts.progressStream });
@@ -348,7 +359,8 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const work = (): ModelReport['work'] => ({
     flops, heavy: size.tier > 0, batch: { forward: limits?.forward ?? 0, gradient: limits?.gradient ?? 0 }, memory: opts.memory ?? 0,
     notes, ...(opts.budget != null ? { budget: opts.budget } : {}), trimmed, skipped,
-    ...(classifier ? { faithfulness: { baseline: opts.faithfulnessBaseline ?? 'blur', ...((opts.faithfulnessBaseline ?? 'blur') === 'blur' ? { blurSigma: blurSigma(H, W) } : {}), steps: faithfulness.steps } } : {}),
+    featureVisualization: { method: featureMethod, steps: actmax.steps, ...(classifier ? { classSteps: classSteps() } : {}) },
+    ...(classifier ? { faithfulness: { baseline: opts.faithfulnessBaseline ?? 'blur', ...((opts.faithfulnessBaseline ?? 'blur') === 'blur' ? { blurSigma: blurSigma(H, W) } : {}), steps: faithfulness.steps, road } } : {}),
   });
   const { x } = (() => {
     const b = makeBatch(data, sampleIndices, data.scale, data.offset);
@@ -373,7 +385,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
       let c = curvesOf.get(s);
       if (!c) {
         const xs = tf.slice(x, [s, 0, 0, 0], [1, H, W, C]) as tf.Tensor4D;
-        c = new SampleCurves(model, xs, predicted[s], { fractions, baseline: opts.faithfulnessBaseline ?? 'blur', black: blackPixel(data, C), batchSize: limits?.forward, seed: seed + s });
+        c = new SampleCurves(model, xs, predicted[s], { fractions, baseline: opts.faithfulnessBaseline ?? 'blur', black: blackPixel(data, C), batchSize: limits?.forward, seed: seed + s, ...(road ? { road: { range: data.range } } : {}) });
         xs.dispose();
         curvesOf.set(s, c);
       }
@@ -412,7 +424,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
           milliseconds: ms,
         });
       });
-      bar.tick(method.id, unit({ forward: methodCost(method).forward + 2 * (faithfulness.steps - 1), gradient: methodCost(method).gradient }, explained.length));
+      bar.tick(method.id, unit({ forward: methodCost(method).forward + curvePasses(), gradient: methodCost(method).gradient }, explained.length));
     }
 
     // The bar each method must beat, per sample: a random pixel order and the image's edges.
@@ -533,7 +545,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
     const classChunk = Math.max(1, limits?.gradient ?? classesShown.length);
     for (let c0 = 0; c0 < classesShown.length; c0 += classChunk) {
       const chunk = classesShown.slice(c0, c0 + classChunk);
-      const cm = feature(chunk.map((index) => ({ kind: 'class' as const, index })));
+      const cm = feature(chunk.map((index) => ({ kind: 'class' as const, index })), classSteps());
       const per = cm.rows / chunk.length;
       chunk.forEach((index, i) => {
         classMax.push({
@@ -543,7 +555,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
         });
       });
     }
-    bar.tick('class images', unit({ forward: 0, gradient: classesShown.length * actmax.steps }));
+    bar.tick('class images', unit({ forward: 0, gradient: classesShown.length * classSteps() }));
     bar.end();
     await out.flush();
     stage('class maximization and image encoding');

@@ -10,7 +10,7 @@
  *   units through the dataset's scaling (per channel, BGR when the model takes BGR).
  * - Transformation robustness at every step: pad, random scale, random rotation (three shears, each a batch of
  *   per-row interpolation matrices) and a random crop back to the input size (jitter).
- * - Adam on the spectrum (Lucid's default optimiser and rate); a diversity term (negative mean cosine similarity
+ * - Adam on the spectrum (Lucid's default optimiser, at twice its rate); a diversity term (negative mean cosine similarity
  *   of the target layer's Gram matrices across the images of one channel) when several images per objective are
  *   asked for.
  * Seeded: the same options give the same images.
@@ -22,7 +22,7 @@ import { runGraph } from './graph.ts';
 
 export interface FourierOptions {
   steps: number;
-  /** Adam's learning rate (Lucid: 0.05). */
+  /** Adam's learning rate (Lucid: 0.05; 0.1 here reaches higher activations in the few steps a report affords). */
   learningRate?: number;
   seed: number;
   /** Bytes → model units: x = byte · scale + offset (per channel when arrays), channels reversed when `bgr`. */
@@ -198,7 +198,7 @@ export function fourierMaximize(model: tf.LayersModel, objectives: Objective[], 
     const mixed = mix ? (tf.reshape(tf.matMul(tf.reshape(t, [-1, 3]), mix, false, true), [N, H, W, 3]) as tf.Tensor4D) : t;
     return tf.sigmoid(mixed) as tf.Tensor4D;
   };
-  const optimizer = tf.train.adam(opts.learningRate ?? 0.05);
+  const optimizer = tf.train.adam(opts.learningRate ?? 0.1);
   const stepRand = mulberry32((opts.seed ^ 0x7a5f) >>> 0);
   try {
     for (let step = 0; step < opts.steps; step++) {

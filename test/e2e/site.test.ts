@@ -1,6 +1,7 @@
 /**
  * The built site in a real browser (Debian's chromium through playwright-core): home → model → layer → sample
- * → method by clicking links; every image decodes; #channel-N lands on that channel; search finds a layer;
+ * → method by clicking links; every image decodes; #channel-N lands on that channel and shows its dataset examples;
+ * the trust page ranks against the random and edge baselines; search finds a layer;
  * no console errors; no request leaves 127.0.0.1.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEBIAN_FASHION_MNIST } from '../../src/data/idx.ts';
+import { ATTRIBUTION_METHODS } from '../../src/viz/registry.ts';
 import { runNode } from '../helpers/run.ts';
 import { CHROMIUM, launchChromium, serve } from './serve.ts';
 
@@ -79,8 +81,13 @@ describe.runIf(ready)('the report site in Chromium', () => {
     const page = await open('/');
     await page.getByRole('link', { name: 'Which to trust' }).first().click();
     await page.waitForURL(/\/methods\/$/);
-    const rows = page.locator('#trust-lenet5-fashion-mnist tbody tr');
-    expect(await rows.count()).toBe(10);
+    const rows = page.locator('#trust-lenet5-fashion-mnist tbody tr:not(.cl-baseline)');
+    expect(await rows.count()).toBe(ATTRIBUTION_METHODS.length);
+    // The bar to beat: a random pixel order and the image's edges, with their AUCs; each method says which it beats.
+    const baselines = await page.locator('#trust-lenet5-fashion-mnist tr.cl-baseline td:first-child').allTextContents();
+    expect(baselines).toEqual(['Baseline: random pixel order', 'Baseline: image edges (Sobel)']);
+    const beat = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[3].textContent!.trim()));
+    expect(beat.every((b) => ['both', 'random only', 'edges only', 'neither'].includes(b))).toBe(true);
     const verdicts = await rows.evaluateAll((trs) => trs.map((tr) => tr.lastElementChild!.textContent!.trim()));
     expect(verdicts.every((v) => /^(passes|fails) \(\d of \d steps similar\)$/.test(v))).toBe(true);
     // LeNet-5's guided backprop survives the top half of the cascade (Adebayo et al.'s finding); Grad-CAM does not.
@@ -128,6 +135,23 @@ describe.runIf(ready)('the report site in Chromium', () => {
     expect(box!.y).toBeGreaterThanOrEqual(0);
     expect(box!.y).toBeLessThan(400);
     expect(await page.locator('#channel-12 td').first().textContent()).toBe('12');
+    await page.close();
+  });
+
+  it('a channel\'s dataset examples: the row shows them, the picture opens, report.json holds the ids', async () => {
+    const page = await open('/models/lenet5-fashion-mnist/layers/conv2d-1/#channel-12');
+    const img = page.locator('#channel-12 td:last-child img');
+    expect(await img.getAttribute('alt')).toMatch(/^conv2d_1 channel 12: the patches of the 5 test images that excite it most/);
+    expect(await brokenImages(page)).toEqual([]);
+    const [response] = await Promise.all([page.waitForResponse(/examples-12\.jpg$/), page.locator('#channel-12 td:last-child a').click()]);
+    expect(response.status()).toBe(200);
+    expect(response.headers()['content-type']).toMatch(/image\/jpeg/);
+    const report = JSON.parse(await (await fetch(`${server.url}/models/lenet5-fashion-mnist/report.json`)).text());
+    const ex = report.datasetExamples.conv2d_1;
+    expect(ex.channels).toHaveLength(16);
+    expect(ex.channels[12].max).toHaveLength(5);
+    expect(ex.channels[12].max[0].id).toMatch(/^fashion-mnist\/test\/\d+$/);
+    expect(ex.channels[12].max[0].value).toBeGreaterThanOrEqual(ex.channels[12].max[4].value);
     await page.close();
   });
 

@@ -15,8 +15,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../../data/batches.ts';
+import { type RoadCurves, roadCurves } from './road.ts';
 
 export interface Curves {
+  /** ROAD's MoRF and LeRF curves (src/viz/metrics/road.ts), when computed. */
+  road?: RoadCurves;
   deletion: number[];
   insertion: number[];
   deletionAuc: number;
@@ -190,7 +193,7 @@ export class SampleCurves {
     private readonly model: tf.LayersModel,
     x: tf.Tensor4D,
     private readonly target: number,
-    private readonly opts: { fractions: number[]; baseline: FaithfulnessBaseline; black: number[]; batchSize?: number; seed: number },
+    private readonly opts: { fractions: number[]; baseline: FaithfulnessBaseline; black: number[]; batchSize?: number; seed: number; road?: { range: [number, number] } },
   ) {
     this.x = tf.clone(x);
     const [, H, W, C] = x.shape;
@@ -198,8 +201,11 @@ export class SampleCurves {
     this.ends = curveEnds(model, this.x, target, this.fill);
   }
 
+  /** Deletion and insertion curves, and ROAD's when the options ask for them. */
   curves(map: ArrayLike<number>): Curves {
-    return deletionInsertion(this.model, this.x, map, this.target, { fractions: this.opts.fractions, fill: this.fill, batchSize: this.opts.batchSize, ends: this.ends });
+    const c = deletionInsertion(this.model, this.x, map, this.target, { fractions: this.opts.fractions, fill: this.fill, batchSize: this.opts.batchSize, ends: this.ends });
+    if (!this.opts.road) return c;
+    return { ...c, road: roadCurves(this.model, this.x, map, this.target, { range: this.opts.road.range, seed: this.opts.seed, batchSize: this.opts.batchSize }) };
   }
 
   /** The bar a method must beat: a random pixel order and the image's edges. */
