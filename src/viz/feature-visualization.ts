@@ -177,17 +177,34 @@ function diversityLoss(model: tf.LayersModel, x: tf.Tensor4D, objectives: Object
   return tf.neg(tf.addN(terms)) as tf.Scalar;
 }
 
+const objectiveKey = (o: Objective) => (o.kind === 'class' ? `class:${o.index}` : `${o.layer}:${o.channel}`);
+
+/** A 32-bit seed from a number and a string (FNV-1a). */
+function hashSeed(seed: number, key: string): number {
+  let h = (2166136261 ^ seed) >>> 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
 export function fourierMaximize(model: tf.LayersModel, objectives: Objective[], opts: FourierOptions): FourierResult {
   const [, H, W, C] = model.inputs[0].shape as number[];
   const per = Math.max(1, opts.images ?? 1);
   const rows = objectives.flatMap((o) => Array<Objective>(per).fill(o));
   const N = rows.length;
-  const rand = mulberry32(opts.seed);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  const init = () => Float32Array.from({ length: N * C * H * W }, () => 0.01 * normal());
+  // Each row's starting spectrum comes from the seed, its objective and its index among the objective's images, so
+  // an image does not depend on which other objectives share its batch (the memory plan decides that).
+  const start = (part: number) => {
+    const values = new Float32Array(N * C * H * W);
+    rows.forEach((o, b) => {
+      const rand = mulberry32(hashSeed(opts.seed, `${objectiveKey(o)}/${b % per}/${part}`));
+      const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+      for (let i = b * C * H * W; i < (b + 1) * C * H * W; i++) values[i] = 0.01 * normal();
+    });
+    return values;
+  };
   // Inside tidy, the initial tensors go once the variables hold their data.
-  const re = tf.tidy(() => tf.variable(tf.tensor4d(init(), [N, C, H, W])));
-  const im = tf.tidy(() => tf.variable(tf.tensor4d(init(), [N, C, H, W])));
+  const re = tf.tidy(() => tf.variable(tf.tensor4d(start(0), [N, C, H, W])));
+  const im = tf.tidy(() => tf.variable(tf.tensor4d(start(1), [N, C, H, W])));
   const FH = idft(H);
   const FW = W === H ? FH : idft(W);
   const scale = tf.tensor4d(spectrumScale(H, W), [1, 1, H, W]);

@@ -65,6 +65,20 @@ describe('the Fourier parametrisation', () => {
   });
 });
 
+describe('batching', () => {
+  it('an objective\'s image does not depend on the objectives sharing its batch (the memory plan decides those)', () => {
+    const m = lenet5({ seed: 3 });
+    const a: Objective = { kind: 'channel', layer: 'conv2d', channel: 1 };
+    const b: Objective = { kind: 'channel', layer: 'conv2d', channel: 4 };
+    const alone = fourierMaximize(m, [a], { steps: 5, seed: 8, scale: 1 / 255, offset: 0 });
+    const pair = fourierMaximize(m, [b, a], { steps: 5, seed: 8, scale: 1 / 255, offset: 0 });
+    const diff = Math.max(...Array.from(alone.rgb, (v, i) => Math.abs(v - pair.rgb[784 + i])));
+    expect(diff).toBeLessThanOrEqual(1);
+    expect(pair.values[1]).toBeCloseTo(alone.values[0], 4);
+    tf.dispose([alone.images, pair.images]);
+  });
+});
+
 describe('Fourier beats pixel-space ascent at equal steps on trained zoo models', () => {
   const compare = (model: tf.LayersModel, objectives: Objective[], range: [number, number], steps: number) => {
     const pixel = maximize(model, objectives, {

@@ -11,10 +11,13 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../../data/dataset.ts';
 import type { LayerView } from '../../manifest/schema.ts';
+import { uniqueSlugs } from '../../manifest/slug.ts';
 import { crop, drawBox, grid, type Raster, resizeNearest, asRgb } from '../../render/image.ts';
 import { datasetExamples, type Example, unitBox } from '../../viz/dataset-examples.ts';
 import { receptiveFields } from '../../viz/receptive-field.ts';
 import type { AssetWriter } from '../assets.ts';
+import type { View } from './types.ts';
+import { channelsOf } from './util.ts';
 
 export interface ExamplesViewInput {
   model: tf.LayersModel;
@@ -45,7 +48,7 @@ export function defaultExampleChannels(channelsPerLayer: number[]): number {
   return channelsPerLayer.reduce((t, c) => t + c, 0) > 4000 ? 64 : Infinity;
 }
 
-export function datasetExamplesView(v: ExamplesViewInput): Map<string, NonNullable<LayerView['datasetExamples']>> {
+export function datasetExamplesOf(v: ExamplesViewInput): Map<string, NonNullable<LayerView['datasetExamples']>> {
   const { model, data, out } = v;
   const [H, W, C] = data.shape;
   const fields = receptiveFields(model);
@@ -82,3 +85,25 @@ export function datasetExamplesView(v: ExamplesViewInput): Map<string, NonNullab
   }
   return result;
 }
+
+export const datasetExamplesView: View = {
+  id: 'dataset-examples',
+  scope: 'model',
+  enabled: (plan) => plan.exampleImages > 0,
+  cost: (plan) => ({ forward: plan.exampleImages, gradient: 0 }),
+  run(ctx) {
+    const { plan, model } = ctx;
+    const slugOf = new Map(uniqueSlugs(model.layers.map((l) => l.name)).map((sl, i) => [model.layers[i].name, sl]));
+    const examples = datasetExamplesOf({
+      model, data: ctx.data, out: ctx.out, layers: plan.exampleLayers.map((name) => ({ name, slug: slugOf.get(name)! })),
+      channels: plan.opts.datasetExamples?.maxChannels ?? defaultExampleChannels(plan.exampleLayers.map((name) => channelsOf(model, name))),
+      images: plan.exampleImages, k: plan.opts.datasetExamples?.k ?? 5, batch: Math.max(1, ctx.limits?.gradient ?? 64),
+    });
+    for (const view of ctx.result.layerViews) {
+      const e = examples.get(view.layer);
+      if (e) view.datasetExamples = e;
+    }
+    ctx.tick('dataset examples', ctx.unit(datasetExamplesView.cost(plan, { sampleCount: 0, layerCount: 0 })));
+    ctx.stage(`dataset examples of ${examples.size} conv layers over ${plan.exampleImages} test images`);
+  },
+};

@@ -1,0 +1,113 @@
+/**
+ * The contract of a view — one kind of picture or number the visualize step computes for a model (attribution
+ * maps, the pointing game, layer activations, dataset examples, the randomization check, class images). Each
+ * view is one file in this folder, listed once in ./registry.ts: what it needs comes in the `ViewContext` (the
+ * model, the samples, the plan with every size and parameter, the asset writer), its estimated passes feed the
+ * progress ETA and the `budget`, and what it computes goes into the context's samples and result, from which
+ * the manifest is written and the pages render it.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../../data/dataset.ts';
+import type { LayerView, ModelReport } from '../../manifest/schema.ts';
+import type { Raster } from '../../render/image.ts';
+import type { BatchLimits } from '../../viz/budget.ts';
+import type { FeatureImages } from '../../viz/feature-visualization.ts';
+import type { Objective } from '../../viz/activation-maximization.ts';
+import type { AttributionMethod, Passes } from '../../viz/types.ts';
+import type { AssetWriter } from '../assets.ts';
+import type { VisualizeOptions } from '../visualize.ts';
+import type { Sizing, Trim } from '../work.ts';
+
+export type Method = AttributionMethod<never>;
+
+/** Everything the views of one model will do: sized to the model, trimmed by a budget, then read by the views. */
+export interface Plan {
+  opts: VisualizeOptions;
+  size: Sizing;
+  flops: number;
+  classifier: boolean;
+  camLayer?: string;
+  /** The methods' cost shape: the [H, W] input and the CAM layer's channels. */
+  shape: { input: [number, number]; channels: number };
+  /** Layers to show (config `layers`); undefined: all. */
+  wanted?: Set<string>;
+  methods: Method[];
+  /** Images per forward and gradient pass (the memory plan). */
+  limits?: BatchLimits;
+  paramsOf: Map<string, Record<string, unknown>>;
+  /** Parameters inside the randomization check and the pointing game (cheaper unless the config set them). */
+  checkParamsOf(id: string): Record<string, unknown>;
+  actmax: { maxChannels: number; steps: number; maxLayers?: number };
+  convLayers: string[];
+  /** Conv layers that get activation maximization. */
+  maxLayers: Set<string>;
+  featureMethod: 'fourier' | 'pixel';
+  classSteps(): number;
+  faithfulness: { steps: number };
+  road: boolean;
+  /** Forward passes of one map's curves. */
+  curvePasses(): number;
+  randomization: { samples: number; steps: number };
+  localizationImages: number;
+  exampleLayers: string[];
+  exampleImages: number;
+  /** Activation-grid values drawn (JS work, one forward unit per 100,000). */
+  drawn: number;
+  /** Share of the model's FLOPs up to each layer. */
+  layerFraction: Map<string, number>;
+  /** Class images to draw (the first `classImages` of `classList`). */
+  classList: number[];
+  classImages: number;
+  probs: Float32Array;
+  predicted: number[];
+  /** Positions of the samples this part explains. */
+  explained: number[];
+  /** Whether this part computes the model-wide views. */
+  modelViews: boolean;
+  notes: string[];
+  skipped: Array<{ what: string; why: string }>;
+  trimmed: Trim[];
+}
+
+/** What a view runs with, and where it puts its results. */
+export interface ViewContext {
+  plan: Plan;
+  model: tf.LayersModel;
+  data: Dataset;
+  seed: number;
+  limits?: BatchLimits;
+  out: AssetWriter;
+  /** The report's samples in model units [S, H, W, C]. */
+  x: tf.Tensor4D;
+  sampleIndices: number[];
+  sampleSlugs: string[];
+  sampleRaster(s: number): Raster;
+  /** The samples' manifest entries; the attribution view fills their attributions and baselines. */
+  samples: ModelReport['samples'];
+  result: {
+    layerViews: LayerView[];
+    localization?: ModelReport['localization'];
+    randomization?: ModelReport['randomization'];
+    classMax: ModelReport['classMax'];
+  };
+  /** Feature images (Fourier or pixel-space ascent) for objectives, rows grouped by objective. */
+  feature(objectives: Objective[], steps?: number): FeatureImages;
+  /** Progress weight of passes (estimated seconds, or FLOP units when nothing was measured). */
+  unit(p: Passes): number;
+  tick(what: string, weight: number): void;
+  /** Log the seconds since the last stage. */
+  stage(what: string): void;
+}
+
+export interface View {
+  id: string;
+  /** 'sample': every part runs it on its samples; 'model': model-wide, part 1 only. */
+  scope: 'sample' | 'model';
+  enabled(plan: Plan): boolean;
+  /** Estimated passes of the whole view with the plan as it stands (all images counted). */
+  cost(plan: Plan, ctx: { sampleCount: number; layerCount: number }): Passes;
+  run(ctx: ViewContext): void | Promise<void>;
+}
+
+export const addPasses = (a: Passes, b: Passes): Passes => ({ forward: a.forward + b.forward, gradient: a.gradient + b.gradient });
+export const scalePasses = (a: Passes, k: number): Passes => ({ forward: a.forward * k, gradient: a.gradient * k });
