@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runNode } from '../helpers/run.ts';
+import { ATTRIBUTION_METHODS } from '../../src/viz/registry.ts';
 
 const bin = resolve('scripts/convlens.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'convlens-config-run-'));
@@ -47,7 +48,7 @@ describe('convlens with a config, sharded and merged', () => {
     expect(report.seed).toBe(5);
     // The config's method choices: occlusion skipped, IG with 8 steps.
     const methods = report.methods.map((m: { id: string }) => m.id);
-    expect(methods).toHaveLength(9);
+    expect(methods).toHaveLength(ATTRIBUTION_METHODS.length - 1);
     expect(methods).not.toContain('occlusion');
     expect(report.methods.find((m: { id: string }) => m.id === 'integrated-gradients').params).toEqual({ steps: 8, baseline: 'black' });
     expect(existsSync(join(out, 'models/random-shapes/layers/conv2d-1/index.html'))).toBe(true);

@@ -9,7 +9,6 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { lenet5 } from '../../src/models/lenet5.ts';
-import { fit } from '../../src/train/fit.ts';
 import { runGraph } from '../../src/viz/graph.ts';
 import { ablationCam } from '../../src/viz/methods/ablation-cam.ts';
 import { eigenCam, firstComponentProjection } from '../../src/viz/methods/eigen-cam.ts';
@@ -19,21 +18,13 @@ import { rise, riseMasks, riseParams } from '../../src/viz/methods/rise.ts';
 import { xGradCam } from '../../src/viz/methods/xgrad-cam.ts';
 import { reference, weightsOf } from '../helpers/lenet-f64.ts';
 import { relError, useBackend } from '../helpers/backends.ts';
+import { oneConv, oneConvInput, trainedLenet } from '../helpers/small-models.ts';
 
 beforeAll(async () => {
   await useBackend('wasm');
 });
 
-/** x (3x3x1) → conv 1@2x2 (all ones, no bias, ReLU) → GAP → Dense [[2, −1]] softmax (as in methods.test.ts). */
-function oneConv(): tf.LayersModel {
-  const m = tf.sequential();
-  m.add(tf.layers.conv2d({ name: 'conv', inputShape: [3, 3, 1], filters: 1, kernelSize: 2, useBias: false, activation: 'relu', kernelInitializer: 'ones' }));
-  m.add(tf.layers.globalAveragePooling2d({ name: 'gap' }));
-  m.add(tf.layers.dense({ name: 'out', units: 2, activation: 'softmax', kernelInitializer: tf.initializers.constant({ value: 0 }) }));
-  m.getLayer('out').setWeights([tf.tensor2d([[2, -1]]), tf.tensor1d([0, 0])]);
-  return m;
-}
-const X = () => tf.tensor4d([1, 2, 0, 0, 1, 3, 2, 0, 1], [1, 3, 3, 1]);
+const X = oneConvInput;
 // A = [[4, 6], [3, 5]]; logit_0 = 2 · mean(A) = 9, logit_1 = −4.5; ∂logit_0/∂A = 0.5, ∂logit_1/∂A = −0.25.
 const low = (method: typeof layerCam, target: number) => Array.from(method.attribute({ model: oneConv(), x: X(), targets: [target], seed: 0 }, {} as never).lowRes!.dataSync());
 
@@ -65,12 +56,7 @@ describe('float64 references on LeNet-5 at conv2d_1', () => {
   let x: tf.Tensor4D;
   const targets = [3, 7];
   beforeAll(() => {
-    model = lenet5({ seed: 11 });
-    const rand = mulberry32(5);
-    const images = Uint8Array.from({ length: 64 * 784 }, () => Math.floor(rand() * 256));
-    const labels = Uint8Array.from({ length: 64 }, (_, i) => i % 10);
-    fit(model, { images, labels, count: 64, shape: [28, 28, 1], numClasses: 10 }, { epochs: 2, batchSize: 16, seed: 1 });
-    x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 12) as tf.Tensor4D;
+    ({ model, x } = trainedLenet());
   });
   const refs = () => {
     const W = weightsOf(model);

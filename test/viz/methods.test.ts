@@ -16,21 +16,13 @@ import { occlusion, occlusionGeometry, patchOrigins } from '../../src/viz/method
 import { saliency } from '../../src/viz/methods/saliency.ts';
 import { scoreCam } from '../../src/viz/methods/score-cam.ts';
 import { relError, useBackend } from '../helpers/backends.ts';
+import { oneConv, oneConvInput } from '../helpers/small-models.ts';
 
 beforeAll(async () => {
   await useBackend('wasm');
 });
 
-/** x (3x3x1) → conv 1@2x2 (all ones, no bias, ReLU) → GAP → Dense [[2, −1]] softmax. */
-function oneConv(): tf.LayersModel {
-  const m = tf.sequential();
-  m.add(tf.layers.conv2d({ name: 'conv', inputShape: [3, 3, 1], filters: 1, kernelSize: 2, useBias: false, activation: 'relu', kernelInitializer: 'ones' }));
-  m.add(tf.layers.globalAveragePooling2d({ name: 'gap' }));
-  m.add(tf.layers.dense({ name: 'out', units: 2, activation: 'softmax', kernelInitializer: tf.initializers.constant({ value: 0 }) }));
-  m.getLayer('out').setWeights([tf.tensor2d([[2, -1]]), tf.tensor1d([0, 0])]);
-  return m;
-}
-const X = () => tf.tensor4d([1, 2, 0, 0, 1, 3, 2, 0, 1], [1, 3, 3, 1]);
+const X = oneConvInput;
 // Activations A = 2x2 window sums of X = [[4, 6], [3, 5]]; logit_0 = 2 · mean(A) ⇒ ∂logit_0/∂A = 0.5.
 
 describe('CAMs on a one-conv model (worked by hand)', () => {

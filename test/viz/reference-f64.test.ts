@@ -5,14 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/data/batches.ts';
-import { lenet5 } from '../../src/models/lenet5.ts';
-import { fit } from '../../src/train/fit.ts';
 import { gradCam } from '../../src/viz/methods/grad-cam.ts';
 import { integratedGradients } from '../../src/viz/methods/integrated-gradients.ts';
 import { saliency } from '../../src/viz/methods/saliency.ts';
 import { gradCamReference, integratedGradientsReference, reference, weightsOf } from '../helpers/lenet-f64.ts';
 import { relError, useBackend } from '../helpers/backends.ts';
+import { trainedLenet } from '../helpers/small-models.ts';
 
 let model: tf.LayersModel;
 let x: tf.Tensor4D;
@@ -20,12 +18,7 @@ const targets = [3, 7];
 
 beforeAll(async () => {
   await useBackend('wasm');
-  model = lenet5({ seed: 11 });
-  const rand = mulberry32(5);
-  const images = Uint8Array.from({ length: 64 * 784 }, () => Math.floor(rand() * 256));
-  const labels = Uint8Array.from({ length: 64 }, (_, i) => i % 10);
-  fit(model, { images, labels, count: 64, shape: [28, 28, 1], numClasses: 10 }, { epochs: 2, batchSize: 16, seed: 1 });
-  x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 12) as tf.Tensor4D;
+  ({ model, x } = trainedLenet());
 });
 
 describe('float64 references on LeNet-5', () => {
