@@ -102,7 +102,13 @@ ${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), 
     // 'integrated-gradients': { steps: 64 },
     // occlusion: { patch: 16, stride: 8 },
     // 'score-cam': false,
+    // rise: { masks: 2000 },
   },
+  // Deletion/insertion curves: deleted pixels take a blurred copy of the image ('blur') or black ('black');
+  // ROAD's imputed-removal curves are on for small models (road: true / false to choose).
+  // faithfulness: { baseline: 'blur', road: true },
+  // Dataset examples per conv-layer channel: test images scanned, images shown per list.
+  // datasetExamples: { images: 1000, k: 5 },
   // Seconds each model's explanations should take: optional work (activation maximization, class images, the
   // randomization check's depth, curve steps, IG steps) is trimmed to fit; the model page lists each cut.
   // budget: 300,
