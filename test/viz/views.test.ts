@@ -23,6 +23,7 @@ describe('views', () => {
     expect(new Set(VIEWS.map((v) => v.id)).size).toBe(VIEWS.length);
     expect(VIEWS.map((v) => v.id)).toEqual(['attributions', 'localization', 'layers', 'dataset-examples', 'randomization', 'class-images']);
     expect(VIEWS[0].scope).toBe('sample');
+    expect(VIEWS.every((v) => /^(models|samples|methods)\//.test(v.section))).toBe(true);
     expect(VIEWS.slice(1).every((v) => v.scope === 'model')).toBe(true);
   });
 

@@ -4,6 +4,7 @@ import type { View } from './types.ts';
 export const classImagesView: View = {
   id: 'class-images',
   scope: 'model',
+  section: 'models/<model>/#class-visualization',
   enabled: (plan) => plan.classifier && plan.classImages > 0,
   cost: (plan) => ({ forward: 0, gradient: plan.classImages * plan.classSteps() }),
   run(ctx) {

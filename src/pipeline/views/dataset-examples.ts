@@ -89,6 +89,7 @@ export function datasetExamplesOf(v: ExamplesViewInput): Map<string, NonNullable
 export const datasetExamplesView: View = {
   id: 'dataset-examples',
   scope: 'model',
+  section: 'models/<model>/layers/<layer>/#channels (the dataset-examples column, #dataset-examples)',
   enabled: (plan) => plan.exampleImages > 0,
   cost: (plan) => ({ forward: plan.exampleImages, gradient: 0 }),
   run(ctx) {

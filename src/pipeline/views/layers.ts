@@ -116,6 +116,7 @@ function gridPasses(plan: Plan, sampleCount: number): Passes {
 export const layersView: View = {
   id: 'layers',
   scope: 'model',
+  section: 'models/<model>/layers/<layer>/ (#activations, #channels, #filters, #activation-maximization)',
   enabled: () => true,
   cost(plan, { sampleCount }) {
     const model = plan.opts.model;

@@ -15,6 +15,7 @@ import { scored } from './util.ts';
 export const localizationView: View = {
   id: 'localization',
   scope: 'model',
+  section: 'models/<model>/#localization, methods/ (TrustSummary: pointing game and energy)',
   enabled: (plan) => plan.localizationImages > 0 && plan.methods.length > 0,
   cost: (plan) => plan.methods.reduce((t, m) => addPasses(t, scalePasses(methodPasses(m, plan.checkParamsOf(m.id), plan.shape), plan.localizationImages)), { forward: 0, gradient: 0 }),
   run(ctx) {

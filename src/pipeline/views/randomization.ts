@@ -12,6 +12,7 @@ import { addPasses, scalePasses, type View } from './types.ts';
 export const randomizationView: View = {
   id: 'randomization',
   scope: 'model',
+  section: 'methods/<method>/#sanity-<model> (the strip), methods/ (TrustSummary: ρ and verdict)',
   enabled: (plan) => plan.classifier && plan.randomization.steps > 0 && plan.methods.length > 0,
   cost: (plan) => plan.methods.reduce((t, m) => addPasses(t, scalePasses(methodPasses(m, plan.checkParamsOf(m.id), plan.shape), plan.randomization.samples * (plan.randomization.steps + 1))), { forward: 0, gradient: 0 }),
   run(ctx) {

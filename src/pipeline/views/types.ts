@@ -103,6 +103,8 @@ export interface View {
   id: string;
   /** 'sample': every part runs it on its samples; 'model': model-wide, part 1 only. */
   scope: 'sample' | 'model';
+  /** Where the site shows what it writes (the page and section that render it). */
+  section: string;
   enabled(plan: Plan): boolean;
   /** Estimated passes of the whole view with the plan as it stands (all images counted). */
   cost(plan: Plan, ctx: { sampleCount: number; layerCount: number }): Passes;
