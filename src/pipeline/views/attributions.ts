@@ -79,7 +79,7 @@ function explainWith(ctx: ViewContext, method: Method, xe: tf.Tensor4D, cache: M
 export const attributionsView: View = {
   id: 'attributions',
   scope: 'sample',
-  section: 'samples/<sample>/ (every map, its AUCs and the baselines), methods/<method>/ (MethodExamples), methods/ (TrustSummary)',
+  section: 'models/<model>/samples/<sample>/ (every map, its AUCs and the baselines), methods/<method>/ (MethodExamples), methods/ (TrustSummary)',
   enabled: (plan) => plan.classifier && plan.explained.length > 0 && plan.methods.length > 0,
   cost: (plan) => scalePasses(sampleCost(plan), plan.explained.length),
   run(ctx) {
