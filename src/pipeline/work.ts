@@ -86,7 +86,7 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
       // The IG paper uses 20–300 steps (Captum 50); the completeness gap each sample's page reports says how
       // well 20 did. On MobileNetV2 at 224 (wasm, 2 cores) a sample then costs ~28 s instead of ~75 s.
       methodParams: { 'integrated-gradients': { steps: 20 }, 'smoothgrad-saliency': { samples: 10 }, occlusion: { patch, stride: patch }, rise: { masks: 300 } },
-      randomizationParams: { 'integrated-gradients': { steps: 12 }, 'smoothgrad-saliency': { samples: 6 }, rise: { masks: 100 } },
+      randomizationParams: { 'integrated-gradients': { steps: 12 }, 'smoothgrad-saliency': { samples: 6 }, rise: { masks: 50 } },
       faithfulnessSteps: 8,
       randomization: { samples: 1, steps: Math.min(spec.randomizationSteps ?? 3, 3) },
       actmax: spec.actmax ?? { maxChannels: 4, steps: 24, maxLayers: 3 },
@@ -101,9 +101,10 @@ export function sizing(flops: number, input: [number, number], spec: { actmax?: 
     tier: 2,
     methodParams: {
       'integrated-gradients': { steps: 12 }, 'smoothgrad-saliency': { samples: 6 }, 'score-cam': { maxChannels: 16 },
-      occlusion: { patch, stride: patch }, rise: { masks: 100 },
+      // RISE: one forward pass per mask (~1 s each on VGG16 here).
+      occlusion: { patch, stride: patch }, rise: { masks: 64 },
     },
-    randomizationParams: { 'integrated-gradients': { steps: 6 }, 'smoothgrad-saliency': { samples: 4 }, rise: { masks: 50 } },
+    randomizationParams: { 'integrated-gradients': { steps: 6 }, 'smoothgrad-saliency': { samples: 4 }, rise: { masks: 24 } },
     faithfulnessSteps: 4,
     randomization: { samples: 1, steps: Math.min(spec.randomizationSteps ?? 2, 2) },
     actmax: spec.actmax ?? { maxChannels: 2, steps: 12, maxLayers: 2 },
