@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../../data/batches.ts';
-import { pixelOrder, trapezoid } from './faithfulness.ts';
+import { blurImage, pixelOrder, trapezoid } from './faithfulness.ts';
 
 export interface RoadCurves {
   fractions: number[];
@@ -33,21 +33,33 @@ const NEIGHBOURS: Array<[number, number, number]> = [
 
 /**
  * The removed pixels (`removed[p]` = 1) of an [H, W, C] image filled by the neighbour-mean system, solved to a
- * change below `tolerance` × the image's largest value in a sweep (or `iterations` sweeps), without noise — the
- * noise added afterwards is 100 times larger.
+ * change below `tolerance` × the image's largest value in a sweep (or `iterations` sweeps), without noise. From the
+ * normalised-convolution start, 100 sweeps leave the worst case measured here (one central hole of 90 % of a
+ * 64x64 image) within 2 % of the range of the exact solution; scattered holes, the usual case, within 0.1 %.
  */
-export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: number, W: number, C: number, iterations = 500, tolerance = 1e-4): Float64Array {
+export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: number, W: number, C: number, iterations = 100, tolerance = 1e-3): Float64Array {
   const out = Float64Array.from(pixels);
   const holes: number[] = [];
   for (let p = 0; p < H * W; p++) if (removed[p]) holes.push(p);
   if (holes.length === 0) return out;
-  // Start from the mean of the known pixels, per channel.
+  // Start from a normalised convolution — blur(known pixels) / blur(known mask) — which is already close to the
+  // solution inside large holes, where over-relaxation alone would need thousands of sweeps.
+  const known = new Float32Array(H * W * C);
+  const weight = new Float32Array(H * W);
+  for (let p = 0; p < H * W; p++) {
+    if (removed[p]) continue;
+    weight[p] = 1;
+    for (let c = 0; c < C; c++) known[p * C + c] = pixels[p * C + c];
+  }
+  const sigma = Math.max(2, Math.min(H, W) / 8);
+  const num = blurImage(known, H, W, C, sigma);
+  const den = blurImage(weight, H, W, 1, sigma);
   for (let c = 0; c < C; c++) {
     let sum = 0;
     let n = 0;
     for (let p = 0; p < H * W; p++) if (!removed[p]) (sum += pixels[p * C + c]), n++;
     const mean = n > 0 ? sum / n : 0;
-    for (const p of holes) out[p * C + c] = mean;
+    for (const p of holes) out[p * C + c] = den[p] > 1e-6 ? num[p * C + c] / den[p] : mean;
   }
   let scale = 0;
   for (let i = 0; i < out.length; i++) scale = Math.max(scale, Math.abs(out[i]));
