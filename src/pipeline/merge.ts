@@ -9,7 +9,7 @@ type ModelReport = Manifest['models'][number];
 
 /**
  * The parts of one model split by sample: part 1's report (layers, randomization, …) with every sample's
- * attributions from the part that computed them.
+ * attributions (and faithfulness baselines) from the part that computed them.
  */
 export function joinParts(parts: ModelReport[]): ModelReport {
   const slug = parts[0].slug;
@@ -29,7 +29,15 @@ export function joinParts(parts: ModelReport[]): ModelReport {
   for (const p of parts) for (const i of p.part?.explained ?? p.samples.map((_, i) => i).filter((i) => i % count === p.part!.index - 1)) owner.set(i, p);
   const missing = base.samples.findIndex((_, i) => !owner.has(i));
   if (missing >= 0) throw new Error(`merge: no part of '${slug}' explained sample ${base.samples[missing].id}; compute every shard with the same convlens version and config`);
-  return { ...rest, samples: base.samples.map((s, i) => ({ ...s, attributions: owner.get(i)!.samples[i].attributions })) };
+  // A sample's maps and its faithfulness baselines come from the part that explained it.
+  return {
+    ...rest,
+    samples: base.samples.map((s, i) => {
+      const { attributions, baselines } = owner.get(i)!.samples[i];
+      const { baselines: _unused, ...plain } = s;
+      return { ...plain, attributions, ...(baselines ? { baselines } : {}) };
+    }),
+  };
 }
 
 export function mergeManifests(manifests: Manifest[], order?: string[]): Manifest {

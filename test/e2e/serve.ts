@@ -6,7 +6,7 @@ import { chromium, type Browser } from 'playwright-core';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
-  '.png': 'image/png', '.webp': 'image/webp', '.json': 'application/json', '.npy': 'application/octet-stream',
+  '.png': 'image/png', '.webp': 'image/webp', '.jpg': 'image/jpeg', '.json': 'application/json', '.npy': 'application/octet-stream',
   '.xml': 'application/xml', '.wasm': 'application/wasm', '.pf_meta': 'application/octet-stream',
 };
 
