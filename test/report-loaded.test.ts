@@ -78,7 +78,7 @@ describe('report on a loaded model', () => {
     expect([...parts[0].part.explained, ...parts[1].part.explained].sort()).toEqual([0, 1]);
     expect(parts[1].part.explained.length).toBeGreaterThanOrEqual(parts[0].part.explained.length);
     for (const p of parts) {
-      expect(p.samples.map((s: { attributions: unknown[] }, i: number) => s.attributions.length)).toEqual(p.samples.map((_: unknown, i: number) => (p.part.explained.includes(i) ? 10 : 0)));
+      expect(p.samples.map((s: { attributions: unknown[] }, i: number) => s.attributions.length)).toEqual(p.samples.map((_: unknown, i: number) => (p.part.explained.includes(i) ? ATTRIBUTION_METHODS.length : 0)));
     }
     const merged = await runNode([tsx, 'scripts/report.ts', 'merge', join(dir, 'shard-1'), join(dir, 'shard-2'), '--out', join(dir, 'split-3')], { CONVLENS_WORK_DIR: join(dir, 'split-w3') });
     expect(merged.status, merged.stderr).toBe(0);

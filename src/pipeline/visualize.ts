@@ -163,8 +163,9 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const factor = gradientFactor(model.layers);
   const flopUnits = (p: Passes) => p.forward + factor * p.gradient;
   const active = () => VIEWS.filter((v) => (v.scope === 'sample' || plan.modelViews) && v.enabled(plan));
-  const modelWide = () => active().filter((v) => v.scope === 'model').reduce((t, v) => addPasses(t, v.cost(plan, sizes)), { forward: 0, gradient: 0 });
-  // Which samples this part explains: from counted passes before any budget trim, so every part agrees.
+  // Which samples this part explains: from counted passes before any budget trim, so every part agrees (the
+  // model-wide views count in every part, though only part 1 runs them).
+  const modelWide = () => VIEWS.filter((v) => v.scope === 'model' && v.enabled(plan)).reduce((t, v) => addPasses(t, v.cost(plan, sizes)), { forward: 0, gradient: 0 });
   const part = opts.part && opts.part.count > 1 ? opts.part : undefined;
   plan.explained = partPositions(sampleIndices.length, part, flopUnits(modelWide()) / Math.max(1, flopUnits(sampleCost(plan))));
   const cost = opts.cost;
