@@ -157,11 +157,11 @@ describe('<MethodExamples> with a localization benchmark', () => {
 });
 
 describe('<TrustSummary>', () => {
-  it('one row per method: deletion AUC with rank, pointing game, energy, ρ and the verdict', async () => {
+  it('one row per method: deletion AUC with rank, insertion AUC, pointing game, energy, ρ and the verdict', async () => {
     const html = await container.renderToString(TrustSummary, { props: { manifest: withLocalization } });
     const rows = [...html.matchAll(/<tr[^>]*>(.*?)<\/tr>/gs)].map((m) => m[1].replace(/<[^>]+>/g, '|').replace(/\|+/g, '|').replace(/\s+/g, ' '));
-    expect(rows[1]).toBe('|Grad-CAM|0.200 (1)|0.93|0.61|0.05|passes (0 of 1 steps similar)|');
-    expect(rows[2]).toBe('|Vanilla saliency|0.400 (2)|0.40|0.30|0.80|fails (1 of 1 steps similar)|');
+    expect(rows[1]).toBe('|Grad-CAM|0.200 (1)|0.700|0.93|0.61|0.05|passes (0 of 1 steps similar)|');
+    expect(rows[2]).toBe('|Vanilla saliency|0.400 (2)|0.600|0.40|0.30|0.80|fails (1 of 1 steps similar)|');
     expect(html).toContain('href="/methods/grad-cam/"');
     expect(html).toContain('Tiny &lt;b&gt;model&lt;/b&gt;');
   });
