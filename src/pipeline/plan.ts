@@ -12,10 +12,9 @@ import { defaultCamLayer, isSpatial } from '../viz/graph.ts';
 import { blurSigma } from '../viz/metrics/faithfulness.ts';
 import { ROAD_FRACTIONS } from '../viz/metrics/road.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
-import type { Passes } from '../viz/types.ts';
 import { sizing, type Sizing, trimToBudget, type Trim, methodPasses } from './work.ts';
 import type { Method, Plan } from './views/types.ts';
-import { CONV, channelsOf, cumulativeFlops } from './views/util.ts';
+import { CONV, cumulativeFlops } from './views/util.ts';
 import { actmaxLayers, type VisualizeOptions } from './visualize.ts';
 
 /** The config's camLayer and layers name layers the model has (with a spatial output for the CAM layer). */
@@ -196,4 +195,3 @@ export function workSummary(plan: Plan): ModelReport['work'] {
   };
 }
 
-export type { Passes };
