@@ -65,6 +65,8 @@ async function loadWasm(): Promise<void> {
   const { registerWasmKernels } = await import('./kernels/index.ts');
   registerWasmKernels();
   if (!(await tf.setBackend('wasm'))) throw new BackendError('wasm backend failed to initialise');
+  const { loadSimdKernels } = await import('./simd/simd.ts');
+  await loadSimdKernels((tf.backend() as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory);
 }
 
 export const defaultCandidates: readonly BackendCandidate[] = [

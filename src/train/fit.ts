@@ -6,6 +6,7 @@
  * are not updated.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adam } from '../engine/adam.ts';
 import { type ImageArrays, makeBatch, seededPermutation } from '../data/batches.ts';
 import { runGraph } from '../viz/graph.ts';
 
@@ -124,7 +125,7 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
   const offset = opts.offset ?? 0;
   const ctx: TrainContext = { model, stop: false, learningRate: opts.learningRate ?? 1e-3, epochs: opts.epochs };
   const callbacks = opts.callbacks ?? [];
-  const optimizer = tf.train.adam(ctx.learningRate);
+  const optimizer = adam(ctx.learningRate);
   const history: EpochLogs[] = [];
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (vars.length === 0) throw new Error(`${model.name}: no trainable weights (every layer is frozen); unfreeze some layers to train`);

@@ -16,6 +16,7 @@
  * Seeded: the same options give the same images.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adam } from '../engine/adam.ts';
 import { mulberry32 } from '../data/batches.ts';
 import { type Objective, objectiveSum } from './activation-maximization.ts';
 import { runGraph } from './graph.ts';
@@ -215,7 +216,7 @@ export function fourierMaximize(model: tf.LayersModel, objectives: Objective[], 
     const mixed = mix ? (tf.reshape(tf.matMul(tf.reshape(t, [-1, 3]), mix, false, true), [N, H, W, 3]) as tf.Tensor4D) : t;
     return tf.sigmoid(mixed) as tf.Tensor4D;
   };
-  const optimizer = tf.train.adam(opts.learningRate ?? 0.1);
+  const optimizer = adam(opts.learningRate ?? 0.1);
   const stepRand = mulberry32((opts.seed ^ 0x7a5f) >>> 0);
   try {
     for (let step = 0; step < opts.steps; step++) {

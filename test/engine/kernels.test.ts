@@ -264,7 +264,8 @@ describe('wasm kernels match the cpu backend', () => {
 
   it('covers every registered convlens kernel', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity', 'Slice'];
+      'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity', 'Slice',
+      'ConvlensMaskGrad', 'ConvlensAdam']; // the last two: fused.test.ts
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 

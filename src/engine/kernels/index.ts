@@ -3,12 +3,14 @@
  * replaced, and the replaced tfjs kernel stays reachable for the composites (wasm-calls.ts).
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs';
+import { adamConfig } from './adam.ts';
 import { batchMatMulConfig } from './batch-mat-mul.ts';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { identityConfig } from './identity.ts';
+import { maskGradConfig, registerMaskGradients } from './mask-grad.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { meanConfig } from './mean.ts';
 import { sliceConfig } from './slice.ts';
@@ -28,6 +30,8 @@ export const wasmKernels: readonly KernelConfig[] = [
   meanConfig,
   identityConfig,
   sliceConfig,
+  maskGradConfig,
+  adamConfig,
 ];
 
 let registered = false;
@@ -44,5 +48,6 @@ export function registerWasmKernels(): void {
     // Keep the original's setup (it binds the wasm function the original calls).
     registerKernel({ ...config, setupFunc: existing?.setupFunc });
   }
+  registerMaskGradients();
   registered = true;
 }

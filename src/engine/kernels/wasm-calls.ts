@@ -11,6 +11,7 @@ export interface WasmBackend {
   makeOutput(shape: number[], dtype: 'float32' | 'int32' | 'bool'): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
 }
 
 export interface KernelArgs {
@@ -46,6 +47,13 @@ export function release(backend: WasmBackend, ...infos: TensorInfo[]): void {
 /** A float32 view of a tensor on the wasm heap. Re-take views after any allocation (the heap may grow). */
 export function heapF32(backend: WasmBackend, info: TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/** A tensor's byte offset in the wasm memory (what the SIMD kernels take as a pointer). */
+export function heapOffset(backend: WasmBackend, info: TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (data == null) throw new Error('convlens engine: tensor data is not on the wasm heap');
+  return data.memoryOffset;
 }
 
 /** Run `f` on a list of intermediates and always release them, also when `f` throws. */

@@ -1,0 +1,129 @@
+/**
+ * convlens's WebAssembly SIMD kernels, as WebAssembly text. Assembled by `wabt` (npm) when the wasm engine loads
+ * (simd.ts) — no binary is committed — and instantiated on tfjs-backend-wasm's own memory, so they read and write
+ * tensors where they lie. Every pointer is a byte offset into that memory; `n` counts float32 elements. Four lanes
+ * per step, then a scalar tail.
+ */
+export const KERNELS_WAT = String.raw`
+(module
+  (import "env" "memory" (memory 0))
+
+  ;; The mask m = lo (< or ≤) x ≤ hi; loOpen ≠ 0: lo < x; loOpen = 0: lo ≤ x.
+  ;; multiply = 0: out = m ? dy : +0 (tfjs's where/select, ClipByValue's gradient).
+  ;; multiply ≠ 0: out = dy · (x is NaN ? NaN : m ? 1 : 0) (tfjs's mul(dy, cast(mask)), Relu's and Relu6's:
+  ;; −0 for negative dy, NaN for NaN x or infinite dy outside the mask).
+  (func (export "mask_grad")
+    (param $dy i32) (param $x i32) (param $out i32) (param $n i32)
+    (param $lo f32) (param $hi f32) (param $loOpen i32) (param $multiply i32)
+    (local $i i32) (local $end i32) (local $xv v128) (local $m v128)
+    (local $lo4 v128) (local $hi4 v128) (local $open4 v128) (local $mul4 v128) (local $one4 v128)
+    (local $xs f32) (local $keep i32) (local $ms f32)
+    (local.set $lo4 (f32x4.splat (local.get $lo)))
+    (local.set $hi4 (f32x4.splat (local.get $hi)))
+    (local.set $open4 (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $loOpen) (i32.const 0)))))
+    (local.set $mul4 (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $multiply) (i32.const 0)))))
+    (local.set $one4 (f32x4.splat (f32.const 1)))
+    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $xv (v128.load align=4 (i32.add (local.get $x) (local.get $i))))
+        (local.set $m
+          (v128.and
+            (v128.bitselect
+              (f32x4.gt (local.get $xv) (local.get $lo4))
+              (f32x4.ge (local.get $xv) (local.get $lo4))
+              (local.get $open4))
+            (f32x4.le (local.get $xv) (local.get $hi4))))
+        (v128.store align=4 (i32.add (local.get $out) (local.get $i))
+          (v128.bitselect
+            ;; multiply: dy · (NaN where x is NaN, else 1 or 0)
+            (f32x4.mul
+              (v128.load align=4 (i32.add (local.get $dy) (local.get $i)))
+              (v128.bitselect (local.get $xv) (v128.and (local.get $m) (local.get $one4)) (f32x4.ne (local.get $xv) (local.get $xv))))
+            ;; select: dy or +0
+            (v128.and (v128.load align=4 (i32.add (local.get $dy) (local.get $i))) (local.get $m))
+            (local.get $mul4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $tdone
+      (loop $tnext
+        (br_if $tdone (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $xs (f32.load (i32.add (local.get $x) (local.get $i))))
+        (local.set $keep
+          (i32.and
+            (select (f32.gt (local.get $xs) (local.get $lo)) (f32.ge (local.get $xs) (local.get $lo)) (local.get $loOpen))
+            (f32.le (local.get $xs) (local.get $hi))))
+        (local.set $ms (select (local.get $xs) (select (f32.const 1) (f32.const 0) (local.get $keep)) (f32.ne (local.get $xs) (local.get $xs))))
+        (f32.store (i32.add (local.get $out) (local.get $i))
+          (select
+            (f32.mul (f32.load (i32.add (local.get $dy) (local.get $i))) (local.get $ms))
+            (select (f32.load (i32.add (local.get $dy) (local.get $i))) (f32.const 0) (local.get $keep))
+            (local.get $multiply)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tnext))))
+
+  ;; Adam (Kingma & Ba 2015, as tfjs's AdamOptimizer computes it), one pass:
+  ;; m' = b1 m + (1 − b1) g;  v' = b2 v + (1 − b2) g²;  x' = x − lr (m' / c1) / (sqrt(v' / c2) + eps)
+  ;; with c1 = 1 − b1^t, c2 = 1 − b2^t. Reads x, g, m, v; writes x', m', v' to their own outputs.
+  (func (export "adam")
+    (param $x i32) (param $g i32) (param $m i32) (param $v i32)
+    (param $xo i32) (param $mo i32) (param $vo i32) (param $n i32)
+    (param $lr f32) (param $b1 f32) (param $b2 f32) (param $eps f32) (param $c1 f32) (param $c2 f32)
+    (local $i i32) (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $gv (v128.load align=4 (i32.add (local.get $g) (local.get $i))))
+        (local.set $mv
+          (f32x4.add
+            (f32x4.mul (v128.load align=4 (i32.add (local.get $m) (local.get $i))) (f32x4.splat (local.get $b1)))
+            (f32x4.mul (local.get $gv) (f32x4.splat (f32.sub (f32.const 1) (local.get $b1))))))
+        (local.set $vv
+          (f32x4.add
+            (f32x4.mul (v128.load align=4 (i32.add (local.get $v) (local.get $i))) (f32x4.splat (local.get $b2)))
+            (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (f32x4.splat (f32.sub (f32.const 1) (local.get $b2))))))
+        (v128.store align=4 (i32.add (local.get $mo) (local.get $i)) (local.get $mv))
+        (v128.store align=4 (i32.add (local.get $vo) (local.get $i)) (local.get $vv))
+        (v128.store align=4 (i32.add (local.get $xo) (local.get $i))
+          (f32x4.sub
+            (v128.load align=4 (i32.add (local.get $x) (local.get $i)))
+            (f32x4.mul
+              (f32x4.splat (local.get $lr))
+              (f32x4.div
+                (f32x4.div (local.get $mv) (f32x4.splat (local.get $c1)))
+                (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vv) (f32x4.splat (local.get $c2)))) (f32x4.splat (local.get $eps)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $tdone
+      (loop $tnext
+        (br_if $tdone (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $gs (f32.load (i32.add (local.get $g) (local.get $i))))
+        (local.set $ms
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $m) (local.get $i))) (local.get $b1))
+            (f32.mul (local.get $gs) (f32.sub (f32.const 1) (local.get $b1)))))
+        (local.set $vs
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $v) (local.get $i))) (local.get $b2))
+            (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (f32.sub (f32.const 1) (local.get $b2)))))
+        (f32.store (i32.add (local.get $mo) (local.get $i)) (local.get $ms))
+        (f32.store (i32.add (local.get $vo) (local.get $i)) (local.get $vs))
+        (f32.store (i32.add (local.get $xo) (local.get $i))
+          (f32.sub
+            (f32.load (i32.add (local.get $x) (local.get $i)))
+            (f32.mul
+              (local.get $lr)
+              (f32.div
+                (f32.div (local.get $ms) (local.get $c1))
+                (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $c2))) (local.get $eps))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tnext))))
+)
+`;

@@ -1,0 +1,36 @@
+/**
+ * Load convlens's SIMD kernels (kernels.wat.ts) onto tfjs-backend-wasm's memory: assembled by wabt when the wasm
+ * engine loads (~40 ms), instantiated with the backend's own WebAssembly.Memory as their memory, so the kernels
+ * take tensors' heap offsets and never copy. `simdKernels()` is what the kernels call.
+ */
+import wabtInit from 'wabt';
+import { KERNELS_WAT } from './kernels.wat.ts';
+
+export interface SimdKernels {
+  mask_grad(dy: number, x: number, out: number, n: number, lo: number, hi: number, loOpen: number, multiply: number): void;
+  adam(x: number, g: number, m: number, v: number, xo: number, mo: number, vo: number, n: number,
+    lr: number, b1: number, b2: number, eps: number, c1: number, c2: number): void;
+}
+
+let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
+
+/** Assemble and instantiate the kernels on `memory` (once per memory). */
+export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<void> {
+  if (loaded?.memory === memory) return;
+  const wabt = await wabtInit();
+  const parsed = wabt.parseWat('convlens-kernels.wat', KERNELS_WAT, { simd: true });
+  try {
+    parsed.resolveNames();
+    parsed.validate();
+    const { buffer } = parsed.toBinary({});
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(buffer)), { env: { memory } });
+    loaded = { memory, kernels: instance.exports as unknown as SimdKernels };
+  } finally {
+    parsed.destroy();
+  }
+}
+
+export function simdKernels(): SimdKernels {
+  if (!loaded) throw new Error('convlens engine: the SIMD kernels are not loaded (selectBackend loads them with the wasm backend)');
+  return loaded.kernels;
+}
