@@ -9,11 +9,15 @@
  * with faithfulness, every layer, activation maximization, randomization, class images) on photo-like inputs with the
  * default engine — seconds per view per image, the memory plan and the process's peak RSS, in results.json under
  * `userModels`. --skip-user-models leaves them out.
- * Options: --backends wasm,cpu (default: every backend that loads), --quick (smaller blocks, for a smoke run).
+ * Convnets (scripts/bench-convnets.ts): the GAP CNN and MobileNetV2 α0.35 @64 training and inference, MobileNetV2
+ * 1.0 @224 inference and Grad-CAM, against PyTorch in the same run when Debian's python3-torch is installed
+ * (`convnets` in results.json; --profile adds per-kernel profiles; --skip-convnets leaves them out).
+ * Options: --backends wasm,cpu (default: every backend that loads), --quick (smaller blocks, for a smoke run),
+ * --skip-lenet.
  * The pure-JS cpu backend trains at ~17 images/s, so its blocks are cut to 256 images and its 3-epoch accuracy
  * (≈ 3 hours) is skipped unless --full is given; results.json says so in `note`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -30,6 +34,7 @@ import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
 import { vgg } from '../src/models/vgg.ts';
 import { visualize } from '../src/pipeline/visualize.ts';
 import { batchLimits, measureCost, memoryBudget } from '../src/viz/budget.ts';
+import { benchConvnets, type ConvnetResult } from './bench-convnets.ts';
 
 interface UserModelResult {
   model: string;
@@ -179,7 +184,7 @@ async function main(): Promise<void> {
   const train = load('train');
   const test = load('test');
   const results: Result[] = [];
-  for (const id of requested) {
+  for (const id of process.argv.includes('--skip-lenet') ? [] : requested) {
     let line: string;
     try {
       line = (await selectBackend({ cli: id })).line;
@@ -216,22 +221,29 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(r));
     results.push(r);
   }
-  if (results.length === 0) throw new Error('no backend could be benchmarked');
-  const base = results[0];
-  console.log('\nbackend   train@64  train@256  infer   acc(3ep)  gradcam ms/img  occlusion ms/img  train@256 / ' + base.backend);
-  for (const r of results) {
-    console.log(
-      [
-        r.backend.padEnd(9),
-        String(r.train_img_per_s['64']).padStart(8),
-        String(r.train_img_per_s['256']).padStart(10),
-        String(r.infer_img_per_s).padStart(7),
-        String(r.test_acc_3ep ?? '—').padStart(9),
-        String(r.gradcam_ms_per_img).padStart(15),
-        String(r.occlusion_ms_per_img).padStart(17),
-        (r.train_img_per_s['256'] / base.train_img_per_s['256']).toFixed(3).padStart(12),
-      ].join(' '),
-    );
+  let convnets: { results: ConvnetResult[]; torch?: string } | undefined;
+  if (!process.argv.includes('--skip-convnets')) {
+    const engine = await selectBackend({});
+    console.log(`\nconvnets: ${engine.line}`);
+    convnets = await benchConvnets({ quick, profile: process.argv.includes('--profile') });
+  }
+  if (results.length > 0) {
+    const base = results[0];
+    console.log('\nbackend   train@64  train@256  infer   acc(3ep)  gradcam ms/img  occlusion ms/img  train@256 / ' + base.backend);
+    for (const r of results) {
+      console.log(
+        [
+          r.backend.padEnd(9),
+          String(r.train_img_per_s['64']).padStart(8),
+          String(r.train_img_per_s['256']).padStart(10),
+          String(r.infer_img_per_s).padStart(7),
+          String(r.test_acc_3ep ?? '—').padStart(9),
+          String(r.gradcam_ms_per_img).padStart(15),
+          String(r.occlusion_ms_per_img).padStart(17),
+          (r.train_img_per_s['256'] / base.train_img_per_s['256']).toFixed(3).padStart(12),
+        ].join(' '),
+      );
+    }
   }
   const userModels: UserModelResult[] = [];
   if (!process.argv.includes('--skip-user-models')) {
@@ -256,7 +268,14 @@ async function main(): Promise<void> {
     }
   }
   mkdirSync('bench', { recursive: true });
-  writeFileSync('bench/results.json', `${JSON.stringify({ lenet5: results, userModels }, null, 2)}\n`);
+  // A skipped section keeps its previous numbers.
+  const previous = existsSync('bench/results.json') ? JSON.parse(readFileSync('bench/results.json', 'utf8')) : {};
+  const merged = {
+    lenet5: results.length ? results : previous.lenet5,
+    convnets: convnets ?? previous.convnets,
+    userModels: userModels.length ? userModels : previous.userModels,
+  };
+  writeFileSync('bench/results.json', `${JSON.stringify(merged, null, 2)}\n`);
   console.log('\nwrote bench/results.json');
 }
 

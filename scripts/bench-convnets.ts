@@ -1,0 +1,174 @@
+/**
+ * The convnets section of `npm run bench` (issue 14): the GAP CNN and MobileNetV2 α0.35 at 64x64 (training at batch
+ * 32 through convlens's own training loop and Adam, inference at batch 32) and MobileNetV2 1.0 at 224x224
+ * (inference at batch 32 and Grad-CAM per image at batch 8), random inputs, medians of 3 blocks after a warm-up.
+ * `--profile` adds a per-kernel profile of one training step of each small model. When Debian's python3-torch is
+ * present, bench/torch_reference.py runs the same models in PyTorch (2 threads) in the same run, and the ratios
+ * convlens / PyTorch are printed and kept in results.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { gapCnn } from '../src/models/gap-cnn.ts';
+import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
+import { fit } from '../src/train/fit.ts';
+import { gradCam } from '../src/viz/methods/grad-cam.ts';
+
+export interface KernelShare {
+  kernel: string;
+  ms: number;
+  calls: number;
+}
+
+export interface ConvnetResult {
+  model: string;
+  params: number;
+  train_img_per_s?: number;
+  infer_img_per_s: number;
+  gradcam_ms_per_img?: number;
+  profile?: { kernel_calls: number; kernel_ms: number; step_ms: number; top: KernelShare[] };
+  torch?: { train_img_per_s?: number; infer_img_per_s?: number; gradcam_ms_per_img?: number };
+  ratio?: { train?: number; infer?: number; gradcam?: number };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function randomImages(count: number, side: number, classes: number) {
+  const images = new Uint8Array(count * side * side * 3);
+  let s = 11;
+  for (let i = 0; i < images.length; i++) images[i] = ((s = (s * 1103515245 + 12345) >>> 0) >>> 24) & 0xff;
+  const labels = Int32Array.from({ length: count }, (_, i) => i % classes);
+  return { images, labels, count, shape: [side, side, 3] as [number, number, number], numClasses: classes };
+}
+
+function trainRate(model: tf.LayersModel, steps: number): number {
+  const data = randomImages(32 * steps, model.inputs[0].shape[1] as number, model.outputs[0].shape[1] as number);
+  fit(model, data, { epochs: 1, batchSize: 32, seed: 1, maxImages: 96 }); // warm-up
+  const rates: number[] = [];
+  for (let block = 0; block < 3; block++) {
+    const t0 = performance.now();
+    fit(model, data, { epochs: 1, batchSize: 32, seed: 2 + block });
+    rates.push(data.count / ((performance.now() - t0) / 1000));
+  }
+  return median(rates);
+}
+
+function inferRate(model: tf.LayersModel, steps: number): number {
+  const side = model.inputs[0].shape[1] as number;
+  const x = tf.randomUniform([32, side, side, 3], -1, 1, 'float32', 5);
+  const once = () => {
+    for (let k = 0; k < steps; k++) {
+      const p = model.predict(x) as tf.Tensor;
+      p.dataSync();
+      p.dispose();
+    }
+  };
+  once();
+  const rates: number[] = [];
+  for (let block = 0; block < 3; block++) {
+    const t0 = performance.now();
+    once();
+    rates.push((32 * steps) / ((performance.now() - t0) / 1000));
+  }
+  x.dispose();
+  return median(rates);
+}
+
+function gradcamMs(model: tf.LayersModel): number {
+  const x = tf.randomUniform([8, 224, 224, 3], -1, 1, 'float32', 6) as tf.Tensor4D;
+  const targets = Array.from({ length: 8 }, (_, i) => i);
+  const once = () => {
+    const r = gradCam.attribute({ model, x, targets, seed: 0 }, {} as never);
+    r.maps.dataSync();
+    tf.dispose([r.maps, r.lowRes!]);
+  };
+  once();
+  const t: number[] = [];
+  for (let block = 0; block < 3; block++) {
+    const t0 = performance.now();
+    once();
+    t.push((performance.now() - t0) / 8);
+  }
+  x.dispose();
+  return median(t);
+}
+
+async function profileStep(model: tf.LayersModel): Promise<ConvnetResult['profile']> {
+  const data = randomImages(32, model.inputs[0].shape[1] as number, model.outputs[0].shape[1] as number);
+  const t0 = performance.now();
+  const info = await tf.profile(() => {
+    fit(model, data, { epochs: 1, batchSize: 32, seed: 9 });
+  });
+  const step = performance.now() - t0;
+  const agg = new Map<string, KernelShare>();
+  let total = 0;
+  for (const k of info.kernels) {
+    const a = agg.get(k.name) ?? { kernel: k.name, ms: 0, calls: 0 };
+    a.ms += k.kernelTimeMs as number;
+    a.calls++;
+    total += k.kernelTimeMs as number;
+    agg.set(k.name, a);
+  }
+  const top = [...agg.values()].sort((a, b) => b.ms - a.ms).slice(0, 15).map((k) => ({ ...k, ms: Number(k.ms.toFixed(1)) }));
+  return { kernel_calls: info.kernels.length, kernel_ms: Number(total.toFixed(0)), step_ms: Number(step.toFixed(0)), top };
+}
+
+/** Debian's python3 (with python3-torch) first, then whatever `python3` is. */
+function torchReference(quick: boolean): Record<string, Record<string, number>> | undefined {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    if (py.startsWith('/') && !existsSync(py)) continue;
+    const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (probe.status !== 0) continue;
+    const run = spawnSync(py, ['bench/torch_reference.py', '--threads', '2', ...(quick ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (run.status !== 0) throw new Error(`bench/torch_reference.py failed: ${run.stderr.slice(-500)}`);
+    return JSON.parse(run.stdout.trim().split('\n').pop()!);
+  }
+  return undefined;
+}
+
+export async function benchConvnets(opts: { quick: boolean; profile: boolean }): Promise<{ results: ConvnetResult[]; torch?: string }> {
+  const steps = opts.quick ? 3 : 8;
+  const results: ConvnetResult[] = [];
+  for (const [name, build] of [
+    ['gap-cnn', () => gapCnn({ seed: 1 })],
+    ['mobilenetv2-0.35-64', () => mobileNetV2({ alpha: 0.35, inputShape: [64, 64, 3], head: 'transfer', numClasses: 5, seed: 1 })],
+  ] as const) {
+    const model = build();
+    const r: ConvnetResult = { model: name, params: model.countParams(), infer_img_per_s: 0 };
+    r.train_img_per_s = Number(trainRate(model, steps).toFixed(1));
+    r.infer_img_per_s = Number(inferRate(model, steps).toFixed(1));
+    if (opts.profile) r.profile = await profileStep(model);
+    model.dispose();
+    console.log(JSON.stringify(r));
+    results.push(r);
+  }
+  const big = mobileNetV2({ alpha: 1.0, seed: 3 });
+  const r: ConvnetResult = { model: 'mobilenetv2-1.0-224', params: big.countParams(), infer_img_per_s: Number(inferRate(big, opts.quick ? 1 : 2).toFixed(2)) };
+  r.gradcam_ms_per_img = Number(gradcamMs(big).toFixed(1));
+  big.dispose();
+  console.log(JSON.stringify(r));
+  results.push(r);
+
+  const torch = torchReference(opts.quick);
+  if (torch) {
+    for (const res of results) {
+      const t = torch[res.model];
+      if (!t) continue;
+      res.torch = { train_img_per_s: t.train_img_per_s, infer_img_per_s: t.infer_img_per_s, gradcam_ms_per_img: t.gradcam_ms_per_img };
+      const ratio = (a?: number, b?: number) => (a && b ? Number((a / b).toFixed(3)) : undefined);
+      res.ratio = { train: ratio(res.train_img_per_s, t.train_img_per_s), infer: ratio(res.infer_img_per_s, t.infer_img_per_s), gradcam: ratio(t.gradcam_ms_per_img, res.gradcam_ms_per_img) };
+    }
+  }
+  console.log(`\nconvnets (batch 32; ratio = convlens / PyTorch ${torch ? `${torch.torch}, ${torch.threads} threads` : 'not installed'})`);
+  console.log('model                  train img/s  PyTorch  ratio   infer img/s  PyTorch  ratio   Grad-CAM ms/img  PyTorch');
+  for (const x of results) {
+    const f = (v: number | undefined, w: number) => (v == null ? '—' : String(v)).padStart(w);
+    console.log([x.model.padEnd(21), f(x.train_img_per_s, 12), f(x.torch?.train_img_per_s && Number(x.torch.train_img_per_s.toFixed(1)), 8), f(x.ratio?.train, 6),
+      f(x.infer_img_per_s, 13), f(x.torch?.infer_img_per_s && Number(x.torch.infer_img_per_s.toFixed(1)), 8), f(x.ratio?.infer, 6),
+      f(x.gradcam_ms_per_img, 16), f(x.torch?.gradcam_ms_per_img && Number(x.torch.gradcam_ms_per_img.toFixed(1)), 8)].join(' '));
+    if (x.profile) {
+      console.log(`  one training step: ${x.profile.step_ms} ms, ${x.profile.kernel_calls} kernel calls, ${x.profile.kernel_ms} ms in kernels; top: ${x.profile.top.slice(0, 8).map((k) => `${k.kernel} ${k.ms} ms/${k.calls}`).join(', ')}`);
+    }
+  }
+  return { results, torch: torch ? `${torch.torch} (${torch.threads} threads)` : undefined };
+}
