@@ -265,7 +265,7 @@ describe('wasm kernels match the cpu backend', () => {
   it('covers every registered convlens kernel', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity', 'Slice',
-      'ConvlensMaskGrad', 'ConvlensAdam']; // the last two: fused.test.ts
+      'ConvlensMaskGrad', 'ConvlensAdam', 'ConvlensBatchNormTrain', 'ConvlensBatchNormTrainGrad']; // fused.test.ts, batch-norm.test.ts
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 

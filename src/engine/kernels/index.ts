@@ -4,6 +4,8 @@
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs';
 import { adamConfig } from './adam.ts';
+import { batchNormTrainConfig, batchNormTrainGradConfig, registerBatchNormTrainGradient } from './batch-norm-train.ts';
+import { patchBatchNormalization } from '../batch-norm.ts';
 import { batchMatMulConfig } from './batch-mat-mul.ts';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
@@ -32,6 +34,8 @@ export const wasmKernels: readonly KernelConfig[] = [
   sliceConfig,
   maskGradConfig,
   adamConfig,
+  batchNormTrainConfig,
+  batchNormTrainGradConfig,
 ];
 
 let registered = false;
@@ -49,5 +53,7 @@ export function registerWasmKernels(): void {
     registerKernel({ ...config, setupFunc: existing?.setupFunc });
   }
   registerMaskGradients();
+  registerBatchNormTrainGradient();
+  patchBatchNormalization();
   registered = true;
 }

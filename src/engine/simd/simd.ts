@@ -10,6 +10,9 @@ export interface SimdKernels {
   mask_grad(dy: number, x: number, out: number, n: number, lo: number, hi: number, loOpen: number, multiply: number): void;
   adam(x: number, g: number, m: number, v: number, xo: number, mo: number, vo: number, n: number,
     lr: number, b1: number, b2: number, eps: number, c1: number, c2: number): void;
+  bn_sums(x: number, rows: number, C: number, center: number, acc: number, square: number): void;
+  bn_grad_sums(dy: number, x: number, rows: number, C: number, mean: number, accDy: number, accDyX: number): void;
+  affine3(a: number, b: number, rows: number, C: number, k1: number, k2: number, m: number, k0: number, out: number): void;
 }
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
@@ -28,6 +31,12 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<void>
   } finally {
     parsed.destroy();
   }
+}
+
+/** The wasm memory the kernels run on (for float64 views of scratch buffers). */
+export function simdMemory(): WebAssembly.Memory {
+  if (!loaded) throw new Error('convlens engine: the SIMD kernels are not loaded (selectBackend loads them with the wasm backend)');
+  return loaded.memory;
 }
 
 export function simdKernels(): SimdKernels {
