@@ -1,7 +1,7 @@
 /**
  * Keras's BatchNormalization layer in training through convlens's fused kernels (kernels/batch-norm-train.ts) where
  * the backend has them: the same outputs, the same moving-average updates (Keras's momentum rule, as tfjs-layers
- * writes them), the same gradients, in 5 passes over the data instead of ~20 kernel calls. Inference, other
+ * writes them, computed in the same kernel), the same gradients, in 5 passes over the data instead of ~20 kernel calls. Inference, other
  * backends, a normalisation axis other than the last, and layers without centre or scale keep tfjs's own code.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -27,13 +27,6 @@ function fusedApplies(layer: BatchNormLayer, x: tf.Tensor): boolean {
   return x.rank >= 2 && axis === x.rank - 1 && layer.center && layer.scale && x.dtype === 'float32' && getKernel(BN_TRAIN, tf.getBackend()) != null;
 }
 
-function movingAverage(variable: BatchNormLayer['movingMean'], value: tf.Tensor, momentum: number): void {
-  tf.tidy(() => {
-    const orig = variable.read();
-    variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - momentum)));
-  });
-}
-
 let patched = false;
 
 /** Route BatchNormalization's training call through the fused kernels (idempotent). */
@@ -45,9 +38,13 @@ export function patchBatchNormalization(): void {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (!kwargs?.training || !fusedApplies(this, x)) return original.call(this, inputs, kwargs);
     return tf.tidy(() => {
-      const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN, { x, gamma: this.gamma.read(), beta: this.beta.read() }, { epsilon: this.epsilon }) as tf.Tensor[];
-      movingAverage(this.movingMean, mean, this.momentum);
-      movingAverage(this.movingVariance, variance, this.momentum);
+      const [y, , , movingMean, movingVariance] = tf.engine().runKernel(
+        BN_TRAIN,
+        { x, gamma: this.gamma.read(), beta: this.beta.read(), movingMean: this.movingMean.read(), movingVariance: this.movingVariance.read() },
+        { epsilon: this.epsilon, momentum: this.momentum },
+      ) as tf.Tensor[];
+      this.movingMean.write(movingMean);
+      this.movingVariance.write(movingVariance);
       return y;
     });
   };

@@ -93,7 +93,8 @@ describe('fused batch normalization in training', () => {
       return total;
     };
     const dx = tf.tidy(() => tf.grad((x: tf.Tensor) => {
-      const [y] = tf.engine().runKernel('ConvlensBatchNormTrain', { x, gamma: tf.tensor(gamma), beta: tf.tensor(beta) }, { epsilon: eps }) as tf.Tensor[];
+      const stats = { movingMean: tf.zeros([C]), movingVariance: tf.ones([C]) };
+      const [y] = tf.engine().runKernel('ConvlensBatchNormTrain', { x, gamma: tf.tensor(gamma), beta: tf.tensor(beta), ...stats }, { epsilon: eps, momentum: 0.9 }) as tf.Tensor[];
       return tf.sum(tf.mul(y, tf.tensor(w, shape)));
     })(tf.tensor(x0, shape)).dataSync());
     const h = 1e-6;

@@ -2,8 +2,10 @@
  * Batch normalization in training as two kernels with a hand-written gradient, instead of tfjs's graph of small
  * ops (moments: mean, squared difference, mean; batchNorm; and their gradients: ~20 kernel calls per layer).
  *
- *   ConvlensBatchNormTrain      x [..., C], gamma [C], beta [C] → y, mean [C], variance [C] (population variance,
- *                               as tfjs's moments) — statistics in float64 over two passes, then one pass for y.
+ *   ConvlensBatchNormTrain      x [..., C], gamma [C], beta [C], movingMean [C], movingVariance [C]
+ *                               → y, mean [C], variance [C] (population variance, as tfjs's moments), and the
+ *                               moving statistics after Keras's update m − (m − value)·(1 − momentum) —
+ *                               statistics in float64 over two passes, then one pass for y.
  *   ConvlensBatchNormTrainGrad  dy, x, gamma, mean, variance → dx, dgamma, dbeta — one pass for the sums Σdy and
  *                               Σdy·(x − μ) (float64), one for dx = (γσ⁻¹/N)(N·dy − Σdy − x̂·Σdy·x̂).
  *
@@ -34,13 +36,16 @@ function rowsAndChannels(x: TensorInfo): [number, number] {
 }
 
 export function batchNormTrain({ inputs, attrs, backend }: KernelArgs): TensorInfo[] {
-  const { x, gamma, beta } = inputs;
+  const { x, gamma, beta, movingMean, movingVariance } = inputs;
   const epsilon = attrs.epsilon as number;
+  const momentum = attrs.momentum as number;
   const [rows, C] = rowsAndChannels(x);
   const k = simdKernels();
   const y = backend.makeOutput(x.shape, 'float32');
   const mean = backend.makeOutput([C], 'float32');
   const variance = backend.makeOutput([C], 'float32');
+  const newMean = backend.makeOutput([C], 'float32');
+  const newVariance = backend.makeOutput([C], 'float32');
   const zeros = backend.makeOutput([C], 'float32');
   const scale = backend.makeOutput([C], 'float32');
   const acc = scratch64(backend, C);
@@ -59,8 +64,16 @@ export function batchNormTrain({ inputs, attrs, backend }: KernelArgs): TensorIn
     s[c] = g[c] / Math.sqrt(v[c] + epsilon);
   }
   k.affine3(at(x), at(x), rows, C, at(zeros), at(scale), at(mean), at(beta), at(y));
+  // Keras's moving averages, rounded to float32 at each step as tfjs's sub / mul / sub kernels do.
+  const decay = Math.fround(1 - momentum);
+  const [m, mm, mv, nm, nv] = [mean, movingMean, movingVariance, newMean, newVariance].map((t) => heapF32(backend, t));
+  const v2 = heapF32(backend, variance);
+  for (let c = 0; c < C; c++) {
+    nm[c] = mm[c] - Math.fround(Math.fround(mm[c] - m[c]) * decay);
+    nv[c] = mv[c] - Math.fround(Math.fround(mv[c] - v2[c]) * decay);
+  }
   release(backend, zeros, scale, acc);
-  return [y, mean, variance];
+  return [y, mean, variance, newMean, newVariance];
 }
 
 export function batchNormTrainGrad({ inputs, attrs, backend }: KernelArgs): TensorInfo[] {
@@ -98,16 +111,19 @@ export function batchNormTrainGrad({ inputs, attrs, backend }: KernelArgs): Tens
 export const batchNormTrainConfig: KernelConfig = { kernelName: BN_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrain as never };
 export const batchNormTrainGradConfig: KernelConfig = { kernelName: BN_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGrad as never };
 
-/** Saved: x, gamma (inputs) and mean, variance (outputs). The gradients of mean and variance themselves are not used. */
+/**
+ * Saved: x, gamma (inputs) and mean, variance (outputs). Only y's gradient flows back: the statistics and moving
+ * statistics outputs feed the moving-average variables, not the loss (as in Keras, where they are updates).
+ */
 export const batchNormTrainGradient: GradConfig = {
   kernelName: BN_TRAIN,
   inputsToSave: ['x', 'gamma'],
-  outputsToSave: [false, true, true],
+  outputsToSave: [false, true, true, false, false],
   gradFunc: (dys, saved, attrs) => {
     const dy = (Array.isArray(dys) ? dys[0] : dys) as Tensor;
     const [x, gamma, mean, variance] = saved;
     const [dx, dgamma, dbeta] = tf.engine().runKernel(BN_TRAIN_GRAD, { dy, x, gamma, mean, variance }, attrs as NamedAttrMap) as Tensor[];
-    return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+    return { x: () => dx, gamma: () => dgamma, beta: () => dbeta, movingMean: () => tf.zerosLike(mean), movingVariance: () => tf.zerosLike(variance) };
   },
 };
 
