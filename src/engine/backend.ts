@@ -30,6 +30,8 @@ export interface EngineInfo {
   /** Why this one: forced by which source, or the first that loaded. */
   reason: string;
   skipped: SkipReason[];
+  /** XNNPACK threads of the wasm engine (CONVLENS_THREADS); 1 elsewhere. */
+  threads: number;
   /** One human line for logs: "engine: wasm (...) — tfjs-node-gpu: not installed; ...". */
   line: string;
 }
@@ -62,11 +64,18 @@ async function loadNodeBinding(pkg: string): Promise<void> {
 
 async function loadWasm(): Promise<void> {
   await import('@tensorflow/tfjs-backend-wasm');
+  const { registerThreadedWasm, requestedThreads } = await import('./threads.ts');
+  const threads = requestedThreads();
+  if (threads > 1) await registerThreadedWasm(threads);
   const { registerWasmKernels } = await import('./kernels/index.ts');
   registerWasmKernels();
   if (!(await tf.setBackend('wasm'))) throw new BackendError('wasm backend failed to initialise');
   const { loadSimdKernels } = await import('./simd/simd.ts');
-  await loadSimdKernels((tf.backend() as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory);
+  // The plain binary exports its memory; the threaded one imports a shared memory, kept as wasmMemory.
+  const { wasm } = tf.backend() as unknown as { wasm: { asm: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory } };
+  const memory = wasm.asm.memory ?? wasm.wasmMemory;
+  if (!memory) throw new BackendError('wasm backend: its WebAssembly memory is not reachable');
+  await loadSimdKernels(memory);
 }
 
 export const defaultCandidates: readonly BackendCandidate[] = [
@@ -118,8 +127,8 @@ function forcedFrom(req: BackendRequest): { id: BackendId; source: string } | un
   return undefined;
 }
 
-function describe(id: BackendId): string {
-  if (id === 'wasm') return 'wasm (XNNPACK SIMD, convlens gradient kernels)';
+function describe(id: BackendId, threads: number): string {
+  if (id === 'wasm') return `wasm (XNNPACK SIMD, ${threads} thread${threads > 1 ? 's' : ''}, convlens SIMD and gradient kernels)`;
   if (id === 'node-gpu') return 'tfjs-node-gpu (CUDA)';
   if (id === 'node') return 'tfjs-node (libtensorflow CPU)';
   return 'cpu (pure JavaScript, slow)';
@@ -152,13 +161,15 @@ export async function selectBackend(
       continue;
     }
     const reason = forced ? `forced by ${forced.source}` : skipped.length ? 'first that loaded' : 'fastest available';
+    const threads = candidate.id === 'wasm' ? (await import('./threads.ts')).wasmThreadCount() : 1;
     const skippedText = skipped.map((s) => `${DISPLAY[s.id]}: ${s.why}`).join('; ');
     return {
       id: candidate.id,
       tfBackend: tf.getBackend(),
       reason,
       skipped,
-      line: `engine: ${describe(candidate.id)}, ${reason}${skippedText ? ` — ${skippedText}` : ''}`,
+      threads,
+      line: `engine: ${describe(candidate.id, threads)}, ${reason}${skippedText ? ` — ${skippedText}` : ''}`,
     };
   }
   throw new BackendError(

@@ -1,12 +1,12 @@
 /**
  * convlens's WebAssembly SIMD kernels, as WebAssembly text. Assembled by `wabt` (npm) when the wasm engine loads
  * (simd.ts) — no binary is committed — and instantiated on tfjs-backend-wasm's own memory, so they read and write
- * tensors where they lie. Every pointer is a byte offset into that memory; `n` counts float32 elements. Four lanes
+ * tensors where they lie (a shared memory with the threaded binary). Every pointer is a byte offset into that memory; `n` counts float32 elements. Four lanes
  * per step, then a scalar tail.
  */
-export const KERNELS_WAT = String.raw`
+export const kernelsWat = (sharedMemory: boolean) => String.raw`
 (module
-  (import "env" "memory" (memory 0))
+  ${sharedMemory ? '(import "env" "memory" (memory 1 65536 shared))' : '(import "env" "memory" (memory 0))'}
 
   ;; The mask m = lo (< or ≤) x ≤ hi; loOpen ≠ 0: lo < x; loOpen = 0: lo ≤ x.
   ;; multiply = 0: out = m ? dy : +0 (tfjs's where/select, ClipByValue's gradient).

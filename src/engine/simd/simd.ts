@@ -4,7 +4,7 @@
  * take tensors' heap offsets and never copy. `simdKernels()` is what the kernels call.
  */
 import wabtInit from 'wabt';
-import { KERNELS_WAT } from './kernels.wat.ts';
+import { kernelsWat } from './kernels.wat.ts';
 
 export interface SimdKernels {
   mask_grad(dy: number, x: number, out: number, n: number, lo: number, hi: number, loOpen: number, multiply: number): void;
@@ -21,10 +21,12 @@ let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
 export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<void> {
   if (loaded?.memory === memory) return;
   const wabt = await wabtInit();
-  const parsed = wabt.parseWat('convlens-kernels.wat', KERNELS_WAT, { simd: true });
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const features = { simd: true, threads: shared };
+  const parsed = wabt.parseWat('convlens-kernels.wat', kernelsWat(shared), features);
   try {
     parsed.resolveNames();
-    parsed.validate();
+    (parsed.validate as (f: typeof features) => void)(features); // wabt.js validates with the features it is given
     const { buffer } = parsed.toBinary({});
     const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(buffer)), { env: { memory } });
     loaded = { memory, kernels: instance.exports as unknown as SimdKernels };
