@@ -223,7 +223,7 @@ export class ReportRun {
       // The first shard that fails stops the others: its error is the run's, and waiting for them is wasted time.
       const stopOthers = () => children.forEach((c) => c.exitCode == null && c.kill('SIGTERM'));
       const runs = dirs.map((dir, i) =>
-        runShard(['compute', '--shard', `${i + 1}/${jobs}`, '--work-dir', dir, '--only', slugs.join(','), ...this.passThrough()], `[${i + 1}/${jobs}] `, children)
+        runShard(['compute', '--shard', `${i + 1}/${jobs}`, '--work-dir', dir, '--only', slugs.join(','), ...this.passThrough()], `[${i + 1}/${jobs}] `, children, jobs)
           .then((code) => {
             if (code !== 0) stopOthers();
             return code;
@@ -382,10 +382,12 @@ function checkDependencies(root: string): void {
 }
 
 /** One child process running the CLI, its lines prefixed; resolves to its exit code. */
-function runShard(args: string[], prefix: string, children: ChildProcess[]): Promise<number> {
+function runShard(args: string[], prefix: string, children: ChildProcess[], jobs: number): Promise<number> {
   return new Promise((done, reject) => {
     const child = spawn(process.execPath, [dependencyFile('tsx', 'dist/cli.mjs'), join(PACKAGE_ROOT, 'scripts/cli.ts'), ...args], {
-      env: { ...process.env, CONVLENS_WORK_DIR: '' },
+      // Each shard's engine takes the cores left to it (CONVLENS_THREADS=auto: cores / jobs XNNPACK threads)
+      // unless the user chose a thread count.
+      env: { ...process.env, CONVLENS_WORK_DIR: '', CONVLENS_JOBS: String(jobs), CONVLENS_THREADS: process.env.CONVLENS_THREADS || 'auto' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

@@ -4,6 +4,44 @@
  * tensors where they lie (a shared memory with the threaded binary). Every pointer is a byte offset into that memory; `n` counts float32 elements. Four lanes
  * per step, then a scalar tail.
  */
+// Channel-last loops for the batch-norm kernels: rows outer; channels inner, 4 per step, then a scalar tail.
+// In the bodies, $off is the row's byte offset (r · C · 4) and $c the channel.
+const ROW_LOCALS = '(local $r i32) (local $c i32) (local $C4 i32) (local $off i32)';
+/** The address of element [r, c] of the channel-last tensor at `ptr`. */
+const at = (ptr: string) => `(i32.add (local.get ${ptr}) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2))))`;
+/** The address of per-channel float32 c at `ptr`. */
+const channel = (ptr: string) => `(i32.add (local.get ${ptr}) (i32.shl (local.get $c) (i32.const 2)))`;
+/** The address of per-channel float64 c at `ptr`. */
+const channel64 = (ptr: string) => `(i32.add (local.get ${ptr}) (i32.shl (local.get $c) (i32.const 3)))`;
+/** Lanes 0–1 and 2–3 of a float32x4 local, as float64x2. */
+const low = (v: string) => `(f64x2.promote_low_f32x4 (local.get ${v}))`;
+const high = (v: string) => `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get ${v}) (local.get ${v})))`;
+/** Add two float64x2 values to the four float64s at the address in local `a`. */
+const accumulate2 = (a: string, lo: string, hi: string) => `
+            (v128.store align=8 (local.get ${a}) (f64x2.add (v128.load align=8 (local.get ${a})) ${lo}))
+            (v128.store offset=16 align=8 (local.get ${a}) (f64x2.add (v128.load offset=16 align=8 (local.get ${a})) ${hi}))`;
+const overRowsAndChannels = (vector: string, scalar: string) => `
+    (local.set $C4 (i32.and (local.get $C) (i32.const -4)))
+    (local.set $off (i32.const 0))
+    (local.set $r (i32.const 0))
+    (block $rdone
+      (loop $rnext
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $vdone
+          (loop $vnext
+            (br_if $vdone (i32.ge_u (local.get $c) (local.get $C4)))${vector}
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vnext)))
+        (block $sdone
+          (loop $snext
+            (br_if $sdone (i32.ge_u (local.get $c) (local.get $C)))${scalar}
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $snext)))
+        (local.set $off (i32.add (local.get $off) (i32.shl (local.get $C) (i32.const 2))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rnext)))`;
+
 export const kernelsWat = (sharedMemory: boolean) => String.raw`
 (module
   ${sharedMemory ? '(import "env" "memory" (memory 1 65536 shared))' : '(import "env" "memory" (memory 0))'}
@@ -126,141 +164,66 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $tnext))))
   ;; Batch-norm statistics over rows (N·H·W) of channel-last data: acc[c] (f64) += d or d², d = x[r, c] − center[c],
-  ;; in float64 (f32 inputs promoted). square ≠ 0 sums squares. C channels, 4 per step, then a scalar tail.
+  ;; in float64 (f32 inputs promoted). square ≠ 0 sums squares.
   (func (export "bn_sums")
     (param $x i32) (param $rows i32) (param $C i32) (param $center i32) (param $acc i32) (param $square i32)
-    (local $r i32) (local $c i32) (local $C4 i32) (local $p i32) (local $xv v128) (local $mv v128)
-    (local $lo v128) (local $hi v128) (local $a i32) (local $d f64)
-    (local.set $C4 (i32.and (local.get $C) (i32.const -4)))
-    (local.set $p (local.get $x))
-    (local.set $r (i32.const 0))
-    (block $rdone
-      (loop $rnext
-        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
-        (local.set $c (i32.const 0))
-        (block $vdone
-          (loop $vnext
-            (br_if $vdone (i32.ge_u (local.get $c) (local.get $C4)))
-            (local.set $xv (v128.load align=4 (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))))
-            (local.set $mv (v128.load align=4 (i32.add (local.get $center) (i32.shl (local.get $c) (i32.const 2)))))
-            (local.set $lo (f64x2.sub (f64x2.promote_low_f32x4 (local.get $xv)) (f64x2.promote_low_f32x4 (local.get $mv))))
-            (local.set $hi (f64x2.sub
-              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $xv) (local.get $xv)))
-              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $mv) (local.get $mv)))))
+    ${ROW_LOCALS} (local $xv v128) (local $mv v128) (local $lo v128) (local $hi v128) (local $a i32) (local $d f64)
+    ${overRowsAndChannels(`
+            (local.set $xv (v128.load align=4 ${at('$x')}))
+            (local.set $mv (v128.load align=4 ${channel('$center')}))
+            (local.set $lo (f64x2.sub ${low('$xv')} ${low('$mv')}))
+            (local.set $hi (f64x2.sub ${high('$xv')} ${high('$mv')}))
             (if (local.get $square)
               (then
                 (local.set $lo (f64x2.mul (local.get $lo) (local.get $lo)))
                 (local.set $hi (f64x2.mul (local.get $hi) (local.get $hi)))))
-            (local.set $a (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))
-            (v128.store align=8 (local.get $a) (f64x2.add (v128.load align=8 (local.get $a)) (local.get $lo)))
-            (v128.store offset=16 align=8 (local.get $a) (f64x2.add (v128.load offset=16 align=8 (local.get $a)) (local.get $hi)))
-            (local.set $c (i32.add (local.get $c) (i32.const 4)))
-            (br $vnext)))
-        (block $sdone
-          (loop $snext
-            (br_if $sdone (i32.ge_u (local.get $c) (local.get $C)))
-            (local.set $d (f64.sub
-              (f64.promote_f32 (f32.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))))
-              (f64.promote_f32 (f32.load (i32.add (local.get $center) (i32.shl (local.get $c) (i32.const 2)))))))
+            (local.set $a ${channel64('$acc')})
+            ${accumulate2('$a', '(local.get $lo)', '(local.get $hi)')}`, `
+            (local.set $d (f64.sub (f64.promote_f32 (f32.load ${at('$x')})) (f64.promote_f32 (f32.load ${channel('$center')}))))
             (if (local.get $square) (then (local.set $d (f64.mul (local.get $d) (local.get $d)))))
-            (local.set $a (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))
-            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (local.get $d)))
-            (local.set $c (i32.add (local.get $c) (i32.const 1)))
-            (br $snext)))
-        (local.set $p (i32.add (local.get $p) (i32.shl (local.get $C) (i32.const 2))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rnext))))
+            (local.set $a ${channel64('$acc')})
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (local.get $d)))`)})
 
   ;; The batch-norm gradient's sums, in float64: accDy[c] += dy[r, c]; accDyX[c] += dy[r, c] · (x[r, c] − mean[c]).
   (func (export "bn_grad_sums")
     (param $dy i32) (param $x i32) (param $rows i32) (param $C i32) (param $mean i32) (param $accDy i32) (param $accDyX i32)
-    (local $r i32) (local $c i32) (local $C4 i32) (local $off i32) (local $gv v128) (local $xv v128) (local $mv v128)
-    (local $glo v128) (local $ghi v128) (local $dlo v128) (local $dhi v128) (local $a i32) (local $b i32) (local $g f64) (local $d f64)
-    (local.set $C4 (i32.and (local.get $C) (i32.const -4)))
-    (local.set $off (i32.const 0))
-    (local.set $r (i32.const 0))
-    (block $rdone
-      (loop $rnext
-        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
-        (local.set $c (i32.const 0))
-        (block $vdone
-          (loop $vnext
-            (br_if $vdone (i32.ge_u (local.get $c) (local.get $C4)))
-            (local.set $gv (v128.load align=4 (i32.add (local.get $dy) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2))))))
-            (local.set $xv (v128.load align=4 (i32.add (local.get $x) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2))))))
-            (local.set $mv (v128.load align=4 (i32.add (local.get $mean) (i32.shl (local.get $c) (i32.const 2)))))
-            (local.set $glo (f64x2.promote_low_f32x4 (local.get $gv)))
-            (local.set $ghi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $gv) (local.get $gv))))
-            (local.set $dlo (f64x2.sub (f64x2.promote_low_f32x4 (local.get $xv)) (f64x2.promote_low_f32x4 (local.get $mv))))
-            (local.set $dhi (f64x2.sub
-              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $xv) (local.get $xv)))
-              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $mv) (local.get $mv)))))
-            (local.set $a (i32.add (local.get $accDy) (i32.shl (local.get $c) (i32.const 3))))
-            (local.set $b (i32.add (local.get $accDyX) (i32.shl (local.get $c) (i32.const 3))))
-            (v128.store align=8 (local.get $a) (f64x2.add (v128.load align=8 (local.get $a)) (local.get $glo)))
-            (v128.store offset=16 align=8 (local.get $a) (f64x2.add (v128.load offset=16 align=8 (local.get $a)) (local.get $ghi)))
-            (v128.store align=8 (local.get $b) (f64x2.add (v128.load align=8 (local.get $b)) (f64x2.mul (local.get $glo) (local.get $dlo))))
-            (v128.store offset=16 align=8 (local.get $b) (f64x2.add (v128.load offset=16 align=8 (local.get $b)) (f64x2.mul (local.get $ghi) (local.get $dhi))))
-            (local.set $c (i32.add (local.get $c) (i32.const 4)))
-            (br $vnext)))
-        (block $sdone
-          (loop $snext
-            (br_if $sdone (i32.ge_u (local.get $c) (local.get $C)))
-            (local.set $g (f64.promote_f32 (f32.load (i32.add (local.get $dy) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2)))))))
-            (local.set $d (f64.sub
-              (f64.promote_f32 (f32.load (i32.add (local.get $x) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2))))))
-              (f64.promote_f32 (f32.load (i32.add (local.get $mean) (i32.shl (local.get $c) (i32.const 2)))))))
-            (local.set $a (i32.add (local.get $accDy) (i32.shl (local.get $c) (i32.const 3))))
-            (local.set $b (i32.add (local.get $accDyX) (i32.shl (local.get $c) (i32.const 3))))
+    ${ROW_LOCALS} (local $gv v128) (local $xv v128) (local $mv v128)
+    (local $glo v128) (local $ghi v128) (local $a i32) (local $b i32) (local $g f64) (local $d f64)
+    ${overRowsAndChannels(`
+            (local.set $gv (v128.load align=4 ${at('$dy')}))
+            (local.set $xv (v128.load align=4 ${at('$x')}))
+            (local.set $mv (v128.load align=4 ${channel('$mean')}))
+            (local.set $glo ${low('$gv')})
+            (local.set $ghi ${high('$gv')})
+            (local.set $a ${channel64('$accDy')})
+            (local.set $b ${channel64('$accDyX')})
+            ${accumulate2('$a', '(local.get $glo)', '(local.get $ghi)')}
+            ${accumulate2('$b', `(f64x2.mul (local.get $glo) (f64x2.sub ${low('$xv')} ${low('$mv')}))`, `(f64x2.mul (local.get $ghi) (f64x2.sub ${high('$xv')} ${high('$mv')}))`)}`, `
+            (local.set $g (f64.promote_f32 (f32.load ${at('$dy')})))
+            (local.set $d (f64.sub (f64.promote_f32 (f32.load ${at('$x')})) (f64.promote_f32 (f32.load ${channel('$mean')}))))
+            (local.set $a ${channel64('$accDy')})
+            (local.set $b ${channel64('$accDyX')})
             (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (local.get $g)))
-            (f64.store (local.get $b) (f64.add (f64.load (local.get $b)) (f64.mul (local.get $g) (local.get $d))))
-            (local.set $c (i32.add (local.get $c) (i32.const 1)))
-            (br $snext)))
-        (local.set $off (i32.add (local.get $off) (i32.shl (local.get $C) (i32.const 2))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rnext))))
+            (f64.store (local.get $b) (f64.add (f64.load (local.get $b)) (f64.mul (local.get $g) (local.get $d))))`)})
 
   ;; out[r, c] = k1[c] · a[r, c] + k2[c] · (b[r, c] − m[c]) + k0[c]: batch norm forward (a = b = x, k1 = 0,
   ;; m = mean, k2 = γ/σ, k0 = β) and its input gradient (a = dy, b = x). Centring before scaling keeps it exact
   ;; when |mean| ≫ σ.
   (func (export "affine3")
     (param $pa i32) (param $pb i32) (param $rows i32) (param $C i32) (param $k1 i32) (param $k2 i32) (param $m i32) (param $k0 i32) (param $out i32)
-    (local $r i32) (local $c i32) (local $C4 i32) (local $off i32) (local $o i32)
-    (local.set $C4 (i32.and (local.get $C) (i32.const -4)))
-    (local.set $off (i32.const 0))
-    (local.set $r (i32.const 0))
-    (block $rdone
-      (loop $rnext
-        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
-        (local.set $c (i32.const 0))
-        (block $vdone
-          (loop $vnext
-            (br_if $vdone (i32.ge_u (local.get $c) (local.get $C4)))
-            (local.set $o (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2))))
-            (v128.store align=4 (i32.add (local.get $out) (local.get $o))
+    ${ROW_LOCALS}
+    ${overRowsAndChannels(`
+            (v128.store align=4 ${at('$out')}
               (f32x4.add
                 (f32x4.add
-                  (f32x4.mul (v128.load align=4 (i32.add (local.get $k1) (i32.shl (local.get $c) (i32.const 2)))) (v128.load align=4 (i32.add (local.get $pa) (local.get $o))))
-                  (f32x4.mul (v128.load align=4 (i32.add (local.get $k2) (i32.shl (local.get $c) (i32.const 2))))
-                    (f32x4.sub (v128.load align=4 (i32.add (local.get $pb) (local.get $o))) (v128.load align=4 (i32.add (local.get $m) (i32.shl (local.get $c) (i32.const 2)))))))
-                (v128.load align=4 (i32.add (local.get $k0) (i32.shl (local.get $c) (i32.const 2))))))
-            (local.set $c (i32.add (local.get $c) (i32.const 4)))
-            (br $vnext)))
-        (block $sdone
-          (loop $snext
-            (br_if $sdone (i32.ge_u (local.get $c) (local.get $C)))
-            (local.set $o (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2))))
-            (f32.store (i32.add (local.get $out) (local.get $o))
+                  (f32x4.mul (v128.load align=4 ${channel('$k1')}) (v128.load align=4 ${at('$pa')}))
+                  (f32x4.mul (v128.load align=4 ${channel('$k2')}) (f32x4.sub (v128.load align=4 ${at('$pb')}) (v128.load align=4 ${channel('$m')}))))
+                (v128.load align=4 ${channel('$k0')})))`, `
+            (f32.store ${at('$out')}
               (f32.add
                 (f32.add
-                  (f32.mul (f32.load (i32.add (local.get $k1) (i32.shl (local.get $c) (i32.const 2)))) (f32.load (i32.add (local.get $pa) (local.get $o))))
-                  (f32.mul (f32.load (i32.add (local.get $k2) (i32.shl (local.get $c) (i32.const 2))))
-                    (f32.sub (f32.load (i32.add (local.get $pb) (local.get $o))) (f32.load (i32.add (local.get $m) (i32.shl (local.get $c) (i32.const 2)))))))
-                (f32.load (i32.add (local.get $k0) (i32.shl (local.get $c) (i32.const 2))))))
-            (local.set $c (i32.add (local.get $c) (i32.const 1)))
-            (br $snext)))
-        (local.set $off (i32.add (local.get $off) (i32.shl (local.get $C) (i32.const 2))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rnext))))
+                  (f32.mul (f32.load ${channel('$k1')}) (f32.load ${at('$pa')}))
+                  (f32.mul (f32.load ${channel('$k2')}) (f32.sub (f32.load ${at('$pb')}) (f32.load ${channel('$m')}))))
+                (f32.load ${channel('$k0')})))`)})
 )
 `;
