@@ -6,6 +6,7 @@
  * fallback. The GPU path is chosen automatically when `@tensorflow/tfjs-node-gpu` is installed and loads.
  */
 import * as tf from '@tensorflow/tfjs';
+import { requestedThreads, wasmThreadCount } from './threads.ts';
 
 export const BACKEND_IDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendId = (typeof BACKEND_IDS)[number];
@@ -64,7 +65,7 @@ async function loadNodeBinding(pkg: string): Promise<void> {
 
 async function loadWasm(): Promise<void> {
   await import('@tensorflow/tfjs-backend-wasm');
-  const { registerThreadedWasm, requestedThreads } = await import('./threads.ts');
+  const { registerThreadedWasm } = await import('./threads.ts');
   const threads = requestedThreads();
   if (threads > 1) await registerThreadedWasm(threads);
   const { registerWasmKernels } = await import('./kernels/index.ts');
@@ -143,6 +144,12 @@ export async function selectBackend(
   candidates: readonly BackendCandidate[] = defaultCandidates,
 ): Promise<EngineInfo> {
   const forced = forcedFrom(req);
+  // A bad thread count is the user's error to fix, not a reason to fall back to another engine.
+  try {
+    requestedThreads();
+  } catch (err) {
+    throw new BackendError((err as Error).message);
+  }
   // Silence tfjs's console banners ("looks like you are running TensorFlow.js in Node.js"); convlens
   // prints its own engine line instead. PROD affects logging only.
   tf.env().set('PROD', true);
@@ -161,7 +168,7 @@ export async function selectBackend(
       continue;
     }
     const reason = forced ? `forced by ${forced.source}` : skipped.length ? 'first that loaded' : 'fastest available';
-    const threads = candidate.id === 'wasm' ? (await import('./threads.ts')).wasmThreadCount() : 1;
+    const threads = candidate.id === 'wasm' ? wasmThreadCount() : 1;
     const skippedText = skipped.map((s) => `${DISPLAY[s.id]}: ${s.why}`).join('; ');
     return {
       id: candidate.id,

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BackendError, selectBackend } from '../../src/engine/backend.ts';
 import { requestedThreads } from '../../src/engine/threads.ts';
 import { runNode } from '../helpers/run.ts';
 
@@ -31,5 +32,17 @@ describe('threaded wasm', () => {
     expect(requestedThreads({ CONVLENS_THREADS: 'auto', CONVLENS_JOBS: '1' })).toBe(availableParallelism());
     expect(requestedThreads({ CONVLENS_THREADS: 'auto', CONVLENS_JOBS: String(availableParallelism()) })).toBe(1);
     expect(() => requestedThreads({ CONVLENS_THREADS: 'many' })).toThrow(/CONVLENS_THREADS: expected a positive integer or 'auto', got 'many'/);
+  });
+
+  it('a bad CONVLENS_THREADS stops engine selection with its message (no fallback to another engine)', async () => {
+    const saved = process.env.CONVLENS_THREADS;
+    process.env.CONVLENS_THREADS = '0';
+    try {
+      await expect(selectBackend({})).rejects.toThrow(BackendError);
+      await expect(selectBackend({})).rejects.toThrow(/CONVLENS_THREADS: expected a positive integer or 'auto', got '0'/);
+    } finally {
+      if (saved == null) delete process.env.CONVLENS_THREADS;
+      else process.env.CONVLENS_THREADS = saved;
+    }
   });
 });
