@@ -4,6 +4,23 @@
  * tensors where they lie (a shared memory with the threaded binary). Every pointer is a byte offset into that memory; `n` counts float32 elements. Four lanes
  * per step, then a scalar tail.
  */
+// Elementwise loops (mask_grad, adam): $i is the byte offset, 4 lanes per step, then a scalar tail up to $n.
+const ELEMENT_LOCALS = '(local $i i32) (local $end i32)';
+const overElements = (vector: string, scalar: string) => `
+    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))${vector}
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $tdone
+      (loop $tnext
+        (br_if $tdone (i32.ge_u (local.get $i) (local.get $end)))${scalar}
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tnext)))`;
+
 // Channel-last loops for the batch-norm kernels: rows outer; channels inner, 4 per step, then a scalar tail.
 // In the bodies, $off is the row's byte offset (r · C · 4) and $c the channel.
 const ROW_LOCALS = '(local $r i32) (local $c i32) (local $C4 i32) (local $off i32)';
@@ -53,7 +70,7 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
   (func (export "mask_grad")
     (param $dy i32) (param $x i32) (param $out i32) (param $n i32)
     (param $lo f32) (param $hi f32) (param $loOpen i32) (param $multiply i32)
-    (local $i i32) (local $end i32) (local $xv v128) (local $m v128)
+    ${ELEMENT_LOCALS} (local $xv v128) (local $m v128)
     (local $lo4 v128) (local $hi4 v128) (local $open4 v128) (local $mul4 v128) (local $one4 v128)
     (local $xs f32) (local $keep i32) (local $ms f32)
     (local.set $lo4 (f32x4.splat (local.get $lo)))
@@ -61,11 +78,7 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
     (local.set $open4 (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $loOpen) (i32.const 0)))))
     (local.set $mul4 (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $multiply) (i32.const 0)))))
     (local.set $one4 (f32x4.splat (f32.const 1)))
-    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
-    (local.set $i (i32.const 0))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+    ${overElements(`
         (local.set $xv (v128.load align=4 (i32.add (local.get $x) (local.get $i))))
         (local.set $m
           (v128.and
@@ -82,13 +95,7 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
               (v128.bitselect (local.get $xv) (v128.and (local.get $m) (local.get $one4)) (f32x4.ne (local.get $xv) (local.get $xv))))
             ;; select: dy or +0
             (v128.and (v128.load align=4 (i32.add (local.get $dy) (local.get $i))) (local.get $m))
-            (local.get $mul4)))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $next)))
-    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
-    (block $tdone
-      (loop $tnext
-        (br_if $tdone (i32.ge_u (local.get $i) (local.get $end)))
+            (local.get $mul4)))`, `
         (local.set $xs (f32.load (i32.add (local.get $x) (local.get $i))))
         (local.set $keep
           (i32.and
@@ -99,9 +106,7 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
           (select
             (f32.mul (f32.load (i32.add (local.get $dy) (local.get $i))) (local.get $ms))
             (select (f32.load (i32.add (local.get $dy) (local.get $i))) (f32.const 0) (local.get $keep))
-            (local.get $multiply)))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $tnext))))
+            (local.get $multiply)))`)})
 
   ;; Adam (Kingma & Ba 2015, as tfjs's AdamOptimizer computes it), one pass:
   ;; m' = b1 m + (1 − b1) g;  v' = b2 v + (1 − b2) g²;  x' = x − lr (m' / c1) / (sqrt(v' / c2) + eps)
@@ -110,13 +115,9 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
     (param $x i32) (param $g i32) (param $m i32) (param $v i32)
     (param $xo i32) (param $mo i32) (param $vo i32) (param $n i32)
     (param $lr f32) (param $b1 f32) (param $b2 f32) (param $eps f32) (param $c1 f32) (param $c2 f32)
-    (local $i i32) (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128)
+    ${ELEMENT_LOCALS} (local $gv v128) (local $mv v128) (local $vv v128)
     (local $gs f32) (local $ms f32) (local $vs f32)
-    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
-    (local.set $i (i32.const 0))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+    ${overElements(`
         (local.set $gv (v128.load align=4 (i32.add (local.get $g) (local.get $i))))
         (local.set $mv
           (f32x4.add
@@ -135,13 +136,7 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
               (f32x4.splat (local.get $lr))
               (f32x4.div
                 (f32x4.div (local.get $mv) (f32x4.splat (local.get $c1)))
-                (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vv) (f32x4.splat (local.get $c2)))) (f32x4.splat (local.get $eps)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $next)))
-    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
-    (block $tdone
-      (loop $tnext
-        (br_if $tdone (i32.ge_u (local.get $i) (local.get $end)))
+                (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vv) (f32x4.splat (local.get $c2)))) (f32x4.splat (local.get $eps)))))))`, `
         (local.set $gs (f32.load (i32.add (local.get $g) (local.get $i))))
         (local.set $ms
           (f32.add
@@ -160,9 +155,7 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
               (local.get $lr)
               (f32.div
                 (f32.div (local.get $ms) (local.get $c1))
-                (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $c2))) (local.get $eps))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $tnext))))
+                (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $c2))) (local.get $eps))))))`)})
   ;; Batch-norm statistics over rows (N·H·W) of channel-last data: acc[c] (f64) += d or d², d = x[r, c] − center[c],
   ;; in float64 (f32 inputs promoted). square ≠ 0 sums squares.
   (func (export "bn_sums")
