@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backend_util } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
+import { im2colBudget } from '../../src/engine/kernels/conv2d-backprop-filter.ts';
 import { wasmKernels } from '../../src/engine/kernels/index.ts';
 import { onBoth, relError, useBackend } from '../helpers/backends.ts';
 
@@ -50,6 +51,9 @@ const convCases: ConvCase[] = [
   { x: [4, 8, 8, 6], f: [1, 1], co: 10, stride: 1, pad: 'same' }, // MobileNet's pointwise convs: matmul path
   { x: [2, 5, 7, 3], f: [1, 1], co: 4, stride: 1, pad: 'valid' },
   { x: [2, 8, 8, 3], f: [1, 1], co: 4, stride: 2, pad: 'valid' }, // strided 1x1: general path
+  { x: [3, 10, 9, 9], f: [3, 3], co: 7, stride: 1, pad: 'same' }, // channels 4 at a time plus a tail
+  { x: [2, 11, 9, 16], f: [3, 3], co: 8, stride: 2, pad: 'valid' },
+  { x: [2, 9, 9, 8], f: [2, 3], co: 5, stride: 1, pad: EXPLICIT },
 ];
 
 function convOut(c: ConvCase): Shape4 {
@@ -156,6 +160,7 @@ describe('wasm kernels match the cpu backend', () => {
     { x: [3, 9, 11, 4] as Shape4, size: 3, stride: 2, pad: 'same' as const, zeros: 0 },
     { x: [2, 8, 7, 3] as Shape4, size: 3, stride: 1, pad: 'same' as const, zeros: 0.3 },
     { x: [2, 9, 9, 2] as Shape4, size: 2, stride: 1, pad: 'valid' as const, zeros: 0 },
+    { x: [3, 10, 9, 9] as Shape4, size: 3, stride: 1, pad: 'same' as const, zeros: 0.5 }, // 4 + 4 + 1 channels, ties
   ];
   it.each(poolCases)('MaxPoolGrad x=%j', async (c) => {
     const x = random(c.x, c.zeros);
@@ -171,6 +176,21 @@ describe('wasm kernels match the cpu backend', () => {
     });
     const { cpu, wasm } = await onBoth(fn);
     expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  it('Conv2DBackpropFilter sums im2col chunks when the batch does not fit one buffer', async () => {
+    const c: ConvCase = { x: [5, 9, 10, 6], f: [3, 3], co: 4, stride: 1, pad: 'same' };
+    const fn = run('Conv2DBackpropFilter', { x: random(c.x), dy: random(convOut(c)) }, {
+      strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: [...c.f, c.x[3], c.co],
+    });
+    const budget = im2colBudget.floats;
+    im2colBudget.floats = 2 * 9 * 10 * 54; // two images per chunk: chunks of 2, 2 and 1
+    try {
+      const { cpu, wasm } = await onBoth(fn);
+      expect(relError(wasm, cpu)).toBeLessThan(TOL);
+    } finally {
+      im2colBudget.floats = budget;
+    }
   });
 
   const matMulCases = [

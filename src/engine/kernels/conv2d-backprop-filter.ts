@@ -1,14 +1,15 @@
 /**
- * Conv2DBackpropFilter for wasm (tfjs-backend-wasm has none), as one XNNPACK convolution.
+ * Conv2DBackpropFilter for wasm (tfjs-backend-wasm has none), as im2col + one XNNPACK matrix product.
  *
  * dW[i, j, ci, co] = Σ_{b, y, x} xpad[b, y·sy + i, x·sx + j, ci] · dy[b, y, x, co]
  *
- * Read the batch axis as the channel axis: with X' = xᵀ [Ci, H, W, B] as a batch of Ci images with B
- * channels and F' = dy as a filter [OH, OW, B, Co] dilated by the forward stride, a stride-1 convolution
- * gives out[ci, i, j, co] = dW[i, j, ci, co]; a final transpose puts it back to [fh, fw, Ci, Co].
+ * Measured on the GAP CNN's layers (batch 32, 1 thread) against the previous composite (one convolution with dy as
+ * a 64x64 filter): 3x3 64→64 at 8x8 7.2 → 5.0 ms, 32→64 4.5 → 2.6, 16→32 at 16x16 5.7 → 3.3, 8→16 at 32x32
+ * 6.9 → 4.6; 3→8 at 64x64 7.9 → 8.7 (three channels leave the transposing im2col nothing to vectorise).
  */
 import { backend_util, Conv2DBackpropFilter, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs';
-import { callKernel, type KernelArgs, withTemps } from './wasm-calls.ts';
+import { simdKernels } from '../simd/simd.ts';
+import { callKernel, heapF32, heapOffset, type KernelArgs, withTemps } from './wasm-calls.ts';
 
 export function conv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const { x, dy } = inputs;
@@ -23,32 +24,50 @@ export function conv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): Te
   const info = backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast',
   );
-  const { filterHeight: fh, filterWidth: fw, strideHeight: sy, strideWidth: sx, outHeight: oh, outWidth: ow } = info;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sy, strideWidth: sx } = info;
   const { top, left } = info.padInfo;
-  const [, H, W] = x.shape;
-  // Pad so that exactly the rows/columns the forward pass read are present; extra ones are cropped below.
-  const bottom = Math.max(0, (oh - 1) * sy + fh - H - top);
-  const right = Math.max(0, (ow - 1) * sx + fw - W - left);
 
   if (fh === 1 && fw === 1 && sy === 1 && sx === 1 && top === 0 && left === 0) {
     return pointwiseFilterGrad(backend, x, dy, filterShape);
   }
+  return im2colFilterGrad(backend, x, dy, filterShape, info);
+}
+
+/** Floats in one im2col buffer (64 MB); larger batches are taken a few images at a time. */
+export const im2colBudget = { floats: 1 << 24 };
+
+/**
+ * dW [fh·fw·Ci, Co] = colsᵀ [fh·fw·Ci, N] · dy [N, Co] with N = B·OH·OW and colsᵀ the transposed im2col of x (a
+ * SIMD kernel): one matrix product with a long inner dimension and dy, which needs no transpose, as XNNPACK's packed
+ * operand. Batches whose columns would not fit im2colBudget are summed chunk by chunk, in a fixed order.
+ */
+function im2colFilterGrad(
+  backend: KernelArgs['backend'], x: TensorInfo, dy: TensorInfo, filterShape: number[], info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const [B, H, W, Ci] = x.shape;
+  const [fh, fw, , Co] = filterShape;
+  const { strideHeight: sy, strideWidth: sx, dilationHeight: dh, dilationWidth: dw, outHeight: OH, outWidth: OW } = info;
+  const K = fh * fw * Ci;
+  const chunk = Math.max(1, Math.min(B, Math.floor(im2colBudget.floats / (OH * OW * K))));
   return withTemps(backend, (temp) => {
-    const xT = temp(callKernel(backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] })); // [Ci, H, W, B]
-    const dyT = temp(callKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] })); // [OH, OW, B, Co]
-    let out = temp(
-      callKernel(backend, 'Conv2D', { x: xT, filter: dyT }, {
-        strides: [1, 1],
-        pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-        dataFormat: 'NHWC',
-        dilations: [sy, sx],
-        dimRoundingMode: undefined,
-      } as never),
-    ); // [Ci, ≥fh, ≥fw, Co]
-    if (out.shape[1] !== fh || out.shape[2] !== fw) {
-      out = temp(callKernel(backend, 'Slice', { x: out }, { begin: [0, 0, 0, 0], size: [-1, fh, fw, -1] }));
+    // im2col_t's scratch: a table of 64 source addresses, then one pixel of zeros (what padding reads).
+    const scratch = temp(backend.makeOutput([64 + Ci], 'float32'));
+    heapF32(backend, scratch).fill(0);
+    let sum: TensorInfo | undefined;
+    for (let b0 = 0; b0 < B; b0 += chunk) {
+      const nb = Math.min(chunk, B - b0);
+      const n = nb * OH * OW;
+      const colsT = temp(backend.makeOutput([1, K, n], 'float32'));
+      simdKernels().im2col_t(
+        heapOffset(backend, x) + b0 * H * W * Ci * 4, heapOffset(backend, colsT), heapOffset(backend, scratch),
+        nb, H, W, Ci, OH, OW, fh, fw, sy, sx, dh, dw, info.padInfo.top, info.padInfo.left,
+      );
+      const dyPart = nb === B ? dy : temp(callKernel(backend, 'Slice', { x: dy }, { begin: [b0, 0, 0, 0], size: [nb, -1, -1, -1] }));
+      const dy2 = temp(callKernel(backend, 'Reshape', { x: dyPart }, { shape: [1, n, Co] }));
+      const part = temp(callKernel(backend, 'BatchMatMul', { a: colsT, b: dy2 }, { transposeA: false, transposeB: false }));
+      sum = sum ? temp(callKernel(backend, 'Add', { a: sum, b: part })) : part;
     }
-    return callKernel(backend, 'Transpose', { x: out }, { perm: [1, 2, 0, 3] }); // [fh, fw, Ci, Co]
+    return callKernel(backend, 'Reshape', { x: sum! }, { shape: filterShape });
   });
 }
 

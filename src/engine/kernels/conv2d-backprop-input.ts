@@ -4,7 +4,8 @@
  * dx[b, h, w, ci] = Σ_{i, j, co} dy[b, y, x, co] · W[i, j, ci, co]   where h + top = y·sy + i, w + left = x·sx + j
  *
  * Insert sy−1 / sx−1 zeros between dy's rows / columns, pad by (fh−1−top, fw−1−left), and correlate with W
- * flipped in space and transposed to [fh, fw, Co, Ci]: a stride-1 'valid' convolution whose output is dx.
+ * flipped in space and transposed to [fh, fw, Co, Ci]: a stride-1 'valid' convolution whose output is dx. With
+ * stride 1 there is nothing to insert, and the convolution pads dy itself.
  * Padding larger than the filter (only reachable with explicit padding) falls back to tfjs's kernel.
  */
 import { backend_util, Conv2DBackpropInput, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs';
@@ -32,20 +33,27 @@ export function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): Ten
     return pointwiseInputGrad(backend, dy, filter, inputShape);
   }
   const [, H, W] = inputShape;
-  // Rows of the zero-inserted, padded dy: the convolution must produce exactly H rows.
-  const padH = H + fh - 1;
-  const padW = W + fw - 1;
   return withTemps(backend, (temp) => {
-    const dyPad = temp(dilateAndPad(backend, dy, [sy, sx], fh - 1 - top, fw - 1 - left, padH, padW));
     const flipped = temp(callKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] }));
     const wT = temp(callKernel(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] })); // [fh, fw, Co, Ci]
-    return callKernel(backend, 'Conv2D', { x: dyPad, filter: wT }, {
-      strides: [1, 1],
-      pad: 'valid',
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-      dimRoundingMode: undefined,
-    } as never);
+    const conv = (x: TensorInfo, pad: unknown) =>
+      callKernel(backend, 'Conv2D', { x, filter: wT }, {
+        strides: [1, 1],
+        pad,
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+        dimRoundingMode: undefined,
+      } as never);
+    // Stride 1: nothing to insert; the convolution pads dy itself (no padded copy) to give exactly H x W outputs.
+    const [, OH, OW] = dy.shape;
+    const [padTop, padLeft] = [fh - 1 - top, fw - 1 - left];
+    const [padBottom, padRight] = [H + fh - 1 - OH - padTop, W + fw - 1 - OW - padLeft];
+    if (sy === 1 && sx === 1 && padBottom >= 0 && padRight >= 0) {
+      return conv(dy, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]]);
+    }
+    // Rows of the zero-inserted, padded dy: the convolution must produce exactly H rows.
+    const dyPad = temp(dilateAndPad(backend, dy, [sy, sx], padTop, padLeft, H + fh - 1, W + fw - 1));
+    return conv(dyPad, 'valid');
   });
 }
 

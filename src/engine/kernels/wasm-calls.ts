@@ -5,6 +5,7 @@
  * kernels; it keeps composites out of the autodiff tape and out of tensor counts.
  */
 import { getKernel, type KernelConfig, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+import { simdKernels } from '../simd/simd.ts';
 
 /** The subset of tfjs-backend-wasm's BackendWasm that composites use. */
 export interface WasmBackend {
@@ -85,22 +86,7 @@ export function dilateAndPad(
   outW: number,
 ): TensorInfo {
   const [B, H, W, C] = x.shape;
-  const [sy, sx] = strides;
   const out = backend.makeOutput([B, outH, outW, C], 'float32');
-  const o = heapF32(backend, out);
-  o.fill(0);
-  const src = heapF32(backend, x);
-  for (let b = 0; b < B; b++) {
-    for (let y = 0; y < H; y++) {
-      const oy = padTop + y * sy;
-      if (oy < 0 || oy >= outH) continue;
-      for (let xx = 0; xx < W; xx++) {
-        const ox = padLeft + xx * sx;
-        if (ox < 0 || ox >= outW) continue;
-        const from = ((b * H + y) * W + xx) * C;
-        o.set(src.subarray(from, from + C), ((b * outH + oy) * outW + ox) * C);
-      }
-    }
-  }
+  simdKernels().dilate_pad(heapOffset(backend, x), heapOffset(backend, out), B, H, W, C, strides[0], strides[1], padTop, padLeft, outH, outW);
   return out;
 }

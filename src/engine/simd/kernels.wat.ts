@@ -59,6 +59,35 @@ const overRowsAndChannels = (vector: string, scalar: string) => `
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rnext)))`;
 
+
+// Copy $cb bytes (a pixel's channels) from $src to $dst, 16 at a time then 4 at a time; $cb16 = $cb rounded down to 16.
+const COPY_LOCALS = '(local $k i32) (local $cb i32) (local $cb16 i32)';
+const setPixelBytes = (C: string) => `
+    (local.set $cb (i32.shl (local.get ${C}) (i32.const 2)))
+    (local.set $cb16 (i32.and (local.get $cb) (i32.const -16)))`;
+const copyPixel = (dst: string, src: string) => `
+            (local.set $k (i32.const 0))
+            (block $cdone (loop $cnext
+              (br_if $cdone (i32.ge_u (local.get $k) (local.get $cb16)))
+              (v128.store align=4 (i32.add ${dst} (local.get $k)) (v128.load align=4 (i32.add ${src} (local.get $k))))
+              (local.set $k (i32.add (local.get $k) (i32.const 16)))
+              (br $cnext)))
+            (block $sdone (loop $snext
+              (br_if $sdone (i32.ge_u (local.get $k) (local.get $cb)))
+              (f32.store (i32.add ${dst} (local.get $k)) (f32.load (i32.add ${src} (local.get $k))))
+              (local.set $k (i32.add (local.get $k) (i32.const 4)))
+              (br $snext)))`;
+/** A counted loop: for (var = 0; var < limit; var++) body. Labels are derived from the variable's name. */
+const forRange = (v: string, limit: string, body: string) => `
+    (local.set ${v} (i32.const 0))
+    (block ${v}_done (loop ${v}_next
+      (br_if ${v}_done (i32.ge_u (local.get ${v}) ${limit}))${body}
+      (local.set ${v} (i32.add (local.get ${v}) (i32.const 1)))
+      (br ${v}_next)))`;
+const get = (v: string) => `(local.get ${v})`;
+const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
+const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
+
 export const kernelsWat = (sharedMemory: boolean) => String.raw`
 (module
   ${sharedMemory ? '(import "env" "memory" (memory 1 65536 shared))' : '(import "env" "memory" (memory 0))'}
@@ -218,5 +247,204 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
                   (f32.mul (f32.load ${channel('$k1')}) (f32.load ${at('$pa')}))
                   (f32.mul (f32.load ${channel('$k2')}) (f32.sub (f32.load ${at('$pb')}) (f32.load ${channel('$m')}))))
                 (f32.load ${channel('$k0')})))`)})
+
+  ;; Zero-insert and pad NHWC: out[b, padTop + y·sy, padLeft + x·sx, c] = x[b, y, x, c], zeros elsewhere; rows and
+  ;; columns that fall outside [outH, outW] are dropped.
+  (func (export "dilate_pad")
+    (param $x i32) (param $out i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $sy i32) (param $sx i32) (param $padTop i32) (param $padLeft i32) (param $outH i32) (param $outW i32)
+    ${COPY_LOCALS} (local $b i32) (local $y i32) (local $xx i32) (local $oy i32) (local $ox i32)
+    ${setPixelBytes('$C')}
+    (memory.fill (local.get $out) (i32.const 0) ${mul(mul(mul(get('$B'), get('$outH')), get('$outW')), get('$cb'))})
+    ${forRange('$b', get('$B'), forRange('$y', get('$H'), `
+        (local.set $oy ${add(get('$padTop'), mul(get('$y'), get('$sy')))})
+        (if (i32.lt_u (local.get $oy) (local.get $outH)) (then
+          ${forRange('$xx', get('$W'), `
+            (local.set $ox ${add(get('$padLeft'), mul(get('$xx'), get('$sx')))})
+            (if (i32.lt_u (local.get $ox) (local.get $outW)) (then
+              ${copyPixel(
+                add(get('$out'), mul(add(mul(add(mul(get('$b'), get('$outH')), get('$oy')), get('$outW')), get('$ox')), get('$cb'))),
+                add(get('$x'), mul(add(mul(add(mul(get('$b'), get('$H')), get('$y')), get('$W')), get('$xx')), get('$cb'))))}))`)}))`))})
+
+  ;; im2col, transposed: row (tap i, tap j, channel c), column p = output pixel (b, oy, ox) of the N = B·OH·OW:
+  ;; out[(i·fw + j)·C + c, p] = x[b, oy·sy + i·dh − top, ox·sx + j·dw − left, c], or 0 outside x.
+  ;; Pixels go in blocks of 64 (their source addresses in a table at $scratch; pixels outside x point at C zeros
+  ;; stored after the table), channels 4 at a time: 4 pixels x 4 channels are loaded, transposed in registers and
+  ;; stored as 4 rows — sequential writes, and the block's input stays in cache across channel groups.
+  (func (export "im2col_t")
+    (param $x i32) (param $out i32) (param $scratch i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $OH i32) (param $OW i32) (param $fh i32) (param $fw i32) (param $sy i32) (param $sx i32)
+    (param $dh i32) (param $dw i32) (param $top i32) (param $left i32)
+    (local $N i32) (local $rowBytes i32) (local $zero i32) (local $i i32) (local $j i32) (local $rowBase i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $p0 i32) (local $nblk i32) (local $nq4 i32) (local $q i32)
+    (local $c i32) (local $k i32) (local $iy i32) (local $ix i32) (local $dst i32) (local $c4 i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $N ${mul(mul(get('$B'), get('$OH')), get('$OW'))})
+    (local.set $rowBytes (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $zero (i32.add (local.get $scratch) (i32.const 256)))
+    (local.set $c4 (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2)))
+    ${forRange('$i', get('$fh'), forRange('$j', get('$fw'), `
+      (local.set $rowBase (i32.add (local.get $out) ${mul(mul(add(mul(get('$i'), get('$fw')), get('$j')), get('$C')), get('$rowBytes'))}))
+      (local.set $b (i32.const 0)) (local.set $oy (i32.const 0)) (local.set $ox (i32.const 0))
+      (local.set $p0 (i32.const 0))
+      (block $blocks_done (loop $blocks_next
+        (br_if $blocks_done (i32.ge_u (local.get $p0) (local.get $N)))
+        (local.set $nblk (select (i32.const 64) (i32.sub (local.get $N) (local.get $p0)) (i32.ge_u (i32.sub (local.get $N) (local.get $p0)) (i32.const 64))))
+        (local.set $nq4 (i32.and (local.get $nblk) (i32.const -4)))
+        ;; The block's source addresses.
+        ${forRange('$q', get('$nblk'), `
+          (local.set $iy (i32.sub ${add(mul(get('$oy'), get('$sy')), mul(get('$i'), get('$dh')))} (local.get $top)))
+          (local.set $ix (i32.sub ${add(mul(get('$ox'), get('$sx')), mul(get('$j'), get('$dw')))} (local.get $left)))
+          (i32.store (i32.add (local.get $scratch) (i32.shl (local.get $q) (i32.const 2)))
+            (select
+              (i32.add (local.get $x) (i32.shl ${mul(add(mul(add(mul(get('$b'), get('$H')), get('$iy')), get('$W')), get('$ix')), get('$C'))} (i32.const 2)))
+              (local.get $zero)
+              (i32.and (i32.lt_u (local.get $iy) (local.get $H)) (i32.lt_u (local.get $ix) (local.get $W)))))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (if (i32.ge_u (local.get $ox) (local.get $OW)) (then
+            (local.set $ox (i32.const 0))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (if (i32.ge_u (local.get $oy) (local.get $OH)) (then
+              (local.set $oy (i32.const 0))
+              (local.set $b (i32.add (local.get $b) (i32.const 1)))))))`)}
+        ;; Four channels at a time (c counts bytes): 4x4 transposes, then the block's last pixels one by one.
+        (local.set $c (i32.const 0))
+        (block $cg_done (loop $cg_next
+          (br_if $cg_done (i32.ge_u (local.get $c) (local.get $c4)))
+          ;; dst = row c of this tap, column p0: rowBase + (c/4)·4·rowBytes... c is in bytes: (c/4)·rowBytes
+          (local.set $dst (i32.add (local.get $rowBase) (i32.add ${mul(`(i32.shr_u (local.get $c) (i32.const 2))`, get('$rowBytes'))} (i32.shl (local.get $p0) (i32.const 2)))))
+          (local.set $q (i32.const 0))
+          (block $q_done (loop $q_next
+            (br_if $q_done (i32.ge_u (local.get $q) (local.get $nq4)))
+            (local.set $k (i32.add (local.get $scratch) (i32.shl (local.get $q) (i32.const 2))))
+            (local.set $v0 (v128.load align=4 (i32.add (i32.load (local.get $k)) (local.get $c))))
+            (local.set $v1 (v128.load align=4 (i32.add (i32.load offset=4 (local.get $k)) (local.get $c))))
+            (local.set $v2 (v128.load align=4 (i32.add (i32.load offset=8 (local.get $k)) (local.get $c))))
+            (local.set $v3 (v128.load align=4 (i32.add (i32.load offset=12 (local.get $k)) (local.get $c))))
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
+            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
+            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
+            (local.set $k (i32.add (local.get $dst) (i32.shl (local.get $q) (i32.const 2))))
+            (v128.store align=4 (local.get $k) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+            (local.set $k (i32.add (local.get $k) (local.get $rowBytes)))
+            (v128.store align=4 (local.get $k) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+            (local.set $k (i32.add (local.get $k) (local.get $rowBytes)))
+            (v128.store align=4 (local.get $k) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+            (local.set $k (i32.add (local.get $k) (local.get $rowBytes)))
+            (v128.store align=4 (local.get $k) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $q (i32.add (local.get $q) (i32.const 4)))
+            (br $q_next)))
+          (block $qt_done (loop $qt_next
+            (br_if $qt_done (i32.ge_u (local.get $q) (local.get $nblk)))
+            (local.set $k (i32.add (i32.load (i32.add (local.get $scratch) (i32.shl (local.get $q) (i32.const 2)))) (local.get $c)))
+            (local.set $v0 (v128.load align=4 (local.get $k)))
+            (local.set $k (i32.add (local.get $dst) (i32.shl (local.get $q) (i32.const 2))))
+            (f32.store (local.get $k) (f32x4.extract_lane 0 (local.get $v0)))
+            (local.set $k (i32.add (local.get $k) (local.get $rowBytes)))
+            (f32.store (local.get $k) (f32x4.extract_lane 1 (local.get $v0)))
+            (local.set $k (i32.add (local.get $k) (local.get $rowBytes)))
+            (f32.store (local.get $k) (f32x4.extract_lane 2 (local.get $v0)))
+            (local.set $k (i32.add (local.get $k) (local.get $rowBytes)))
+            (f32.store (local.get $k) (f32x4.extract_lane 3 (local.get $v0)))
+            (local.set $q (i32.add (local.get $q) (i32.const 1)))
+            (br $qt_next)))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br $cg_next)))
+        ;; The last C mod 4 channels, one row at a time.
+        (block $ct_done (loop $ct_next
+          (br_if $ct_done (i32.ge_u (local.get $c) (i32.shl (local.get $C) (i32.const 2))))
+          (local.set $dst (i32.add (local.get $rowBase) (i32.add ${mul(`(i32.shr_u (local.get $c) (i32.const 2))`, get('$rowBytes'))} (i32.shl (local.get $p0) (i32.const 2)))))
+          ${forRange('$q', get('$nblk'), `
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $q) (i32.const 2)))
+              (f32.load (i32.add (i32.load (i32.add (local.get $scratch) (i32.shl (local.get $q) (i32.const 2)))) (local.get $c))))`)}
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $ct_next)))
+        (local.set $p0 (i32.add (local.get $p0) (local.get $nblk)))
+        (br $blocks_next)))`))})
+
+  ;; MaxPoolGrad, NHWC: each output window's arg-max (the first maximum in row-major order, as tfjs's cpu backend
+  ;; finds it; NaNs never win) gets dy added at that input position; dx is zero elsewhere. Four channels at a time.
+  (func (export "max_pool_grad")
+    (param $x i32) (param $dy i32) (param $dx i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $OH i32) (param $OW i32) (param $fh i32) (param $fw i32) (param $sy i32) (param $sx i32) (param $top i32) (param $left i32)
+    (local $cb i32) (local $c4 i32) (local $b i32) (local $oy i32) (local $ox i32) (local $y i32) (local $xx i32)
+    (local $y0 i32) (local $x0 i32) (local $yS i32) (local $yE i32) (local $xS i32) (local $xE i32)
+    (local $c i32) (local $a i32) (local $k i32) (local $idx i32) (local $dyp i32)
+    (local $best v128) (local $at v128) (local $v v128) (local $m v128) (local $bs f32) (local $as i32) (local $vs f32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $c4 (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2)))
+    (memory.fill (local.get $dx) (i32.const 0) ${mul(mul(mul(get('$B'), get('$H')), get('$W')), get('$cb'))})
+    ${forRange('$b', get('$B'), forRange('$oy', get('$OH'), `
+      (local.set $y0 (i32.sub (i32.mul (local.get $oy) (local.get $sy)) (local.get $top)))
+      (local.set $yS (select (i32.const 0) (local.get $y0) (i32.lt_s (local.get $y0) (i32.const 0))))
+      (local.set $yE (i32.add (local.get $y0) (local.get $fh)))
+      (local.set $yE (select (local.get $H) (local.get $yE) (i32.gt_s (local.get $yE) (local.get $H))))
+      ${forRange('$ox', get('$OW'), `
+        (local.set $x0 (i32.sub (i32.mul (local.get $ox) (local.get $sx)) (local.get $left)))
+        (local.set $xS (select (i32.const 0) (local.get $x0) (i32.lt_s (local.get $x0) (i32.const 0))))
+        (local.set $xE (i32.add (local.get $x0) (local.get $fw)))
+        (local.set $xE (select (local.get $W) (local.get $xE) (i32.gt_s (local.get $xE) (local.get $W))))
+        (local.set $dyp (i32.add (local.get $dy) ${mul(add(mul(add(mul(get('$b'), get('$OH')), get('$oy')), get('$OW')), get('$ox')), get('$cb'))}))
+        (local.set $c (i32.const 0))
+        (block $cv_done (loop $cv_next
+          (br_if $cv_done (i32.ge_u (local.get $c) (local.get $c4)))
+          (local.set $best (f32x4.splat (f32.const -inf)))
+          (local.set $at (i32x4.splat (i32.const -1)))
+          (local.set $y (local.get $yS))
+          (block $wy_done (loop $wy_next
+            (br_if $wy_done (i32.ge_s (local.get $y) (local.get $yE)))
+            (local.set $xx (local.get $xS))
+            (block $wx_done (loop $wx_next
+              (br_if $wx_done (i32.ge_s (local.get $xx) (local.get $xE)))
+              (local.set $a (i32.add ${mul(add(mul(add(mul(get('$b'), get('$H')), get('$y')), get('$W')), get('$xx')), get('$cb'))} (local.get $c)))
+              (local.set $v (v128.load align=4 (i32.add (local.get $x) (local.get $a))))
+              (local.set $m (f32x4.gt (local.get $v) (local.get $best)))
+              (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+              (local.set $at (v128.bitselect (i32x4.add (i32x4.splat (local.get $a)) (v128.const i32x4 0 4 8 12)) (local.get $at) (local.get $m)))
+              (local.set $xx (i32.add (local.get $xx) (i32.const 1)))
+              (br $wx_next)))
+            (local.set $y (i32.add (local.get $y) (i32.const 1)))
+            (br $wy_next)))
+              (local.set $idx (i32x4.extract_lane 0 (local.get $at)))
+              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
+                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
+                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=0 (i32.add (local.get $dyp) (local.get $c)))))))
+              (local.set $idx (i32x4.extract_lane 1 (local.get $at)))
+              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
+                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
+                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=4 (i32.add (local.get $dyp) (local.get $c)))))))
+              (local.set $idx (i32x4.extract_lane 2 (local.get $at)))
+              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
+                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
+                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=8 (i32.add (local.get $dyp) (local.get $c)))))))
+              (local.set $idx (i32x4.extract_lane 3 (local.get $at)))
+              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
+                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
+                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=12 (i32.add (local.get $dyp) (local.get $c)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br $cv_next)))
+        (block $cs_done (loop $cs_next
+          (br_if $cs_done (i32.ge_u (local.get $c) (local.get $cb)))
+          (local.set $bs (f32.const -inf))
+          (local.set $as (i32.const -1))
+          (local.set $y (local.get $yS))
+          (block $sy_done (loop $sy_next
+            (br_if $sy_done (i32.ge_s (local.get $y) (local.get $yE)))
+            (local.set $xx (local.get $xS))
+            (block $sx_done (loop $sx_next
+              (br_if $sx_done (i32.ge_s (local.get $xx) (local.get $xE)))
+              (local.set $a (i32.add ${mul(add(mul(add(mul(get('$b'), get('$H')), get('$y')), get('$W')), get('$xx')), get('$cb'))} (local.get $c)))
+              (local.set $vs (f32.load (i32.add (local.get $x) (local.get $a))))
+              (if (f32.gt (local.get $vs) (local.get $bs)) (then (local.set $bs (local.get $vs)) (local.set $as (local.get $a))))
+              (local.set $xx (i32.add (local.get $xx) (i32.const 1)))
+              (br $sx_next)))
+            (local.set $y (i32.add (local.get $y) (i32.const 1)))
+            (br $sy_next)))
+          (if (i32.ge_s (local.get $as) (i32.const 0)) (then
+            (local.set $k (i32.add (local.get $dx) (local.get $as)))
+            (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load (i32.add (local.get $dyp) (local.get $c)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $cs_next)))`)}`))})
 )
 `;

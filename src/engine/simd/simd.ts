@@ -13,6 +13,12 @@ export interface SimdKernels {
   bn_sums(x: number, rows: number, C: number, center: number, acc: number, square: number): void;
   bn_grad_sums(dy: number, x: number, rows: number, C: number, mean: number, accDy: number, accDyX: number): void;
   affine3(a: number, b: number, rows: number, C: number, k1: number, k2: number, m: number, k0: number, out: number): void;
+  im2col_t(x: number, out: number, scratch: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
+    fh: number, fw: number, sy: number, sx: number, dh: number, dw: number, top: number, left: number): void;
+  max_pool_grad(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
+    fh: number, fw: number, sy: number, sx: number, top: number, left: number): void;
+  dilate_pad(x: number, out: number, B: number, H: number, W: number, C: number,
+    sy: number, sx: number, padTop: number, padLeft: number, outH: number, outW: number): void;
 }
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
@@ -22,7 +28,7 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<void>
   if (loaded?.memory === memory) return;
   const wabt = await wabtInit();
   const shared = memory.buffer instanceof SharedArrayBuffer;
-  const features = { simd: true, threads: shared };
+  const features = { simd: true, threads: shared, bulk_memory: true };
   const parsed = wabt.parseWat('convlens-kernels.wat', kernelsWat(shared), features);
   try {
     parsed.resolveNames();
