@@ -54,6 +54,7 @@ const convCases: ConvCase[] = [
   { x: [3, 10, 9, 9], f: [3, 3], co: 7, stride: 1, pad: 'same' }, // channels 4 at a time plus a tail
   { x: [2, 11, 9, 16], f: [3, 3], co: 8, stride: 2, pad: 'valid' },
   { x: [2, 9, 9, 8], f: [2, 3], co: 5, stride: 1, pad: EXPLICIT },
+  { x: [3, 7, 6, 5], f: [1, 1], co: 30, stride: 1, pad: 'same' }, // a widening 1x1: x is the packed operand
 ];
 
 function convOut(c: ConvCase): Shape4 {
@@ -73,6 +74,8 @@ const depthwiseCases: DepthwiseCase[] = [
   { x: [2, 12, 11, 2], f: [3, 3], m: 1, stride: 1, dilation: 2, pad: 'same' },
   { x: [3, 13, 12, 2], f: [3, 2], m: 2, stride: 1, dilation: 2, pad: 'valid' },
   { x: [2, 10, 10, 3], f: [3, 3], m: 1, stride: 2, dilation: 1, pad: [[0, 0], [1, 1], [0, 1], [0, 0]] },
+  { x: [3, 10, 9, 9], f: [3, 3], m: 1, stride: 1, dilation: 1, pad: 'same' }, // 4 + 4 + 1 channels
+  { x: [2, 12, 12, 8], f: [5, 5], m: 1, stride: 2, dilation: 1, pad: 'same' },
 ];
 
 function depthwiseOut(c: DepthwiseCase): Shape4 {
@@ -179,17 +182,22 @@ describe('wasm kernels match the cpu backend', () => {
   });
 
   it('Conv2DBackpropFilter sums im2col chunks when the batch does not fit one buffer', async () => {
-    const c: ConvCase = { x: [5, 9, 10, 6], f: [3, 3], co: 4, stride: 1, pad: 'same' };
-    const fn = run('Conv2DBackpropFilter', { x: random(c.x), dy: random(convOut(c)) }, {
-      strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: [...c.f, c.x[3], c.co],
-    });
     const budget = im2colBudget.floats;
-    im2colBudget.floats = 2 * 9 * 10 * 54; // two images per chunk: chunks of 2, 2 and 1
-    try {
-      const { cpu, wasm } = await onBoth(fn);
-      expect(relError(wasm, cpu)).toBeLessThan(TOL);
-    } finally {
-      im2colBudget.floats = budget;
+    // Two images per chunk, chunks of 2, 2 and 1: a 3x3 convolution (im2col of x) and a widening 1x1 (dyᵀ).
+    for (const [c, perImage] of [
+      [{ x: [5, 9, 10, 6], f: [3, 3], co: 4, stride: 1, pad: 'same' }, 9 * 10 * 54],
+      [{ x: [5, 6, 7, 3], f: [1, 1], co: 9, stride: 1, pad: 'valid' }, 6 * 7 * 9],
+    ] as [ConvCase, number][]) {
+      const fn = run('Conv2DBackpropFilter', { x: random(c.x), dy: random(convOut(c)) }, {
+        strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: [...c.f, c.x[3], c.co],
+      });
+      im2colBudget.floats = 2 * perImage;
+      try {
+        const { cpu, wasm } = await onBoth(fn);
+        expect(relError(wasm, cpu)).toBeLessThan(TOL);
+      } finally {
+        im2colBudget.floats = budget;
+      }
     }
   });
 

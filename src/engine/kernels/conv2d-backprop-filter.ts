@@ -5,7 +5,8 @@
  *
  * Measured on the GAP CNN's layers (batch 32, 1 thread) against the previous composite (one convolution with dy as
  * a 64x64 filter): 3x3 64→64 at 8x8 7.2 → 5.0 ms, 32→64 4.5 → 2.6, 16→32 at 16x16 5.7 → 3.3, 8→16 at 32x32
- * 6.9 → 4.6; 3→8 at 64x64 7.9 → 8.7 (three channels leave the transposing im2col nothing to vectorise).
+ * 6.9 → 4.6; 3→8 at 64x64 7.9 → 8.7 (three channels leave the transposing im2col nothing to vectorise). 1x1
+ * convolutions take the same path: their im2col is the transpose xᵀ, done 4x4 in registers.
  */
 import { backend_util, Conv2DBackpropFilter, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs';
 import { simdKernels } from '../simd/simd.ts';
@@ -24,12 +25,6 @@ export function conv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): Te
   const info = backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast',
   );
-  const { filterHeight: fh, filterWidth: fw, strideHeight: sy, strideWidth: sx } = info;
-  const { top, left } = info.padInfo;
-
-  if (fh === 1 && fw === 1 && sy === 1 && sx === 1 && top === 0 && left === 0) {
-    return pointwiseFilterGrad(backend, x, dy, filterShape);
-  }
   return im2colFilterGrad(backend, x, dy, filterShape, info);
 }
 
@@ -38,8 +33,10 @@ export const im2colBudget = { floats: 1 << 24 };
 
 /**
  * dW [fh·fw·Ci, Co] = colsᵀ [fh·fw·Ci, N] · dy [N, Co] with N = B·OH·OW and colsᵀ the transposed im2col of x (a
- * SIMD kernel): one matrix product with a long inner dimension and dy, which needs no transpose, as XNNPACK's packed
- * operand. Batches whose columns would not fit im2colBudget are summed chunk by chunk, in a fixed order.
+ * SIMD kernel): one matrix product with a long inner dimension, dy as XNNPACK's packed operand. XNNPACK packs that
+ * operand anew on every call, which costs more than the SIMD transpose; so a 1x1 convolution that widens (Co > Ci,
+ * MobileNet's expansions) packs x instead: dWᵀ [Co, Ci] = dyᵀ [Co, N] · x [N, Ci], then a small transpose. Batches
+ * whose columns would not fit im2colBudget are summed chunk by chunk, in a fixed order.
  */
 function im2colFilterGrad(
   backend: KernelArgs['backend'], x: TensorInfo, dy: TensorInfo, filterShape: number[], info: backend_util.Conv2DInfo,
@@ -47,42 +44,41 @@ function im2colFilterGrad(
   const [B, H, W, Ci] = x.shape;
   const [fh, fw, , Co] = filterShape;
   const { strideHeight: sy, strideWidth: sx, dilationHeight: dh, dilationWidth: dw, outHeight: OH, outWidth: OW } = info;
+  const { top, left } = info.padInfo;
   const K = fh * fw * Ci;
-  const chunk = Math.max(1, Math.min(B, Math.floor(im2colBudget.floats / (OH * OW * K))));
+  const widening = fh === 1 && fw === 1 && sy === 1 && sx === 1 && top === 0 && left === 0 && Co > Ci;
+  const chunk = Math.max(1, Math.min(B, Math.floor(im2colBudget.floats / (OH * OW * (widening ? Co : K)))));
   return withTemps(backend, (temp) => {
     // im2col_t's scratch: a table of 64 source addresses, then one pixel of zeros (what padding reads).
-    const scratch = temp(backend.makeOutput([64 + Ci], 'float32'));
+    const scratch = temp(backend.makeOutput([64 + Math.max(Ci, Co)], 'float32'));
     heapF32(backend, scratch).fill(0);
+    const at = (t: TensorInfo) => heapOffset(backend, t);
+    /** [rows, cols] at byte offset `from` → a new [1, cols, rows] tensor. */
+    const transpose = (from: number, rows: number, cols: number) => {
+      const out = temp(backend.makeOutput([1, cols, rows], 'float32'));
+      simdKernels().im2col_t(from, at(out), at(scratch), 1, rows, 1, cols, rows, 1, 1, 1, 1, 1, 1, 1, 0, 0);
+      return out;
+    };
     let sum: TensorInfo | undefined;
     for (let b0 = 0; b0 < B; b0 += chunk) {
       const nb = Math.min(chunk, B - b0);
       const n = nb * OH * OW;
-      const colsT = temp(backend.makeOutput([1, K, n], 'float32'));
-      simdKernels().im2col_t(
-        heapOffset(backend, x) + b0 * H * W * Ci * 4, heapOffset(backend, colsT), heapOffset(backend, scratch),
-        nb, H, W, Ci, OH, OW, fh, fw, sy, sx, dh, dw, info.padInfo.top, info.padInfo.left,
-      );
-      const dyPart = nb === B ? dy : temp(callKernel(backend, 'Slice', { x: dy }, { begin: [b0, 0, 0, 0], size: [nb, -1, -1, -1] }));
-      const dy2 = temp(callKernel(backend, 'Reshape', { x: dyPart }, { shape: [1, n, Co] }));
-      const part = temp(callKernel(backend, 'BatchMatMul', { a: colsT, b: dy2 }, { transposeA: false, transposeB: false }));
+      let part: TensorInfo;
+      if (widening) {
+        const dyT = transpose(at(dy) + b0 * OH * OW * Co * 4, n, Co);
+        const xPart = nb === B ? x : temp(callKernel(backend, 'Slice', { x }, { begin: [b0, 0, 0, 0], size: [nb, -1, -1, -1] }));
+        const x2 = temp(callKernel(backend, 'Reshape', { x: xPart }, { shape: [1, n, Ci] }));
+        part = temp(callKernel(backend, 'BatchMatMul', { a: dyT, b: x2 }, { transposeA: false, transposeB: false }));
+      } else {
+        const colsT = temp(backend.makeOutput([1, K, n], 'float32'));
+        simdKernels().im2col_t(at(x) + b0 * H * W * Ci * 4, at(colsT), at(scratch), nb, H, W, Ci, OH, OW, fh, fw, sy, sx, dh, dw, top, left);
+        const dyPart = nb === B ? dy : temp(callKernel(backend, 'Slice', { x: dy }, { begin: [b0, 0, 0, 0], size: [nb, -1, -1, -1] }));
+        const dy2 = temp(callKernel(backend, 'Reshape', { x: dyPart }, { shape: [1, n, Co] }));
+        part = temp(callKernel(backend, 'BatchMatMul', { a: colsT, b: dy2 }, { transposeA: false, transposeB: false }));
+      }
       sum = sum ? temp(callKernel(backend, 'Add', { a: sum, b: part })) : part;
     }
-    return callKernel(backend, 'Reshape', { x: sum! }, { shape: filterShape });
-  });
-}
-
-/**
- * 1x1 stride-1 convolutions (MobileNet's expand and project layers) are matrix products:
- * dW [Ci, Co] = xᵀ [Ci, N] · dy [N, Co] with N = B·H·W.
- */
-function pointwiseFilterGrad(backend: KernelArgs['backend'], x: TensorInfo, dy: TensorInfo, filterShape: number[]): TensorInfo {
-  const [B, H, W, Ci] = x.shape;
-  const Co = dy.shape[3];
-  return withTemps(backend, (temp) => {
-    const x2 = temp(callKernel(backend, 'Reshape', { x }, { shape: [1, B * H * W, Ci] }));
-    const xT = temp(callKernel(backend, 'Transpose', { x: x2 }, { perm: [0, 2, 1] }));
-    const dy2 = temp(callKernel(backend, 'Reshape', { x: dy }, { shape: [1, B * H * W, Co] }));
-    const dW = temp(callKernel(backend, 'BatchMatMul', { a: xT, b: dy2 }, { transposeA: false, transposeB: false }));
+    const dW = widening ? transpose(at(sum!), Co, Ci) : sum!;
     return callKernel(backend, 'Reshape', { x: dW }, { shape: filterShape });
   });
 }

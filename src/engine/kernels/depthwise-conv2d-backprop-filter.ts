@@ -10,7 +10,8 @@
 import {
   backend_util, DepthwiseConv2dNativeBackpropFilter, type KernelConfig, type TensorInfo,
 } from '@tensorflow/tfjs';
-import { callKernel, type KernelArgs, withTemps } from './wasm-calls.ts';
+import { simdKernels } from '../simd/simd.ts';
+import { callKernel, heapOffset, type KernelArgs, withTemps } from './wasm-calls.ts';
 
 export function depthwiseConv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const { x, dy } = inputs;
@@ -32,6 +33,12 @@ export function depthwiseConv2dBackpropFilter({ inputs, attrs, backend }: Kernel
   }
   const { top, left } = info.padInfo;
   const [B, H, W] = x.shape;
+  if (M === 1) {
+    const dW = backend.makeOutput(filterShape, 'float32');
+    const at = (t: TensorInfo) => heapOffset(backend, t);
+    simdKernels().dw_filter_grad(at(x), at(dy), at(dW), B, H, W, C, oh, ow, fh, fw, sy, sx, dh, dw, top, left);
+    return dW;
+  }
   const bottom = Math.max(0, (oh - 1) * sy + eh - H - top);
   const right = Math.max(0, (ow - 1) * sx + ew - W - left);
   return withTemps(backend, (temp) => {

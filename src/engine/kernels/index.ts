@@ -6,6 +6,7 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '
 import { adamConfig } from './adam.ts';
 import { batchNormTrainConfig, batchNormTrainGradConfig, registerBatchNormTrainGradient } from './batch-norm-train.ts';
 import { patchBatchNormalization } from '../batch-norm.ts';
+import { patchConv2D } from '../conv-layer.ts';
 import { batchMatMulConfig } from './batch-mat-mul.ts';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
@@ -55,5 +56,6 @@ export function registerWasmKernels(): void {
   registerMaskGradients();
   registerBatchNormTrainGradient();
   patchBatchNormalization();
+  patchConv2D();
   registered = true;
 }

@@ -446,5 +446,71 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
             (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load (i32.add (local.get $dyp) (local.get $c)))))))
           (local.set $c (i32.add (local.get $c) (i32.const 4)))
           (br $cs_next)))`)}`))})
+
+  ;; Depthwise convolution's filter gradient (channel multiplier 1), NHWC:
+  ;; out[i, j, c] = Σ_{b, oy, ox} x[b, oy·sy + i·dh − top, ox·sx + j·dw − left, c] · dy[b, oy, ox, c].
+  ;; For each input row and tap, the output row's pixels inside x are swept with four channels in one register, and
+  ;; the row's sum is added to out: fixed order, bit-for-bit repeatable.
+  (func (export "dw_filter_grad")
+    (param $x i32) (param $dy i32) (param $out i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $OH i32) (param $OW i32) (param $fh i32) (param $fw i32) (param $sy i32) (param $sx i32)
+    (param $dh i32) (param $dw i32) (param $top i32) (param $left i32)
+    (local $cb i32) (local $c4 i32) (local $b i32) (local $oy i32) (local $i i32) (local $j i32) (local $iy i32)
+    (local $oxS i32) (local $oxE i32) (local $ox i32) (local $c i32) (local $xp i32) (local $dyp i32) (local $xstep i32)
+    (local $o i32) (local $acc v128) (local $accs f32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $c4 (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2)))
+    (local.set $xstep (i32.mul (local.get $sx) (local.get $cb)))
+    (memory.fill (local.get $out) (i32.const 0) ${mul(mul(get('$fh'), get('$fw')), get('$cb'))})
+    ${forRange('$b', get('$B'), forRange('$oy', get('$OH'), forRange('$i', get('$fh'), `
+      (local.set $iy (i32.sub ${add(mul(get('$oy'), get('$sy')), mul(get('$i'), get('$dh')))} (local.get $top)))
+      (if (i32.lt_u (local.get $iy) (local.get $H)) (then
+        ${forRange('$j', get('$fw'), `
+          ;; The output columns whose input column ox·sx + j·dw − left lies in [0, W).
+          (local.set $oxS (i32.const 0))
+          (block $s_done (loop $s_next
+            (br_if $s_done (i32.ge_s (i32.sub ${add(mul(get('$oxS'), get('$sx')), mul(get('$j'), get('$dw')))} (local.get $left)) (i32.const 0)))
+            (local.set $oxS (i32.add (local.get $oxS) (i32.const 1)))
+            (br $s_next)))
+          (local.set $oxE (local.get $OW))
+          (block $e_done (loop $e_next
+            (br_if $e_done (i32.le_s (local.get $oxE) (local.get $oxS)))
+            (br_if $e_done (i32.lt_s (i32.sub ${add(mul(`(i32.sub (local.get $oxE) (i32.const 1))`, get('$sx')), mul(get('$j'), get('$dw')))} (local.get $left)) (local.get $W)))
+            (local.set $oxE (i32.sub (local.get $oxE) (i32.const 1)))
+            (br $e_next)))
+          (local.set $o (i32.add (local.get $out) ${mul(add(mul(get('$i'), get('$fw')), get('$j')), get('$cb'))}))
+          (local.set $c (i32.const 0))
+          (block $cv_done (loop $cv_next
+            (br_if $cv_done (i32.ge_u (local.get $c) (local.get $c4)))
+            (local.set $acc (v128.const f32x4 0 0 0 0))
+            (local.set $xp (i32.add (local.get $x) (i32.add ${mul(add(mul(add(mul(get('$b'), get('$H')), get('$iy')), get('$W')), `(i32.sub ${add(mul(get('$oxS'), get('$sx')), mul(get('$j'), get('$dw')))} (local.get $left))`), get('$cb'))} (local.get $c))))
+            (local.set $dyp (i32.add (local.get $dy) (i32.add ${mul(add(mul(add(mul(get('$b'), get('$OH')), get('$oy')), get('$OW')), get('$oxS')), get('$cb'))} (local.get $c))))
+            (local.set $ox (local.get $oxS))
+            (block $x_done (loop $x_next
+              (br_if $x_done (i32.ge_s (local.get $ox) (local.get $oxE)))
+              (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (v128.load align=4 (local.get $xp)) (v128.load align=4 (local.get $dyp)))))
+              (local.set $xp (i32.add (local.get $xp) (local.get $xstep)))
+              (local.set $dyp (i32.add (local.get $dyp) (local.get $cb)))
+              (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+              (br $x_next)))
+            (v128.store align=4 (i32.add (local.get $o) (local.get $c)) (f32x4.add (v128.load align=4 (i32.add (local.get $o) (local.get $c))) (local.get $acc)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cv_next)))
+          (block $cs_done (loop $cs_next
+            (br_if $cs_done (i32.ge_u (local.get $c) (local.get $cb)))
+            (local.set $accs (f32.const 0))
+            (local.set $xp (i32.add (local.get $x) (i32.add ${mul(add(mul(add(mul(get('$b'), get('$H')), get('$iy')), get('$W')), `(i32.sub ${add(mul(get('$oxS'), get('$sx')), mul(get('$j'), get('$dw')))} (local.get $left))`), get('$cb'))} (local.get $c))))
+            (local.set $dyp (i32.add (local.get $dy) (i32.add ${mul(add(mul(add(mul(get('$b'), get('$OH')), get('$oy')), get('$OW')), get('$oxS')), get('$cb'))} (local.get $c))))
+            (local.set $ox (local.get $oxS))
+            (block $xs_done (loop $xs_next
+              (br_if $xs_done (i32.ge_s (local.get $ox) (local.get $oxE)))
+              (local.set $accs (f32.add (local.get $accs) (f32.mul (f32.load (local.get $xp)) (f32.load (local.get $dyp)))))
+              (local.set $xp (i32.add (local.get $xp) (local.get $xstep)))
+              (local.set $dyp (i32.add (local.get $dyp) (local.get $cb)))
+              (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+              (br $xs_next)))
+            (f32.store (i32.add (local.get $o) (local.get $c)) (f32.add (f32.load (i32.add (local.get $o) (local.get $c))) (local.get $accs)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $cs_next)))`)}))`)))})
 )
 `;

@@ -17,6 +17,8 @@ export interface SimdKernels {
     fh: number, fw: number, sy: number, sx: number, dh: number, dw: number, top: number, left: number): void;
   max_pool_grad(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
     fh: number, fw: number, sy: number, sx: number, top: number, left: number): void;
+  dw_filter_grad(x: number, dy: number, out: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
+    fh: number, fw: number, sy: number, sx: number, dh: number, dw: number, top: number, left: number): void;
   dilate_pad(x: number, out: number, B: number, H: number, W: number, C: number,
     sy: number, sx: number, padTop: number, padLeft: number, outH: number, outW: number): void;
 }
