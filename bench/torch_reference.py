@@ -5,7 +5,7 @@ Models (NHWC in convlens, NCHW here; same layers, widths and parameter counts as
   mobilenetv2-0.35-64  MobileNetV2 alpha 0.35 at 64x64 with convlens's transfer head
                   (GAP, BN, dropout 0.5, dense 128, BN, ReLU, dense, BN, softmax), 5 classes
   mobilenetv2-1.0-224  MobileNetV2 alpha 1.0 at 224x224 with the ImageNet top (1000 classes)
-Training: batch 32, Adam (lr 1e-3), cross-entropy, random inputs; images/s as the median of 3 blocks after a
+Training: batch 32, Adam (lr 1e-3), cross-entropy, random inputs; images/s as the median of 5 blocks after a
 warm-up. Inference: batch 32, no grad, eval mode. Grad-CAM per image (224 model): one forward + backward to the
 last conv block with batch 8. Prints one JSON object. Usage: python3 bench/torch_reference.py --threads 2 [--quick]
 """
@@ -17,6 +17,9 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+# Timed blocks per measurement (the same as scripts/bench-convnets.ts).
+TIMED_BLOCKS = 5
 
 
 def make_divisible(v, divisor=8):
@@ -156,13 +159,13 @@ def main():
     out = {'torch': torch.__version__, 'threads': torch.get_num_threads()}
     gap = GapCnn()
     out['gap-cnn'] = {'params': sum(p.numel() for p in gap.parameters()),
-                      'train_img_per_s': train_rate(gap, 64, 5, 3, steps), 'infer_img_per_s': infer_rate(gap, 64, 3, steps)}
+                      'train_img_per_s': train_rate(gap, 64, 5, TIMED_BLOCKS, steps), 'infer_img_per_s': infer_rate(gap, 64, TIMED_BLOCKS, steps)}
     small = MobileNetV2(0.35, 5, 'transfer')
     out['mobilenetv2-0.35-64'] = {'params': sum(p.numel() for p in small.parameters()),
-                                  'train_img_per_s': train_rate(small, 64, 5, 3, steps), 'infer_img_per_s': infer_rate(small, 64, 3, steps)}
+                                  'train_img_per_s': train_rate(small, 64, 5, TIMED_BLOCKS, steps), 'infer_img_per_s': infer_rate(small, 64, TIMED_BLOCKS, steps)}
     big = MobileNetV2(1.0, 1000, 'imagenet')
     out['mobilenetv2-1.0-224'] = {'params': sum(p.numel() for p in big.parameters()),
-                                  'infer_img_per_s': infer_rate(big, 224, 3, 1 if a.quick else 2), 'gradcam_ms_per_img': gradcam_ms(big, 3)}
+                                  'infer_img_per_s': infer_rate(big, 224, TIMED_BLOCKS, 1 if a.quick else 2), 'gradcam_ms_per_img': gradcam_ms(big, TIMED_BLOCKS)}
     print(json.dumps(out))
 
 

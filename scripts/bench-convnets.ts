@@ -1,7 +1,8 @@
 /**
  * The convnets section of `npm run bench` (issue 14): the GAP CNN and MobileNetV2 α0.35 at 64x64 (training at batch
  * 32 through convlens's own training loop and Adam, inference at batch 32) and MobileNetV2 1.0 at 224x224
- * (inference at batch 32 and Grad-CAM per image at batch 8), random inputs, medians of 3 blocks after a warm-up.
+ * (inference at batch 32 and Grad-CAM per image at batch 8), random inputs, medians of 5 blocks after a warm-up
+ * (PyTorch's 2-thread rates here move ±25 % from block to block).
  * `--profile` adds a per-kernel profile of one training step of each small model. When Debian's python3-torch is
  * present, bench/torch_reference.py runs the same models in PyTorch (2 threads) in the same run, and the ratios
  * convlens / PyTorch are printed and kept in results.json.
@@ -31,6 +32,9 @@ export interface ConvnetResult {
   ratio?: { train?: number; infer?: number; gradcam?: number };
 }
 
+/** Timed blocks per measurement, on both sides. */
+const BLOCKS = 5;
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function randomImages(count: number, side: number, classes: number) {
@@ -45,7 +49,7 @@ function trainRate(model: tf.LayersModel, steps: number): number {
   const data = randomImages(32 * steps, model.inputs[0].shape[1] as number, model.outputs[0].shape[1] as number);
   fit(model, data, { epochs: 1, batchSize: 32, seed: 1, maxImages: 96 }); // warm-up
   const rates: number[] = [];
-  for (let block = 0; block < 3; block++) {
+  for (let block = 0; block < BLOCKS; block++) {
     const t0 = performance.now();
     fit(model, data, { epochs: 1, batchSize: 32, seed: 2 + block });
     rates.push(data.count / ((performance.now() - t0) / 1000));
@@ -65,7 +69,7 @@ function inferRate(model: tf.LayersModel, steps: number): number {
   };
   once();
   const rates: number[] = [];
-  for (let block = 0; block < 3; block++) {
+  for (let block = 0; block < BLOCKS; block++) {
     const t0 = performance.now();
     once();
     rates.push((32 * steps) / ((performance.now() - t0) / 1000));
@@ -84,7 +88,7 @@ function gradcamMs(model: tf.LayersModel): number {
   };
   once();
   const t: number[] = [];
-  for (let block = 0; block < 3; block++) {
+  for (let block = 0; block < BLOCKS; block++) {
     const t0 = performance.now();
     once();
     t.push((performance.now() - t0) / 8);

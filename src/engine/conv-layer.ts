@@ -1,11 +1,13 @@
 /**
- * Keras's Conv2D layer in training on the wasm engine through tfjs's plain (unfused) ops: conv2d, bias add,
- * activation. tfjs-layers calls `tf.fused.conv2d`, whose custom gradient computes the input gradient and the filter
- * gradient together, so a model's first convolution also pays for the gradient of its input images, which nothing
- * uses (GAP CNN: 12 of ~200 ms per step at 64x64x3). The plain ops' gradients are taken only where the tape needs
- * them. Outputs are the same ops in the same order as tfjs's own unfused path (`fused.conv2d` itself falls back to
- * it under a gradient tape with a non-linear activation). Inference, channels-first data and other backends keep
- * tfjs's code.
+ * Keras's Conv2D layer under a gradient tape on the wasm engine, through tfjs's plain (unfused) ops: conv2d, bias
+ * add, activation. tfjs-layers calls `tf.fused.conv2d`, whose custom gradient always computes the input gradient and
+ * the filter gradient together. So in training a model's first convolution pays for the gradient of its input
+ * images, which nothing uses (GAP CNN: 12 of ~200 ms per step at 64x64x3), and every gradient-based explanation
+ * (saliency, Grad-CAM, integrated gradients, feature visualization: gradients for the input or a layer, never the
+ * weights) pays for the gradient of every convolution's filter. The plain ops' gradients are taken only where the
+ * tape needs them. Outputs are the same ops in the same order as tfjs's own unfused path (`fused.conv2d` itself
+ * falls back to it under a tape when the activation is not linear). Without a tape (inference), with channels-first
+ * data and on other backends tfjs's code runs.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -24,14 +26,14 @@ type Call = (this: ConvLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<st
 
 let patched = false;
 
-/** Route Conv2D's training call through the unfused ops on wasm (idempotent). */
+/** Route Conv2D's calls under a gradient tape through the unfused ops on wasm (idempotent). */
 export function patchConv2D(): void {
   if (patched) return;
   const proto = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })) as { call: Call };
   const original = proto.call;
   proto.call = function (this: ConvLayer, inputs, kwargs) {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    if (!kwargs?.training || this.rank !== 2 || this.dataFormat !== 'channelsLast' || this.padding === 'causal' || x.rank !== 4 || tf.getBackend() !== 'wasm') {
+    if (tf.engine().state.gradientDepth === 0 || this.rank !== 2 || this.dataFormat !== 'channelsLast' || this.padding === 'causal' || x.rank !== 4 || tf.getBackend() !== 'wasm') {
       return original.call(this, inputs, kwargs);
     }
     return tf.tidy(() => {
