@@ -227,6 +227,33 @@ describe('wasm kernels match the cpu backend', () => {
     expect(relError(wasm, cpu)).toBe(0);
   });
 
+  const bnCases = [
+    { x: [4, 5, 6, 8], offset: true, scale: true },
+    { x: [3, 4, 4, 5], offset: true, scale: true }, // one SIMD step and a scalar tail
+    { x: [16, 12], offset: false, scale: true }, // a dense head's batch norm
+    { x: [2, 3, 3, 3], offset: true, scale: false },
+    { x: [2, 7, 7, 6], offset: false, scale: false, paramShape: [1, 1, 1, 6] },
+  ];
+  it.each(bnCases)('FusedBatchNorm (inference) %j', async (c) => {
+    const C = c.x[c.x.length - 1];
+    const shape = c.paramShape ?? [C];
+    const variance = random(shape);
+    variance.values.forEach((v, i) => { variance.values[i] = v * v + 0.01; });
+    const inputs: Record<string, { values: Float32Array; shape: number[] }> = { x: random(c.x), mean: random(shape), variance };
+    if (c.offset) inputs.offset = random(shape);
+    if (c.scale) inputs.scale = random(shape);
+    const { cpu, wasm } = await onBoth(run('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 }));
+    expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  it('FusedBatchNorm passes infinities and NaNs through as tfjs does', async () => {
+    const x = { values: Float32Array.from([Infinity, -Infinity, NaN, 1, 2, 3, 4, 5]), shape: [2, 4] };
+    const p = (v: number[]) => ({ values: Float32Array.from(v), shape: [4] });
+    const { cpu, wasm } = await onBoth(run('FusedBatchNorm', { x, mean: p([0, 1, 2, 3]), variance: p([1, 2, 3, 4]), offset: p([0, 0, 1, 1]), scale: p([1, -2, 1, 0.5]) }, { varianceEpsilon: 1e-3 }));
+    expect([...wasm.slice(0, 3)]).toEqual([...cpu.slice(0, 3)]);
+    expect(relError(wasm.slice(3), cpu.slice(3))).toBeLessThan(TOL);
+  });
+
   it('Tile keeps int32 and bool values', async () => {
     await useBackend('wasm');
     const ints = tf.tidy(() => Array.from(tf.tile(tf.tensor2d([[1, -2]], [1, 2], 'int32'), [2, 2]).dataSync()));
@@ -293,7 +320,7 @@ describe('wasm kernels match the cpu backend', () => {
   it('covers every registered convlens kernel', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity', 'Slice',
-      'ConvlensMaskGrad', 'ConvlensAdam', 'ConvlensBatchNormTrain', 'ConvlensBatchNormTrainGrad']; // fused.test.ts, batch-norm.test.ts
+      'ConvlensMaskGrad', 'ConvlensAdam', 'ConvlensBatchNormTrain', 'ConvlensBatchNormTrainGrad', 'FusedBatchNorm']; // fused.test.ts, batch-norm.test.ts
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 

@@ -4,6 +4,7 @@
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs';
 import { adamConfig } from './adam.ts';
+import { fusedBatchNormConfig } from './batch-norm-infer.ts';
 import { batchNormTrainConfig, batchNormTrainGradConfig, registerBatchNormTrainGradient } from './batch-norm-train.ts';
 import { patchBatchNormalization } from '../batch-norm.ts';
 import { patchConv2D } from '../conv-layer.ts';
@@ -37,6 +38,7 @@ export const wasmKernels: readonly KernelConfig[] = [
   adamConfig,
   batchNormTrainConfig,
   batchNormTrainGradConfig,
+  fusedBatchNormConfig,
 ];
 
 let registered = false;

@@ -512,5 +512,19 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
             (f32.store (i32.add (local.get $o) (local.get $c)) (f32.add (f32.load (i32.add (local.get $o) (local.get $c))) (local.get $accs)))
             (local.set $c (i32.add (local.get $c) (i32.const 4)))
             (br $cs_next)))`)}))`)))})
+
+  ;; Batch norm in inference: out[r, c] = k[c] · (x[r, c] − m[c]) + k0[c], with k = γ / sqrt(σ² + ε), k0 = β.
+  (func (export "bn_infer")
+    (param $px i32) (param $rows i32) (param $C i32) (param $k i32) (param $m i32) (param $k0 i32) (param $out i32)
+    ${ROW_LOCALS}
+    ${overRowsAndChannels(`
+            (v128.store align=4 ${at('$out')}
+              (f32x4.add
+                (f32x4.mul (v128.load align=4 ${channel('$k')}) (f32x4.sub (v128.load align=4 ${at('$px')}) (v128.load align=4 ${channel('$m')})))
+                (v128.load align=4 ${channel('$k0')})))`, `
+            (f32.store ${at('$out')}
+              (f32.add
+                (f32.mul (f32.load ${channel('$k')}) (f32.sub (f32.load ${at('$px')}) (f32.load ${channel('$m')})))
+                (f32.load ${channel('$k0')})))`)})
 )
 `;

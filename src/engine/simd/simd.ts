@@ -13,6 +13,7 @@ export interface SimdKernels {
   bn_sums(x: number, rows: number, C: number, center: number, acc: number, square: number): void;
   bn_grad_sums(dy: number, x: number, rows: number, C: number, mean: number, accDy: number, accDyX: number): void;
   affine3(a: number, b: number, rows: number, C: number, k1: number, k2: number, m: number, k0: number, out: number): void;
+  bn_infer(x: number, rows: number, C: number, k: number, m: number, k0: number, out: number): void;
   im2col_t(x: number, out: number, scratch: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
     fh: number, fw: number, sy: number, sx: number, dh: number, dw: number, top: number, left: number): void;
   max_pool_grad(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, OH: number, OW: number,
