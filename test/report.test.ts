@@ -57,6 +57,7 @@ describe.runIf(existsSync(DEBIAN_FASHION_MNIST))('npm run report', () => {
     expect(manifest.models.map((m: { slug: string }) => m.slug)).toEqual(MODELS);
     const mobilenet = manifest.models[2];
     expect(mobilenet.layers.length).toBeGreaterThan(150);
+    expect(mobilenet.evaluation.testAccuracy).toBeGreaterThanOrEqual(0.9); // trained within the default report's budget
     expect(mobilenet.samples[0].attributions).toHaveLength(ATTRIBUTION_METHODS.length);
     expect(mobilenet.samples[0].attributions[0].extras).toHaveProperty('pointingHit');
     expect(readFileSync(join(out, 'models/mobilenetv2-shapes/layers/block-16-depthwise/index.html'), 'utf8')).toContain('DepthwiseConv2D');
