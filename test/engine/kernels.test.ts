@@ -254,6 +254,27 @@ describe('wasm kernels match the cpu backend', () => {
     expect(relError(wasm.slice(3), cpu.slice(3))).toBeLessThan(TOL);
   });
 
+  const gatherCases = [
+    { x: [6, 8, 8, 3], indices: [5, 0, 0, 3, 2], axis: 0, batchDims: 0 }, // occlusion: images by sample
+    { x: [7, 4, 5], indices: [1, 1, 6], axis: 0, batchDims: 0 }, // short slices
+    { x: [3, 9, 4], indices: [8, 0, 2, 2], axis: 1, batchDims: 0 },
+    { x: [4, 6], indices: [5, 0, 3], axis: -1, batchDims: 0 }, // slices of one element
+    { x: [3, 5, 2], indices: [[4, 0], [1, 1], [2, 3]], axis: 1, batchDims: 1 },
+  ];
+  it.each(gatherCases)('GatherV2 %j', async (c) => {
+    const x = random(c.x);
+    const fn = () => tf.gather(t(x), tf.tensor(c.indices, undefined, 'int32'), c.axis, c.batchDims);
+    const { cpu, wasm } = await onBoth(fn);
+    expect(relError(wasm, cpu)).toBe(0);
+  });
+
+  it('GatherV2 keeps int32 and bool values and rejects an index outside the axis', async () => {
+    await useBackend('wasm');
+    expect(await tf.gather(tf.tensor([[7, -2], [2147483647, 4]], undefined, 'int32'), [1, 0, 1]).array()).toEqual([[2147483647, 4], [7, -2], [2147483647, 4]]);
+    expect(await tf.gather(tf.tensor([true, false, true], undefined, 'bool'), [1, 2]).array()).toEqual([0, 1]);
+    expect(() => tf.gather(tf.zeros([3, 2]), [0, 3])).toThrow(/index value 3 is not in \[0, 2\]/);
+  });
+
   it('Tile keeps int32 and bool values', async () => {
     await useBackend('wasm');
     const ints = tf.tidy(() => Array.from(tf.tile(tf.tensor2d([[1, -2]], [1, 2], 'int32'), [2, 2]).dataSync()));
@@ -320,7 +341,7 @@ describe('wasm kernels match the cpu backend', () => {
   it('covers every registered convlens kernel', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity', 'Slice',
-      'ConvlensMaskGrad', 'ConvlensAdam', 'ConvlensBatchNormTrain', 'ConvlensBatchNormTrainGrad', 'FusedBatchNorm']; // fused.test.ts, batch-norm.test.ts
+      'ConvlensMaskGrad', 'ConvlensAdam', 'ConvlensBatchNormTrain', 'ConvlensBatchNormTrainGrad', 'FusedBatchNorm', 'GatherV2']; // fused.test.ts, batch-norm.test.ts
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 

@@ -13,6 +13,7 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
+import { gatherV2Config } from './gather.ts';
 import { identityConfig } from './identity.ts';
 import { maskGradConfig, registerMaskGradients } from './mask-grad.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
@@ -39,6 +40,7 @@ export const wasmKernels: readonly KernelConfig[] = [
   batchNormTrainConfig,
   batchNormTrainGradConfig,
   fusedBatchNormConfig,
+  gatherV2Config,
 ];
 
 let registered = false;
