@@ -64,24 +64,40 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
   let scale = 0;
   for (let i = 0; i < out.length; i++) scale = Math.max(scale, Math.abs(out[i]));
   const omega = 1.85;
+  // Each hole's in-image neighbours (element offsets of pixel p's channel 0) and weights, in NEIGHBOURS' order, and
+  // their weight sum, summed in the same order: the sweeps below do the arithmetic of the plain loop over NEIGHBOURS.
+  const start = new Int32Array(holes.length + 1);
+  const nbOffset = new Int32Array(holes.length * NEIGHBOURS.length);
+  const nbWeight = new Float64Array(holes.length * NEIGHBOURS.length);
+  const wsums = new Float64Array(holes.length);
+  let n = 0;
+  holes.forEach((p, h) => {
+    const y = Math.floor(p / W);
+    const x = p % W;
+    let wsum = 0;
+    for (const [dy, dx, w] of NEIGHBOURS) {
+      const yy = y + dy;
+      const xx = x + dx;
+      if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+      nbOffset[n] = (yy * W + xx) * C;
+      nbWeight[n++] = w;
+      wsum += w;
+    }
+    start[h + 1] = n;
+    wsums[h] = wsum;
+  });
   for (let it = 0; it < iterations; it++) {
     let moved = 0;
-    for (const p of holes) {
-      const y = Math.floor(p / W);
-      const x = p % W;
+    for (let h = 0; h < holes.length; h++) {
+      const base = holes[h] * C;
+      const from = start[h];
+      const to = start[h + 1];
+      const wsum = wsums[h];
       for (let c = 0; c < C; c++) {
         let s = 0;
-        let wsum = 0;
-        for (const [dy, dx, w] of NEIGHBOURS) {
-          const yy = y + dy;
-          const xx = x + dx;
-          if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-          s += w * out[(yy * W + xx) * C + c];
-          wsum += w;
-        }
-        const target = s / wsum;
-        const i = p * C + c;
-        const next = out[i] + omega * (target - out[i]);
+        for (let k = from; k < to; k++) s += nbWeight[k] * out[nbOffset[k] + c];
+        const i = base + c;
+        const next = out[i] + omega * (s / wsum - out[i]);
         moved = Math.max(moved, Math.abs(next - out[i]));
         out[i] = next;
       }
