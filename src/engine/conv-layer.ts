@@ -38,7 +38,7 @@ export function patchConv2D(): void {
     }
     return tf.tidy(() => {
       const dilations = (typeof this.dilationRate === 'number' ? [this.dilationRate, this.dilationRate] : this.dilationRate) as [number, number];
-      let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, this.kernel.read() as tf.Tensor4D, this.strides as [number, number], this.padding, 'NHWC', dilations);
+      let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, this.kernel.read() as tf.Tensor4D, this.strides as [number, number], this.padding as 'valid' | 'same', 'NHWC', dilations);
       if (this.bias) y = tf.add(y, this.bias.read());
       return this.activation ? this.activation.apply(y) : y;
     });

@@ -35,22 +35,22 @@ async function run() {
   const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
   const loss = (training: boolean) => () => tf.sum(tf.square(m.apply(x, { training }) as tf.Tensor)) as tf.Scalar;
   // tf.profile returns the engine's one profile object, refilled by the next call: count before profiling again.
-  const count = (info: tf.ProfileInfo, name: string) => info.kernels.filter((k) => k.name === name).length;
-  let weightGrads: Float32Array[] = [];
+  const count = (info: Awaited<ReturnType<typeof tf.profile>>, name: string) => info.kernels.filter((k) => k.name === name).length;
+  let weightGrads: ArrayLike<number>[] = [];
   const train = await tf.profile(() => {
     const { value, grads } = tf.variableGrads(loss(true), vars);
-    weightGrads = vars.map((v) => grads[v.name].dataSync() as Float32Array);
+    weightGrads = vars.map((v) => grads[v.name].dataSync());
     tf.dispose([value, ...Object.values(grads)]);
   });
   const trainInput = count(train, 'Conv2DBackpropInput');
   const trainFilter = count(train, 'Conv2DBackpropFilter');
-  let inputGrad = new Float32Array();
+  let inputGrad: ArrayLike<number> = [];
   const explain = await tf.profile(() => {
     const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.square(m.apply(xx, { training: false }) as tf.Tensor)))(x);
-    inputGrad = g.dataSync() as Float32Array;
+    inputGrad = g.dataSync();
     g.dispose();
   });
-  const output = (m.predict(x) as tf.Tensor).dataSync() as Float32Array;
+  const output = (m.predict(x) as tf.Tensor).dataSync();
   const kernels = {
     trainInput, trainFilter, explainInput: count(explain, 'Conv2DBackpropInput'), explainFilter: count(explain, 'Conv2DBackpropFilter'),
   };
