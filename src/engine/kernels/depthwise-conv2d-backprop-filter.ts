@@ -1,9 +1,11 @@
 /**
- * DepthwiseConv2dNativeBackpropFilter for wasm (missing in tfjs-backend-wasm), as one XNNPACK depthwise conv.
+ * DepthwiseConv2dNativeBackpropFilter for wasm (missing in tfjs-backend-wasm).
  *
  * dW[i, j, c, m] = Σ_{b, y, x} xpad[b, y·sy + i·dh, x·sx + j·dw, c] · dy[b, y, x, c·M + m]
  *
- * Fold the batch into the channels: X' = xpad as [1, H', W', B·C] and F' = dy as a filter [OH, OW, B·C, M].
+ * Channel multiplier 1 (MobileNet's): one SIMD pass (simd/kernels.wat.ts `dw_filter_grad`), 44.7 → 5.0 ms per
+ * MobileNetV2 α0.35 training step against the composite below. Other multipliers, as one XNNPACK depthwise conv:
+ * fold the batch into the channels: X' = xpad as [1, H', W', B·C] and F' = dy as a filter [OH, OW, B·C, M].
  * A depthwise convolution of X' with F' — stride = the forward dilation, dilation = the forward stride —
  * gives out[0, i, j, (b·C + c)·M + m]; summing over b yields dW.
  */

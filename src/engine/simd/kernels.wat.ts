@@ -311,7 +311,7 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
         (local.set $c (i32.const 0))
         (block $cg_done (loop $cg_next
           (br_if $cg_done (i32.ge_u (local.get $c) (local.get $c4)))
-          ;; dst = row c of this tap, column p0: rowBase + (c/4)·4·rowBytes... c is in bytes: (c/4)·rowBytes
+          ;; dst = this tap's row for channel c (c counts bytes, so the row is c/4), at column p0.
           (local.set $dst (i32.add (local.get $rowBase) (i32.add ${mul(`(i32.shr_u (local.get $c) (i32.const 2))`, get('$rowBytes'))} (i32.shl (local.get $p0) (i32.const 2)))))
           (local.set $q (i32.const 0))
           (block $q_done (loop $q_next
