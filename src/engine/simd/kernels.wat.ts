@@ -88,6 +88,13 @@ const get = (v: string) => `(local.get ${v})`;
 const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
 const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
 
+/** max_pool_grad: for each of the 4 lanes whose window had a maximum, dx[at] += dy (lane l's dy is at byte 4·l). */
+const maxPoolLanes = [0, 1, 2, 3].map((l) => `
+              (local.set $idx (i32x4.extract_lane ${l} (local.get $at)))
+              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
+                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
+                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=${4 * l} (i32.add (local.get $dyp) (local.get $c)))))))`).join('');
+
 export const kernelsWat = (sharedMemory: boolean) => String.raw`
 (module
   ${sharedMemory ? '(import "env" "memory" (memory 1 65536 shared))' : '(import "env" "memory" (memory 0))'}
@@ -405,23 +412,7 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
               (local.set $xx (i32.add (local.get $xx) (i32.const 1)))
               (br $wx_next)))
             (local.set $y (i32.add (local.get $y) (i32.const 1)))
-            (br $wy_next)))
-              (local.set $idx (i32x4.extract_lane 0 (local.get $at)))
-              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
-                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
-                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=0 (i32.add (local.get $dyp) (local.get $c)))))))
-              (local.set $idx (i32x4.extract_lane 1 (local.get $at)))
-              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
-                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
-                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=4 (i32.add (local.get $dyp) (local.get $c)))))))
-              (local.set $idx (i32x4.extract_lane 2 (local.get $at)))
-              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
-                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
-                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=8 (i32.add (local.get $dyp) (local.get $c)))))))
-              (local.set $idx (i32x4.extract_lane 3 (local.get $at)))
-              (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
-                (local.set $k (i32.add (local.get $dx) (local.get $idx)))
-                (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=12 (i32.add (local.get $dyp) (local.get $c)))))))
+            (br $wy_next)))${maxPoolLanes}
           (local.set $c (i32.add (local.get $c) (i32.const 16)))
           (br $cv_next)))
         (block $cs_done (loop $cs_next
