@@ -8,8 +8,8 @@
  * - Colours are decorrelated: the three parametrised channels are mixed by the square root of ImageNet's colour
  *   covariance (Lucid's `color_correlation_svd_sqrt`) and squashed by a sigmoid into [0, 1], then into the model's
  *   units through the dataset's scaling (per channel, BGR when the model takes BGR).
- * - Transformation robustness at every step: pad, random scale, random rotation (three shears, each a batch of
- *   per-row interpolation matrices) and a random crop back to the input size (jitter).
+ * - Transformation robustness at every step: pad, random scale, random rotation (three shears, each a
+ *   linear-interpolation shift per row or column) and a random crop back to the input size (jitter).
  * - Adam on the spectrum (Lucid's default optimiser, at twice its rate); a diversity term (negative mean cosine similarity
  *   of the target layer's Gram matrices across the images of one channel) when several images per objective are
  *   asked for.
@@ -95,40 +95,68 @@ export function spectrumToImage(re: tf.Tensor, im: tf.Tensor, FH: { re: tf.Tenso
   return tf.transpose(tf.reshape(img, [H, N, C, W]), [1, 0, 3, 2]) as tf.Tensor4D; // [N, H, W, C]
 }
 
-/** [rows, n, n] linear-interpolation matrices shifting row r by shift(r) pixels (zeros outside). */
-function shiftMatrices(rows: number, n: number, shift: (r: number) => number): tf.Tensor3D {
-  const m = new Float32Array(rows * n * n);
-  for (let r = 0; r < rows; r++) {
-    const s = shift(r);
-    for (let i = 0; i < n; i++) {
-      const src = i - s;
-      const i0 = Math.floor(src);
-      const f = src - i0;
-      if (i0 >= 0 && i0 < n) m[(r * n + i) * n + i0] += 1 - f;
-      if (f > 0 && i0 + 1 >= 0 && i0 + 1 < n) m[(r * n + i) * n + i0 + 1] += f;
+/**
+ * Linear-interpolation shifts along one axis of [N, H, W, C] data, line by line: along W (`axis` 2) row y moves by
+ * shift(y), along H (`axis` 1) column x by shift(x); zeros come in at the edges. A shift s is an integer part
+ * k = ⌊−s⌋ and a fraction f = −s − k: out[i] = (1 − f) · in[i + k] + f · in[i + k + 1]. `adjoint` applies the
+ * transposed map (in[i + k] += (1 − f) · out[i], in[i + k + 1] += f · out[i]): the gradient of the forward one.
+ * Two multiplies per element instead of a dense n × n interpolation matrix per line.
+ */
+function shiftLines(src: Float32Array, shape: number[], axis: 1 | 2, shift: (line: number) => number, adjoint: boolean): Float32Array {
+  const [N, H, W, C] = shape;
+  const out = new Float32Array(src.length);
+  const n = axis === 2 ? W : H;
+  const step = axis === 2 ? C : W * C;
+  const lines = axis === 2 ? H : W;
+  for (let l = 0; l < lines; l++) {
+    const s = shift(l);
+    const k = Math.floor(-s);
+    const f = -s - k;
+    const g = 1 - f;
+    // Output positions i whose sources i + k (weight g) and i + k + 1 (weight f) fall inside [0, n).
+    for (let b = 0; b < N; b++) {
+      const lineBase = axis === 2 ? (b * H + l) * W * C : b * H * W * C + l * C;
+      for (let c = 0; c < C; c++) {
+        const base = lineBase + c;
+        for (let i = 0; i < n; i++) {
+          const j = i + k;
+          const at = base + i * step;
+          if (!adjoint) {
+            let v = 0;
+            if (j >= 0 && j < n) v += g * src[base + j * step];
+            if (f > 0 && j + 1 >= 0 && j + 1 < n) v += f * src[base + (j + 1) * step];
+            out[at] = v;
+          } else {
+            const d = src[at];
+            if (j >= 0 && j < n) out[base + j * step] += g * d;
+            if (f > 0 && j + 1 >= 0 && j + 1 < n) out[base + (j + 1) * step] += f * d;
+          }
+        }
+      }
     }
   }
-  return tf.tensor3d(m, [rows, n, n]);
+  return out;
 }
 
-/** Rotation by θ about the centre as three shears (Paeth 1986): x-shear −tan(θ/2), y-shear sin θ, x-shear −tan(θ/2). */
+/**
+ * Rotation by θ about the centre as three shears (Paeth 1986): x-shear −tan(θ/2), y-shear sin θ, x-shear −tan(θ/2),
+ * each a linear-interpolation shift per line; the gradient applies the adjoint shears in reverse order.
+ */
 export function rotate(x: tf.Tensor4D, theta: number): tf.Tensor4D {
   if (theta === 0) return x;
-  const [N, H, W, C] = x.shape;
+  const shape = x.shape;
+  const [, H, W] = shape;
   const a = -Math.tan(theta / 2);
   const b = Math.sin(theta);
-  const shearX = (t: tf.Tensor4D, k: number) => {
-    // Row y shifts by k · (y − centre): [H, W, W] × [H, W, N·C].
-    const M = shiftMatrices(H, W, (y) => k * (y - (H - 1) / 2));
-    const v = tf.reshape(tf.transpose(t, [1, 2, 0, 3]), [H, W, N * C]);
-    return tf.transpose(tf.reshape(tf.matMul(M, v), [H, W, N, C]), [2, 0, 1, 3]) as tf.Tensor4D;
-  };
-  const shearY = (t: tf.Tensor4D, k: number) => {
-    const M = shiftMatrices(W, H, (xx) => k * (xx - (W - 1) / 2));
-    const v = tf.reshape(tf.transpose(t, [2, 1, 0, 3]), [W, H, N * C]);
-    return tf.transpose(tf.reshape(tf.matMul(M, v), [W, H, N, C]), [2, 1, 0, 3]) as tf.Tensor4D;
-  };
-  return shearX(shearY(shearX(x, a), b), a);
+  const alongX = (k: number) => (y: number) => k * (y - (H - 1) / 2);
+  const alongY = (k: number) => (xx: number) => k * (xx - (W - 1) / 2);
+  const forward = (v: Float32Array) => shiftLines(shiftLines(shiftLines(v, shape, 2, alongX(a), false), shape, 1, alongY(b), false), shape, 2, alongX(a), false);
+  const backward = (d: Float32Array) => shiftLines(shiftLines(shiftLines(d, shape, 2, alongX(a), true), shape, 1, alongY(b), true), shape, 2, alongX(a), true);
+  const op = tf.customGrad((input: tf.Tensor) => ({
+    value: tf.tensor4d(forward(input.dataSync() as Float32Array), shape),
+    gradFunc: (dy: tf.Tensor) => tf.tensor4d(backward(dy.dataSync() as Float32Array), shape),
+  }));
+  return op(x) as tf.Tensor4D;
 }
 
 /** Pad, random scale, random rotation and a random H x W crop (Lucid's standard transforms, sized to the input). */

@@ -51,6 +51,54 @@ describe('the Fourier parametrisation', () => {
     expect(cx / m).toBeCloseTo(10 + 6 * Math.cos(Math.PI / 6), 0);
   });
 
+  it('rotates as the product of three dense interpolation matrices (float64), and its gradient is their transpose', () => {
+    // Reference: each shear as an explicit n x n matrix per line (row i takes (1 − f) of pixel ⌊i − s⌋ and f of
+    // the next), multiplied out in float64 — the construction the sparse shifts replace.
+    const [N, H, W, C] = [2, 9, 11, 3];
+    const theta = (-7 * Math.PI) / 180;
+    const a = -Math.tan(theta / 2);
+    const b = Math.sin(theta);
+    const shear = (v: Float64Array, along: 'x' | 'y', k: number): Float64Array => {
+      const out = new Float64Array(v.length);
+      const at = (n: number, y: number, x: number, c: number) => ((n * H + y) * W + x) * C + c;
+      const lines = along === 'x' ? H : W;
+      const len = along === 'x' ? W : H;
+      for (let l = 0; l < lines; l++) {
+        const s = k * (l - ((along === 'x' ? H : W) - 1) / 2);
+        const M = Array.from({ length: len }, () => new Float64Array(len));
+        for (let i = 0; i < len; i++) {
+          const i0 = Math.floor(i - s);
+          const f = i - s - i0;
+          if (i0 >= 0 && i0 < len) M[i][i0] += 1 - f;
+          if (f > 0 && i0 + 1 >= 0 && i0 + 1 < len) M[i][i0 + 1] += f;
+        }
+        for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let i = 0; i < len; i++) {
+          let sum = 0;
+          for (let j = 0; j < len; j++) sum += M[i][j] * (along === 'x' ? v[at(n, l, j, c)] : v[at(n, j, l, c)]);
+          out[along === 'x' ? at(n, l, i, c) : at(n, i, l, c)] = sum;
+        }
+      }
+      return out;
+    };
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+    const x = Float32Array.from({ length: N * H * W * C }, rand);
+    const want = shear(shear(shear(Float64Array.from(x), 'x', a), 'y', b), 'x', a);
+    const before = tf.memory().numTensors;
+    const got = tf.tidy(() => rotate(tf.tensor4d(x, [N, H, W, C]), theta).dataSync());
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+    // Dot-product test: ⟨R x, y⟩ = ⟨x, Rᵀ y⟩ with Rᵀ y the gradient of ⟨R x, y⟩ with respect to x.
+    const y = Float32Array.from({ length: x.length }, rand);
+    const grad = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(rotate(t as tf.Tensor4D, theta), tf.tensor4d(y, [N, H, W, C]))))(tf.tensor4d(x, [N, H, W, C])).dataSync());
+    let lhs = 0;
+    let rhs = 0;
+    want.forEach((v, i) => (lhs += v * y[i]));
+    grad.forEach((g, i) => (rhs += g * x[i]));
+    expect(rhs).toBeCloseTo(lhs, 4);
+    expect(grad.some((g) => g !== 0)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('is deterministic for a seed and leaks no tensor; several images per channel differ', () => {
     const m = lenet5({ seed: 3 });
     const before = tf.memory().numTensors;

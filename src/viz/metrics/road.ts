@@ -86,6 +86,9 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
     start[h + 1] = n;
     wsums[h] = wsum;
   });
+  // Channels do not interact: all C of a hole are updated together (the same sums in the same order as one channel
+  // at a time), with the neighbour list read once.
+  const sums = new Float64Array(C);
   for (let it = 0; it < iterations; it++) {
     let moved = 0;
     for (let h = 0; h < holes.length; h++) {
@@ -93,12 +96,37 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
       const from = start[h];
       const to = start[h + 1];
       const wsum = wsums[h];
+      if (C === 3) {
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        for (let k = from; k < to; k++) {
+          const w = nbWeight[k];
+          const o = nbOffset[k];
+          s0 += w * out[o];
+          s1 += w * out[o + 1];
+          s2 += w * out[o + 2];
+        }
+        sums[0] = s0;
+        sums[1] = s1;
+        sums[2] = s2;
+      } else if (C === 1) {
+        let s0 = 0;
+        for (let k = from; k < to; k++) s0 += nbWeight[k] * out[nbOffset[k]];
+        sums[0] = s0;
+      } else {
+        sums.fill(0);
+        for (let k = from; k < to; k++) {
+          const w = nbWeight[k];
+          const o = nbOffset[k];
+          for (let c = 0; c < C; c++) sums[c] += w * out[o + c];
+        }
+      }
       for (let c = 0; c < C; c++) {
-        let s = 0;
-        for (let k = from; k < to; k++) s += nbWeight[k] * out[nbOffset[k] + c];
         const i = base + c;
-        const next = out[i] + omega * (s / wsum - out[i]);
-        moved = Math.max(moved, Math.abs(next - out[i]));
+        const next = out[i] + omega * (sums[c] / wsum - out[i]);
+        const d = Math.abs(next - out[i]);
+        if (d > moved) moved = d;
         out[i] = next;
       }
     }
