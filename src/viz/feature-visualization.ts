@@ -152,10 +152,10 @@ export function rotate(x: tf.Tensor4D, theta: number): tf.Tensor4D {
   const alongY = (k: number) => (xx: number) => k * (xx - (W - 1) / 2);
   const forward = (v: Float32Array) => shiftLines(shiftLines(shiftLines(v, shape, 2, alongX(a), false), shape, 1, alongY(b), false), shape, 2, alongX(a), false);
   const backward = (d: Float32Array) => shiftLines(shiftLines(shiftLines(d, shape, 2, alongX(a), true), shape, 1, alongY(b), true), shape, 2, alongX(a), true);
-  const op = tf.customGrad((input: tf.Tensor) => ({
+  const op = tf.customGrad(((input: tf.Tensor) => ({
     value: tf.tensor4d(forward(input.dataSync() as Float32Array), shape),
     gradFunc: (dy: tf.Tensor) => tf.tensor4d(backward(dy.dataSync() as Float32Array), shape),
-  }));
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x) as tf.Tensor4D;
 }
 
