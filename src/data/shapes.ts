@@ -56,13 +56,23 @@ function outline(kind: ShapeClass): Point[] {
   }
 }
 
-function insidePolygon(x: number, y: number, poly: Point[]): boolean {
-  let inside = false;
+/**
+ * Where the horizontal line at height y crosses the polygon's edges (the even-odd rule's crossings): a point (x, y)
+ * is inside when an odd number of them lie to its right (x < crossing). Computed once per line of samples.
+ */
+function crossings(y: number, poly: Point[]): number[] {
+  const out: number[] = [];
   for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
     const [xi, yi] = poly[i];
     const [xj, yj] = poly[j];
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+    if (yi > y !== yj > y) out.push(((xj - xi) * (y - yi)) / (yj - yi) + xi);
   }
+  return out;
+}
+
+function insideCrossings(x: number, line: number[]): boolean {
+  let inside = false;
+  for (let k = 0; k < line.length; k++) if (x < line[k]) inside = !inside;
   return inside;
 }
 
@@ -116,9 +126,12 @@ export function generateShapes(opts: ShapesOptions): ShapesDataset {
       const sn = Math.sin(rot);
       return [cx + radius * (px * c - py * sn), cy + radius * (px * sn + py * c)];
     });
-    const inside = (x: number, y: number) =>
-      kind === 'circle' ? (x - cx) ** 2 + (y - cy) ** 2 <= radius * radius : insidePolygon(x, y, poly);
+    // Sub-pixel sample i of row y lies on the line y + (i + 0.5) / SS: its edge crossings, once per row.
+    let lines: number[][] = [];
+    const inside = (x: number, i: number, y: number) =>
+      kind === 'circle' ? (x - cx) ** 2 + (y - cy) ** 2 <= radius * radius : insideCrossings(x, lines[i]);
     for (let y = 0; y < size; y++) {
+      if (kind !== 'circle') lines = Array.from({ length: SS }, (_, i) => crossings(y + (i + 0.5) / SS, poly));
       for (let x = 0; x < size; x++) {
         let r = br;
         let g = bg;
@@ -150,7 +163,7 @@ export function generateShapes(opts: ShapesOptions): ShapesDataset {
         let cover = 0;
         const nearObject = Math.abs(x + 0.5 - cx) <= radius + 1 && Math.abs(y + 0.5 - cy) <= radius + 1;
         for (let i = 0; nearObject && i < SS; i++) {
-          for (let j = 0; j < SS; j++) if (inside(x + (j + 0.5) / SS, y + (i + 0.5) / SS)) cover++;
+          for (let j = 0; j < SS; j++) if (inside(x + (j + 0.5) / SS, i, y + (i + 0.5) / SS)) cover++;
         }
         const a = cover / (SS * SS);
         const p = ((s * size + y) * size + x) * 3;

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../../data/batches.ts';
-import { blurImage, pixelOrder, trapezoid } from './faithfulness.ts';
+import { pixelOrder, trapezoid } from './faithfulness.ts';
 
 export interface RoadCurves {
   fractions: number[];
@@ -44,22 +44,16 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
   if (holes.length === 0) return out;
   // Start from a normalised convolution — blur(known pixels) / blur(known mask) — which is already close to the
   // solution inside large holes, where over-relaxation alone would need thousands of sweeps.
-  const known = new Float32Array(H * W * C);
-  const weight = new Float32Array(H * W);
-  for (let p = 0; p < H * W; p++) {
-    if (removed[p]) continue;
-    weight[p] = 1;
-    for (let c = 0; c < C; c++) known[p * C + c] = pixels[p * C + c];
-  }
-  const sigma = Math.max(2, Math.min(H, W) / 8);
-  const num = blurImage(known, H, W, C, sigma);
-  const den = blurImage(weight, H, W, 1, sigma);
+  const start0 = normalizedConvolution(pixels, removed, holes, H, W, C, Math.max(2, Math.min(H, W) / 8));
   for (let c = 0; c < C; c++) {
     let sum = 0;
     let n = 0;
     for (let p = 0; p < H * W; p++) if (!removed[p]) (sum += pixels[p * C + c]), n++;
     const mean = n > 0 ? sum / n : 0;
-    for (const p of holes) out[p * C + c] = den[p] > 1e-6 ? num[p * C + c] / den[p] : mean;
+    holes.forEach((p, h) => {
+      const den = start0[h * (C + 1) + C];
+      out[p * C + c] = den > 1e-6 ? start0[h * (C + 1) + c] / den : mean;
+    });
   }
   let scale = 0;
   for (let i = 0; i < out.length; i++) scale = Math.max(scale, Math.abs(out[i]));
@@ -132,6 +126,47 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
     }
     if (moved <= tolerance * Math.max(scale, 1e-12)) break;
   }
+  return out;
+}
+
+/**
+ * blur(known pixels) and blur(known mask) at the holes only, as [holes, C + 1] float32 values: blurImage's Gaussian
+ * (same taps, same sums, edges held) with the known pixels' channels and the mask blurred together along rows, then
+ * along columns only where a hole needs the value.
+ */
+function normalizedConvolution(pixels: ArrayLike<number>, removed: Uint8Array, holes: number[], H: number, W: number, C: number, sigma: number): Float32Array {
+  const r = Math.ceil(3 * sigma);
+  const k = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const norm = k.reduce((s, v) => s + v, 0);
+  const kernel = Float64Array.from(k, (v) => v / norm);
+  const D = C + 1;
+  // Channels 0…C−1: the pixel where known (0 in holes, as float32); channel C: 1 where known.
+  const known = new Float32Array(H * W * D);
+  for (let p = 0; p < H * W; p++) {
+    if (removed[p]) continue;
+    for (let c = 0; c < C; c++) known[p * D + c] = pixels[p * C + c];
+    known[p * D + C] = 1;
+  }
+  const rows = new Float64Array(H * W * D);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      for (let c = 0; c < D; c++) {
+        let s = 0;
+        for (let i = -r; i <= r; i++) s += kernel[i + r] * known[(y * W + Math.min(W - 1, Math.max(0, x + i))) * D + c];
+        rows[(y * W + x) * D + c] = s;
+      }
+    }
+  }
+  const out = new Float32Array(holes.length * D);
+  holes.forEach((p, h) => {
+    const y = Math.floor(p / W);
+    const x = p % W;
+    for (let c = 0; c < D; c++) {
+      let s = 0;
+      for (let i = -r; i <= r; i++) s += kernel[i + r] * rows[(Math.min(H - 1, Math.max(0, y + i)) * W + x) * D + c];
+      out[h * D + c] = s;
+    }
+  });
   return out;
 }
 
