@@ -232,14 +232,14 @@ export class ReportRun {
       const codes = await Promise.all(runs);
       const failed = codes.map((c, i) => (c === 0 ? 0 : i + 1)).filter((i) => i > 0);
       if (failed.length) throw new Error(`shard ${failed.join(', ')} of ${jobs} stopped (the first error is above); nothing was replaced`);
-      this.mergeInto(dirs, slugs);
+      this.mergeInto(dirs, slugs, true);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
   }
 
-  /** Join shard work dirs: one manifest, every model's assets, combined build info. */
-  mergeInto(dirs: string[], order?: string[]): void {
+  /** Join shard work dirs: one manifest, every model's assets (moved out of `dirs` when `move`), combined build info. */
+  mergeInto(dirs: string[], order?: string[], move = false): void {
     const manifests: Manifest[] = [];
     const infos: BuildInfo[] = [];
     for (const dir of dirs) {
@@ -255,7 +255,20 @@ export class ReportRun {
     mkdirSync(generated, { recursive: true });
     for (const dir of dirs) {
       const from = join(dir, 'public', 'generated');
-      if (existsSync(from)) cpSync(from, generated, { recursive: true });
+      if (!existsSync(from)) continue;
+      // Our own shard folders are moved (one rename per model folder, where the file system allows), a user's
+      // shard work dirs (`convlens merge`) copied.
+      for (const entry of readdirSync(from)) {
+        if (move && !existsSync(join(generated, entry))) {
+          try {
+            renameSync(join(from, entry), join(generated, entry));
+            continue;
+          } catch {
+            // another file system: copy below
+          }
+        }
+        cpSync(join(from, entry), join(generated, entry), { recursive: true });
+      }
     }
     writeManifest(merged, this.paths.manifest);
     const info: BuildInfo = {
