@@ -3,7 +3,7 @@
  * builds (issue: every item runs on a model loaded from model.json).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
@@ -56,7 +56,10 @@ describe('report on a loaded model', () => {
     expect(existsSync(join(out, `models/colour/samples/${report.samples[0].id.replace(/[^a-z0-9]+/g, '-')}/index.html`))).toBe(true);
   });
 
-  it('one model split by sample: --jobs 1, --jobs 2 and compute --shard 1/2, 2/2 + merge give the same report', async () => {
+  it('one model split by sample: --jobs 1, --jobs 2 and compute --shard 1/2, 2/2 + merge give the same report, whatever the threads', async () => {
+    // One process (--jobs 1, or one CI shard) gives XNNPACK every core; parallel processes share them.
+    const threads = (n: number) => new RegExp(`XNNPACK SIMD, ${n} threads?,`);
+    const cores = availableParallelism();
     const tsx = resolve('node_modules/tsx/dist/cli.mjs');
     const model = ['--model', join(dir, 'colour', 'model.json'), '--data', join(dir, 'images'), '--no-cache'];
     const report = (out: string) => readFileSync(join(out, 'models/colour/report.json'), 'utf8');
@@ -65,9 +68,12 @@ describe('report on a loaded model', () => {
     const two = await runNode([tsx, 'scripts/report.ts', ...model, '--jobs', '2', '--out', join(dir, 'split-2')], { CONVLENS_WORK_DIR: join(dir, 'split-w2') });
     expect(two.status, two.stderr).toBe(0);
     expect(two.stdout).toContain('1 model in 2 parallel processes');
+    expect(one.stdout).toMatch(threads(cores));
+    expect(two.stdout).toMatch(threads(Math.max(1, Math.floor(cores / 2))));
     for (const k of [1, 2]) {
       const shard = await runNode([tsx, 'scripts/report.ts', 'compute', ...model, '--shard', `${k}/2`, '--work-dir', join(dir, `shard-${k}`)]);
       expect(shard.status, shard.stderr).toBe(0);
+      expect(shard.stdout).toMatch(threads(cores));
     }
     // Part 1 computes the model-wide views and so takes fewer samples; each part lists the samples it explained,
     // together every sample once, and leaves the others' attributions empty.

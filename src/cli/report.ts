@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../engine/backend.ts';
+import { type EngineInfo, selectBackend } from '../engine/backend.ts';
 import { dependencyFile, type Home, homeFor, PACKAGE_ROOT } from '../home.ts';
 import { writeManifest } from '../manifest/write.ts';
 import { readManifest } from '../manifest/read.ts';
@@ -146,8 +146,11 @@ export class ReportRun {
     return out;
   }
 
-  private async engine() {
-    return selectBackend({ cli: this.str('backend'), env: process.env.CONVLENS_BACKEND, config: (await this.loadConfig()).backend });
+  private engineInfo?: EngineInfo;
+
+  private async engine(): Promise<EngineInfo> {
+    this.engineInfo ??= await selectBackend({ cli: this.str('backend'), env: process.env.CONVLENS_BACKEND, config: (await this.loadConfig()).backend });
+    return this.engineInfo;
   }
 
   /** The pipeline into this run's paths, in this process or in parallel shard processes. */
@@ -170,7 +173,12 @@ export class ReportRun {
       if (chosen.every((e) => hasCachedReport(e, engine.id, this.home.reportCache))) jobs = 1;
     }
     if (jobs > 1 && (chosen.length > 1 || splittable)) await this.computeInParallel(chosen.map((e) => e.slug), jobs);
-    else await this.computeHere(chosen, shard);
+    else {
+      // Alone on the machine (one model, a CI shard, or --jobs 1): XNNPACK gets every core this process may use
+      // (CONVLENS_THREADS=auto), unless CONVLENS_THREADS says otherwise or the engine already started.
+      if (!process.env.CONVLENS_THREADS?.trim() && !this.engineInfo) process.env.CONVLENS_THREADS = 'auto';
+      await this.computeHere(chosen, shard);
+    }
     const info = JSON.parse(readFileSync(this.paths.buildInfo, 'utf8')) as BuildInfo;
     info.computeSeconds = Number(((performance.now() - t0) / 1000).toFixed(2));
     writeFileSync(this.paths.buildInfo, `${JSON.stringify(info, null, 2)}\n`);
