@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../../data/batches.ts';
-import { pixelOrder, trapezoid } from './faithfulness.ts';
+import { blurImage, pixelOrder, trapezoid } from './faithfulness.ts';
 
 export interface RoadCurves {
   fractions: number[];
@@ -34,8 +34,10 @@ const NEIGHBOURS: Array<[number, number, number]> = [
 /**
  * The removed pixels (`removed[p]` = 1) of an [H, W, C] image filled by the neighbour-mean system, solved to a
  * change below `tolerance` × the image's largest value in a sweep (or `iterations` sweeps), without noise. From the
- * normalised-convolution start, 100 sweeps leave the worst case measured here (one central hole of 90 % of a
- * 64x64 image) within 2 % of the range of the exact solution; scattered holes, the usual case, within 0.1 %.
+ * (coarse) normalised-convolution start, measured on 64x64 shapes images against 20,000 sweeps: one central hole
+ * of 90 % ends within 0.3 % of the range of the exact solution; holes in the order of an attribution map (blobs
+ * around the object, 10–90 % of the pixels) within 2.9 % at their worst pixel — below the imputation noise's
+ * 1 % σ almost everywhere.
  */
 export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: number, W: number, C: number, iterations = 100, tolerance = 1e-3): Float64Array {
   const out = Float64Array.from(pixels);
@@ -43,8 +45,9 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
   for (let p = 0; p < H * W; p++) if (removed[p]) holes.push(p);
   if (holes.length === 0) return out;
   // Start from a normalised convolution — blur(known pixels) / blur(known mask) — which is already close to the
-  // solution inside large holes, where over-relaxation alone would need thousands of sweeps.
-  const start0 = normalizedConvolution(pixels, removed, holes, H, W, C, Math.max(2, Math.min(H, W) / 8));
+  // solution inside large holes, where over-relaxation alone would need thousands of sweeps. A starting point only
+  // (the sweeps below converge to the system's solution), so it is computed on a grid `factor` times coarser.
+  const start0 = coarseNormalizedConvolution(pixels, removed, holes, H, W, C, Math.max(2, Math.min(H, W) / 8));
   for (let c = 0; c < C; c++) {
     let sum = 0;
     let n = 0;
@@ -130,41 +133,40 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
 }
 
 /**
- * blur(known pixels) and blur(known mask) at the holes only, as [holes, C + 1] float32 values: blurImage's Gaussian
- * (same taps, same sums, edges held) with the known pixels' channels and the mask blurred together along rows, then
- * along columns only where a hole needs the value.
+ * blur(known pixels) and blur(known mask) at the holes, as [holes, C + 1] values (channel C: the mask), on a grid
+ * `f` = ⌊σ / 2⌋ times coarser: block sums of the known pixels and of the mask, blurImage's Gaussian with σ / f,
+ * then bilinear interpolation at each hole's centre.
  */
-function normalizedConvolution(pixels: ArrayLike<number>, removed: Uint8Array, holes: number[], H: number, W: number, C: number, sigma: number): Float32Array {
-  const r = Math.ceil(3 * sigma);
-  const k = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
-  const norm = k.reduce((s, v) => s + v, 0);
-  const kernel = Float64Array.from(k, (v) => v / norm);
+function coarseNormalizedConvolution(pixels: ArrayLike<number>, removed: Uint8Array, holes: number[], H: number, W: number, C: number, sigma: number): Float64Array {
+  const f = Math.max(1, Math.floor(sigma / 2));
+  const h = Math.ceil(H / f);
+  const w = Math.ceil(W / f);
   const D = C + 1;
-  // Channels 0…C−1: the pixel where known (0 in holes, as float32); channel C: 1 where known.
-  const known = new Float32Array(H * W * D);
-  for (let p = 0; p < H * W; p++) {
-    if (removed[p]) continue;
-    for (let c = 0; c < C; c++) known[p * D + c] = pixels[p * C + c];
-    known[p * D + C] = 1;
-  }
-  const rows = new Float64Array(H * W * D);
+  const sums = new Float64Array(h * w * D);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      for (let c = 0; c < D; c++) {
-        let s = 0;
-        for (let i = -r; i <= r; i++) s += kernel[i + r] * known[(y * W + Math.min(W - 1, Math.max(0, x + i))) * D + c];
-        rows[(y * W + x) * D + c] = s;
-      }
+      const p = y * W + x;
+      if (removed[p]) continue;
+      const q = (Math.floor(y / f) * w + Math.floor(x / f)) * D;
+      for (let c = 0; c < C; c++) sums[q + c] += pixels[p * C + c];
+      sums[q + C] += 1;
     }
   }
-  const out = new Float32Array(holes.length * D);
-  holes.forEach((p, h) => {
-    const y = Math.floor(p / W);
-    const x = p % W;
+  const blurred = blurImage(sums, h, w, D, sigma / f);
+  const out = new Float64Array(holes.length * D);
+  const coord = (t: number, n: number) => {
+    const g = Math.min(n - 1, Math.max(0, (t + 0.5) / f - 0.5));
+    const i0 = Math.floor(g);
+    return { i0, i1: Math.min(n - 1, i0 + 1), a: g - i0 };
+  };
+  holes.forEach((p, k) => {
+    const cy = coord(Math.floor(p / W), h);
+    const cx = coord(p % W, w);
     for (let c = 0; c < D; c++) {
-      let s = 0;
-      for (let i = -r; i <= r; i++) s += kernel[i + r] * rows[(Math.min(H - 1, Math.max(0, y + i)) * W + x) * D + c];
-      out[h * D + c] = s;
+      const at = (i: number, j: number) => blurred[(i * w + j) * D + c];
+      const top = at(cy.i0, cx.i0) * (1 - cx.a) + at(cy.i0, cx.i1) * cx.a;
+      const bottom = at(cy.i1, cx.i0) * (1 - cx.a) + at(cy.i1, cx.i1) * cx.a;
+      out[k * D + c] = top * (1 - cy.a) + bottom * cy.a;
     }
   });
   return out;
