@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
-import h5wasm from 'h5wasm/node';
+import type h5wasm from 'h5wasm/node';
 import { loadModel, ModelFileError, weightShardPaths } from './io.ts';
 
 type Json = Record<string, unknown>;
@@ -68,13 +68,16 @@ export function checkHdf5(bytes: Uint8Array, file: string): void {
 /** Open HDF5 bytes with h5wasm through a temporary file (h5wasm's Node build reads real paths). */
 async function withHdf5<T>(bytes: Uint8Array, file: string, f: (h5: InstanceType<typeof h5wasm.File>) => T): Promise<T> {
   checkHdf5(bytes, file);
-  await h5wasm.ready;
+  // Imported when an HDF5 file is opened: through tsx, loading h5wasm's Node build costs ~4 s (its module embeds the
+  // WebAssembly binary), which every convlens process would otherwise pay at start.
+  const { default: h5lib } = await import('h5wasm/node');
+  await h5lib.ready;
   const dir = mkdtempSync(join(tmpdir(), 'convlens-h5-'));
   const path = join(dir, 'model.h5');
   writeFileSync(path, bytes);
   let h5: InstanceType<typeof h5wasm.File> | undefined;
   try {
-    h5 = new h5wasm.File(path, 'r');
+    h5 = new h5lib.File(path, 'r');
     return f(h5);
   } finally {
     h5?.close();
