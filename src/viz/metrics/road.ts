@@ -46,7 +46,7 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
   if (holes.length === 0) return out;
   // Start from a normalised convolution — blur(known pixels) / blur(known mask) — which is already close to the
   // solution inside large holes, where over-relaxation alone would need thousands of sweeps. A starting point only
-  // (the sweeps below converge to the system's solution), so it is computed on a grid `factor` times coarser.
+  // (the sweeps below converge to the system's solution), so it is computed on a grid ⌊σ / 2⌋ times coarser.
   const start0 = coarseNormalizedConvolution(pixels, removed, holes, H, W, C, Math.max(2, Math.min(H, W) / 8));
   for (let c = 0; c < C; c++) {
     let sum = 0;
