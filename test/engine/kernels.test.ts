@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { im2colBudget } from '../../src/engine/kernels/conv2d-backprop-filter.ts';
 import { wasmKernels } from '../../src/engine/kernels/index.ts';
+import { winogradBudget, winogradPlan } from '../../src/engine/kernels/winograd-conv2d.ts';
 import { onBoth, relError, useBackend } from '../helpers/backends.ts';
 
 type Pad = 'valid' | 'same' | backend_util.ExplicitPadding;
@@ -55,6 +56,34 @@ const convCases: ConvCase[] = [
   { x: [2, 11, 9, 16], f: [3, 3], co: 8, stride: 2, pad: 'valid' },
   { x: [2, 9, 9, 8], f: [2, 3], co: 5, stride: 1, pad: EXPLICIT },
   { x: [3, 7, 6, 5], f: [1, 1], co: 30, stride: 1, pad: 'same' }, // a widening 1x1: x is the packed operand
+  // Stride-1 3x3 with channels in multiples of 4 and 8 (16 ≤ Ci): the input gradient's convolution by Winograd.
+  { x: [3, 9, 7, 16], f: [3, 3], co: 24, stride: 1, pad: 'same' },
+  { x: [2, 10, 11, 8], f: [3, 3], co: 16, stride: 1, pad: 'valid' },
+  { x: [2, 8, 9, 16], f: [3, 3], co: 16, stride: 1, pad: EXPLICIT },
+];
+
+/** Forward convolutions: Winograd's F(2x2, 3x3) where it applies (odd and even sizes, a 1x1 image, every
+ * padding, bias and ReLU / ReLU6), tfjs's kernel elsewhere (3 or 8 input channels, stride 2, dilation 2, 5x5). */
+interface ForwardCase extends ConvCase {
+  act: 'linear' | 'relu' | 'relu6' | 'elu';
+  bias: boolean;
+  dilation?: number;
+  winograd: boolean;
+}
+const forwardCases: ForwardCase[] = [
+  { x: [2, 9, 7, 16], f: [3, 3], co: 8, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: true },
+  { x: [3, 10, 11, 16], f: [3, 3], co: 16, stride: 1, pad: 'valid', act: 'relu', bias: true, winograd: true },
+  { x: [1, 5, 5, 20], f: [3, 3], co: 24, stride: 1, pad: 'same', act: 'relu6', bias: true, winograd: true },
+  { x: [32, 8, 8, 64], f: [3, 3], co: 64, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: true }, // GAP CNN
+  { x: [2, 1, 1, 16], f: [3, 3], co: 8, stride: 1, pad: 'same', act: 'relu', bias: true, winograd: true },
+  { x: [2, 8, 9, 16], f: [3, 3], co: 16, stride: 1, pad: EXPLICIT, act: 'relu', bias: true, winograd: true },
+  { x: [2, 9, 9, 16], f: [3, 3], co: 8, stride: 1, pad: 'same', act: 'elu', bias: true, winograd: false },
+  { x: [2, 9, 9, 3], f: [3, 3], co: 8, stride: 1, pad: 'same', act: 'relu', bias: true, winograd: false },
+  { x: [2, 9, 9, 8], f: [3, 3], co: 16, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: false },
+  { x: [2, 9, 9, 16], f: [3, 3], co: 12, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: false },
+  { x: [2, 9, 9, 16], f: [3, 3], co: 8, stride: 2, pad: 'same', act: 'linear', bias: true, winograd: false },
+  { x: [2, 12, 12, 16], f: [3, 3], co: 8, stride: 1, pad: 'same', act: 'relu', bias: false, dilation: 2, winograd: false },
+  { x: [2, 9, 9, 16], f: [5, 5], co: 8, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: false },
 ];
 
 function convOut(c: ConvCase): Shape4 {
@@ -179,6 +208,40 @@ describe('wasm kernels match the cpu backend', () => {
     });
     const { cpu, wasm } = await onBoth(fn);
     expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  it.each(forwardCases)('FusedConv2D and Conv2D x=%j', async (c) => {
+    const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: c.dilation ?? 1 };
+    expect(winogradPlan(c.x, [...c.f, c.x[3], c.co], attrs as never) != null && c.act !== 'elu').toBe(c.winograd);
+    const x = random(c.x);
+    const filter = random([...c.f, c.x[3], c.co]);
+    const inputs = c.bias ? { x, filter, bias: random([c.co]) } : { x, filter };
+    const fused = await onBoth(run('FusedConv2D', inputs, { ...attrs, activation: c.act }));
+    expect(relError(fused.wasm, fused.cpu)).toBeLessThan(TOL);
+    if (c.act === 'relu' || c.act === 'relu6') expect(fused.wasm.some((v) => v === 0)).toBe(true);
+    const plain = await onBoth(run('Conv2D', { x, filter }, attrs));
+    expect(relError(plain.wasm, plain.cpu)).toBeLessThan(TOL);
+  });
+
+  it('Winograd convolutions give the same bits however the tiles are chunked, and pass NaN through', async () => {
+    await useBackend('wasm');
+    const x = random([3, 11, 10, 16]);
+    x.values[5 * 16 + 3] = Number.NaN; // image 0, row 0, column 5, channel 3
+    const filter = random([3, 3, 16, 16]);
+    const conv = () => tf.tidy(() => run('FusedConv2D', { x, filter }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation: 'relu' })().dataSync());
+    const whole = conv();
+    const budget = winogradBudget.floats;
+    winogradBudget.floats = 1; // 32 tiles per chunk: 90 tiles in three chunks, the last one short
+    try {
+      expect(conv()).toEqual(whole);
+    } finally {
+      winogradBudget.floats = budget;
+    }
+    // The NaN reaches exactly the outputs whose 3x3 window holds it (its 2x2 tile's transform spreads it no further).
+    const nan = [...whole].map((v, i) => (Number.isNaN(v) ? i : -1)).filter((i) => i >= 0);
+    const expected: number[] = [];
+    for (let oy = 0; oy <= 1; oy++) for (let ox = 4; ox <= 6; ox++) for (let co = 0; co < 16; co++) expected.push((oy * 10 + ox) * 16 + co);
+    expect(nan).toEqual(expected);
   });
 
   it('Conv2DBackpropFilter sums im2col chunks when the batch does not fit one buffer', async () => {
@@ -341,7 +404,8 @@ describe('wasm kernels match the cpu backend', () => {
   it('covers every registered convlens kernel', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity', 'Slice',
-      'ConvlensMaskGrad', 'ConvlensAdam', 'ConvlensBatchNormTrain', 'ConvlensBatchNormTrainGrad', 'FusedBatchNorm', 'GatherV2']; // fused.test.ts, batch-norm.test.ts
+      'ConvlensMaskGrad', 'ConvlensAdam', 'ConvlensBatchNormTrain', 'ConvlensBatchNormTrainGrad', 'FusedBatchNorm', 'GatherV2',
+      'Conv2D', 'FusedConv2D']; // fused.test.ts, batch-norm.test.ts
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 
@@ -350,8 +414,10 @@ describe('wasm kernels match the cpu backend', () => {
     const backend = tf.backend() as unknown as { numDataIds(): number };
     const c = convCases[2];
     const d = depthwiseCases[3];
+    const w = forwardCases[0];
     const before = backend.numDataIds();
     tf.tidy(() => {
+      run('Conv2D', { x: random(w.x), filter: random([...w.f, w.x[3], w.co]) }, { strides: 1, pad: w.pad, dataFormat: 'NHWC', dilations: 1 })();
       run('Conv2DBackpropFilter', { x: random(c.x), dy: random(convOut(c)) }, {
         strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: [...c.f, c.x[3], c.co],
       })();

@@ -1,5 +1,6 @@
 /**
- * Conv2DBackpropInput for wasm as one XNNPACK convolution (tfjs's wasm kernel is a naive loop).
+ * Conv2DBackpropInput for wasm as one convolution (tfjs's wasm kernel is a naive loop): Winograd's for stride-1 3x3
+ * filters with enough channels (winograd-conv2d.ts), XNNPACK's otherwise.
  *
  * dx[b, h, w, ci] = Σ_{i, j, co} dy[b, y, x, co] · W[i, j, ci, co]   where h + top = y·sy + i, w + left = x·sx + j
  *
@@ -10,6 +11,7 @@
  */
 import { backend_util, Conv2DBackpropInput, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs';
 import { callKernel, dilateAndPad, type KernelArgs, withTemps } from './wasm-calls.ts';
+import { conv2d } from './winograd-conv2d.ts';
 
 export function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const { dy, filter } = inputs;
@@ -37,13 +39,13 @@ export function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): Ten
     const flipped = temp(callKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] }));
     const wT = temp(callKernel(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] })); // [fh, fw, Co, Ci]
     const conv = (x: TensorInfo, pad: unknown) =>
-      callKernel(backend, 'Conv2D', { x, filter: wT }, {
+      conv2d({ backend, inputs: { x, filter: wT }, attrs: {
         strides: [1, 1],
         pad,
         dataFormat: 'NHWC',
         dilations: [1, 1],
         dimRoundingMode: undefined,
-      } as never);
+      } as never });
     // Stride 1: nothing to insert; the convolution pads dy itself (no padded copy) to give exactly H x W outputs.
     const [, OH, OW] = dy.shape;
     const [padTop, padLeft] = [fh - 1 - top, fw - 1 - left];

@@ -21,6 +21,7 @@ import { meanConfig } from './mean.ts';
 import { sliceConfig } from './slice.ts';
 import { sumConfig } from './sum.ts';
 import { tileConfig } from './tile.ts';
+import { conv2dConfig, fusedConv2dConfig } from './winograd-conv2d.ts';
 import { rememberOriginal } from './wasm-calls.ts';
 
 export const wasmKernels: readonly KernelConfig[] = [
@@ -41,6 +42,8 @@ export const wasmKernels: readonly KernelConfig[] = [
   batchNormTrainGradConfig,
   fusedBatchNormConfig,
   gatherV2Config,
+  conv2dConfig,
+  fusedConv2dConfig,
 ];
 
 let registered = false;

@@ -4,6 +4,8 @@
  * tensors where they lie (a shared memory with the threaded binary). Every pointer is a byte offset into that memory; `n` counts float32 elements. Four lanes
  * per step, then a scalar tail.
  */
+import { winogradWat } from './winograd.wat.ts';
+
 // Elementwise loops (mask_grad, adam): $i is the byte offset, 4 lanes per step, then a scalar tail up to $n.
 const ELEMENT_LOCALS = '(local $i i32) (local $end i32)';
 const overElements = (vector: string, scalar: string) => `
@@ -517,5 +519,6 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
               (f32.add
                 (f32.mul (f32.load ${channel('$k')}) (f32.sub (f32.load ${at('$px')}) (f32.load ${channel('$m')})))
                 (f32.load ${channel('$k0')})))`)})
+${winogradWat}
 )
 `;

@@ -22,6 +22,12 @@ export interface SimdKernels {
     fh: number, fw: number, sy: number, sx: number, dh: number, dw: number, top: number, left: number): void;
   dilate_pad(x: number, out: number, B: number, H: number, W: number, C: number,
     sy: number, sx: number, padTop: number, padLeft: number, outH: number, outW: number): void;
+  wino_filter(g: number, u: number, CiCo: number): void;
+  wino_input(x: number, V: number, B: number, H: number, W: number, C: number, tH: number, tW: number,
+    top: number, left: number, t0: number, t1: number): void;
+  wino_output(M: number, out: number, bias: number, act: number, B: number, OH: number, OW: number, Co: number,
+    tH: number, tW: number, t0: number, t1: number): void;
+  gemm(a: number, b: number, c: number, M: number, K: number, N: number, r0: number, r1: number, points: number): void;
 }
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
