@@ -6,6 +6,7 @@
  * fallback. The GPU path is chosen automatically when `@tensorflow/tfjs-node-gpu` is installed and loads.
  */
 import * as tf from '@tensorflow/tfjs';
+import { poolThreads } from './simd/pool.ts';
 import { requestedThreads, wasmThreadCount } from './threads.ts';
 
 export const BACKEND_IDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -31,7 +32,7 @@ export interface EngineInfo {
   /** Why this one: forced by which source, or the first that loaded. */
   reason: string;
   skipped: SkipReason[];
-  /** XNNPACK threads of the wasm engine (CONVLENS_THREADS); 1 elsewhere. */
+  /** Threads of the wasm engine (CONVLENS_THREADS): XNNPACK's and convlens's SIMD kernels' each; 1 elsewhere. */
   threads: number;
   /** One human line for logs: "engine: wasm (...) — tfjs-node-gpu: not installed; ...". */
   line: string;
@@ -76,7 +77,7 @@ async function loadWasm(): Promise<void> {
   const { wasm } = tf.backend() as unknown as { wasm: { asm: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory } };
   const memory = wasm.asm.memory ?? wasm.wasmMemory;
   if (!memory) throw new BackendError('wasm backend: its WebAssembly memory is not reachable');
-  await loadSimdKernels(memory);
+  await loadSimdKernels(memory, threads);
 }
 
 export const defaultCandidates: readonly BackendCandidate[] = [
@@ -128,8 +129,11 @@ function forcedFrom(req: BackendRequest): { id: BackendId; source: string } | un
   return undefined;
 }
 
-function describe(id: BackendId, threads: number): string {
-  if (id === 'wasm') return `wasm (XNNPACK SIMD, ${threads} thread${threads > 1 ? 's' : ''}, convlens SIMD and gradient kernels)`;
+function describe(id: BackendId, threads: number, simdThreads: number): string {
+  const count = (n: number) => `${n} thread${n > 1 ? 's' : ''}`;
+  if (id === 'wasm') {
+    return `wasm (XNNPACK SIMD, ${count(threads)}, convlens SIMD kernels on ${count(simdThreads)}: Winograd 3x3 convolutions, batch norm, gradients)`;
+  }
   if (id === 'node-gpu') return 'tfjs-node-gpu (CUDA)';
   if (id === 'node') return 'tfjs-node (libtensorflow CPU)';
   return 'cpu (pure JavaScript, slow)';
@@ -176,7 +180,7 @@ export async function selectBackend(
       reason,
       skipped,
       threads,
-      line: `engine: ${describe(candidate.id, threads)}, ${reason}${skippedText ? ` — ${skippedText}` : ''}`,
+      line: `engine: ${describe(candidate.id, threads, candidate.id === 'wasm' ? poolThreads() : 1)}, ${reason}${skippedText ? ` — ${skippedText}` : ''}`,
     };
   }
   throw new BackendError(

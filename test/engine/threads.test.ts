@@ -22,7 +22,7 @@ describe('threaded wasm', () => {
     const two = await fingerprint({ CONVLENS_THREADS: '2' });
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
-    expect(two.line).toMatch(/XNNPACK SIMD, 2 threads/);
+    expect(two.line).toMatch(/XNNPACK SIMD, 2 threads, convlens SIMD kernels on 2 threads/);
     expect(two.hash).toBe(one.hash);
   }, 600_000);
 

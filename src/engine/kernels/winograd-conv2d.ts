@@ -12,6 +12,7 @@
  * data, tested against the cpu backend.
  */
 import { backend_util, Conv2D, FusedConv2D, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs';
+import { onAllThreads, poolThreads } from '../simd/pool.ts';
 import { simdKernels } from '../simd/simd.ts';
 import { callKernel, heapOffset, type KernelArgs, type WasmBackend, withTemps } from './wasm-calls.ts';
 
@@ -63,26 +64,21 @@ export function winogradConv2D(
   const Co = filter.shape[3];
   const { outHeight: OH, outWidth: OW } = plan;
   const { top, left } = plan.padInfo;
-  const tH = Math.ceil(OH / 2);
-  const tW = Math.ceil(OW / 2);
-  const T = B * tH * tW;
-  const chunk = Math.min(T, Math.max(32, Math.floor(winogradBudget.floats / (16 * (Ci + Co)))));
+  const T = B * Math.ceil(OH / 2) * Math.ceil(OW / 2);
+  const threads = poolThreads();
+  // At least one chunk per thread; chunks never change the sums, only who computes them.
+  const chunk = Math.min(Math.ceil(T / threads), Math.max(32, Math.floor(winogradBudget.floats / (16 * (Ci + Co)))));
   const k = simdKernels();
   const out = backend.makeOutput([B, OH, OW, Co], 'float32');
   withTemps(backend, (temp) => {
     const u = temp(backend.makeOutput([16, Ci, Co], 'float32'));
-    const v = temp(backend.makeOutput([16, chunk, Ci], 'float32'));
-    const m = temp(backend.makeOutput([16, chunk, Co], 'float32'));
+    const v = temp(backend.makeOutput([threads, 16, chunk, Ci], 'float32')); // one chunk's scratch per thread
+    const m = temp(backend.makeOutput([threads, 16, chunk, Co], 'float32'));
     // Offsets are taken after every allocation (a growing heap keeps offsets; views would go stale).
     const [pu, pv, pm, px, pg, po] = [u, v, m, x, filter, out].map((t) => heapOffset(backend, t));
-    const pb = bias ? heapOffset(backend, bias) : 0;
     k.wino_filter(pg, pu, Ci * Co);
-    for (let t0 = 0; t0 < T; t0 += chunk) {
-      const t1 = Math.min(T, t0 + chunk);
-      k.wino_input(px, pv, B, H, W, Ci, tH, tW, top, left, t0, t1);
-      k.gemm(pv, pu, pm, t1 - t0, Ci, Co, 0, t1 - t0, 16);
-      k.wino_output(pm, po, pb, act, B, OH, OW, Co, tH, tW, t0, t1);
-    }
+    const args = [px, pu, pv, pm, po, bias ? heapOffset(backend, bias) : 0, act, B, H, W, Ci, Co, OH, OW, top, left, chunk];
+    onAllThreads('winograd', args, (tid, n) => (k.winograd as (...a: number[]) => void)(...args, tid, n));
   });
   return out;
 }

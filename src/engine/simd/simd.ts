@@ -5,6 +5,7 @@
  */
 import wabtInit from 'wabt';
 import { kernelsWat } from './kernels.wat.ts';
+import { startPool } from './pool.ts';
 
 export interface SimdKernels {
   mask_grad(dy: number, x: number, out: number, n: number, lo: number, hi: number, loOpen: number, multiply: number): void;
@@ -28,12 +29,21 @@ export interface SimdKernels {
   wino_output(M: number, out: number, bias: number, act: number, B: number, OH: number, OW: number, Co: number,
     tH: number, tW: number, t0: number, t1: number): void;
   gemm(a: number, b: number, c: number, M: number, K: number, N: number, r0: number, r1: number, points: number): void;
+  winograd(x: number, u: number, V: number, M: number, out: number, bias: number, act: number, B: number, H: number,
+    W: number, Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number,
+    tid: number, threads: number): void;
 }
+
+/** Kernels that run on every SIMD thread at once (pool.ts); each takes (…, tid, threads) last. */
+const THREADED: (keyof SimdKernels)[] = ['winograd'];
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
 
-/** Assemble and instantiate the kernels on `memory` (once per memory). */
-export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<void> {
+/**
+ * Assemble and instantiate the kernels on `memory` (once per memory). With a shared memory and `threads` > 1,
+ * start `threads − 1` worker threads running them too (pool.ts).
+ */
+export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): Promise<void> {
   if (loaded?.memory === memory) return;
   const wabt = await wabtInit();
   const shared = memory.buffer instanceof SharedArrayBuffer;
@@ -43,8 +53,10 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<void>
     parsed.resolveNames();
     (parsed.validate as (f: typeof features) => void)(features); // wabt.js validates with the features it is given
     const { buffer } = parsed.toBinary({});
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(buffer)), { env: { memory } });
+    const module = new WebAssembly.Module(new Uint8Array(buffer));
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
     loaded = { memory, kernels: instance.exports as unknown as SimdKernels };
+    if (shared) startPool(module, memory, threads, THREADED);
   } finally {
     parsed.destroy();
   }

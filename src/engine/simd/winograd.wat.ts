@@ -157,7 +157,7 @@ export const winogradWat = String.raw`
 
   ;; V[p, t − ta, c] = (Bᵀ d B)[p] for tiles t in [ta, tb), d the 4x4 input block at rows 2·ty − top …, columns
   ;; 2·tx − left … of image b (zeros outside the image). C a multiple of 4.
-  (func (export "wino_input")
+  (func $wino_input (export "wino_input")
     (param $x i32) (param $V i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
     (param $tH i32) (param $tW i32) (param $top i32) (param $left i32) (param $ta i32) (param $tb i32)
     (local $t i32) (local $b i32) (local $r i32) (local $iy i32) (local $ix i32) (local $y i32) (local $xx i32)
@@ -196,7 +196,7 @@ export const winogradWat = String.raw`
 
   ;; out[b, 2·ty + i, 2·tx + j, co] = act((Aᵀ m A)[i, j] + bias[co]) for tiles t in [ta, tb), m the tile's 16
   ;; points of M (M[p, t − ta, co]); rows and columns past OH / OW are not written. bias = 0: none. Co a multiple of 4.
-  (func (export "wino_output")
+  (func $wino_output (export "wino_output")
     (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
     (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
     (local $t i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32) (local $cb i32) (local $c i32)
@@ -241,7 +241,7 @@ export const winogradWat = String.raw`
   ;; row-major, N a multiple of 8. Rows go in blocks of 64 (their A stays in cache across B's column panels), each
   ;; block 4 rows x 8 columns at a time with a row-at-a-time tail; k runs in order, so results do not depend on
   ;; how rows are split.
-  (func (export "gemm")
+  (func $gemm (export "gemm")
     (param $a0 i32) (param $b0p i32) (param $c0 i32) (param $M i32) (param $K i32) (param $N i32)
     (param $r0 i32) (param $r1 i32) (param $points i32)
     (local $p i32) (local $a i32) (local $bb i32) (local $cc i32) (local $i i32) (local $j i32) (local $k i32)
@@ -284,5 +284,34 @@ export const winogradWat = String.raw`
         (br $blk_next)))
       (local.set $p (i32.add (local.get $p) (i32.const 1)))
       (br $p_next)))
+  )
+
+  ;; The whole convolution for one thread: filter transform done (U), tiles in chunks of $chunk, chunk k going to
+  ;; thread k mod $threads with its own V and M scratch (at $V / $M + $tid · one chunk's bytes). Which thread
+  ;; computes a tile does not change its sums, so the output does not depend on the thread count.
+  (func (export "winograd")
+    (param $x i32) (param $u i32) (param $V i32) (param $M i32) (param $out i32) (param $bias i32) (param $act i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
+    (param $top i32) (param $left i32) (param $chunk i32) (param $tid i32) (param $threads i32)
+    (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32)
+    (local.set $tH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
+    (local.set $tW (i32.shr_u (i32.add (local.get $OW) (i32.const 1)) (i32.const 1)))
+    (local.set $T (i32.mul (local.get $B) (i32.mul (local.get $tH) (local.get $tW))))
+    (local.set $V (i32.add (local.get $V) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Ci)) (i32.const 16)) (i32.const 2)))))
+    (local.set $M (i32.add (local.get $M) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Co)) (i32.const 16)) (i32.const 2)))))
+    (local.set $ta (i32.mul (local.get $tid) (local.get $chunk)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $ta) (local.get $T)))
+      (local.set $tb (select (i32.add (local.get $ta) (local.get $chunk)) (local.get $T)
+        (i32.lt_u (i32.add (local.get $ta) (local.get $chunk)) (local.get $T))))
+      (local.set $n (i32.sub (local.get $tb) (local.get $ta)))
+      (call $wino_input (local.get $x) (local.get $V) (local.get $B) (local.get $H) (local.get $W) (local.get $Ci)
+        (local.get $tH) (local.get $tW) (local.get $top) (local.get $left) (local.get $ta) (local.get $tb))
+      (call $gemm (local.get $V) (local.get $u) (local.get $M) (local.get $n) (local.get $Ci) (local.get $Co)
+        (i32.const 0) (local.get $n) (i32.const 16))
+      (call $wino_output (local.get $M) (local.get $out) (local.get $bias) (local.get $act) (local.get $B) (local.get $OH)
+        (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))
+      (local.set $ta (i32.add (local.get $ta) (i32.mul (local.get $chunk) (local.get $threads))))
+      (br $next)))
   )
 `;
