@@ -60,6 +60,9 @@ const convCases: ConvCase[] = [
   { x: [3, 9, 7, 16], f: [3, 3], co: 24, stride: 1, pad: 'same' },
   { x: [2, 10, 11, 8], f: [3, 3], co: 16, stride: 1, pad: 'valid' },
   { x: [2, 8, 9, 16], f: [3, 3], co: 16, stride: 1, pad: EXPLICIT },
+  // The filter gradient by Winograd with channels padded: 3 → 8 (an RGB input layer), 7 → 14 (both padded).
+  { x: [3, 9, 9, 3], f: [3, 3], co: 8, stride: 1, pad: 'same' },
+  { x: [2, 7, 8, 7], f: [3, 3], co: 14, stride: 1, pad: 'valid' },
 ];
 
 /** Forward convolutions: Winograd's F(2x2, 3x3) where it applies (odd and even sizes, a 1x1 image, every
@@ -226,14 +229,19 @@ describe('wasm kernels match the cpu backend', () => {
   it('Winograd convolutions give the same bits however the tiles are chunked, and pass NaN through', async () => {
     await useBackend('wasm');
     const x = random([3, 11, 10, 16]);
-    x.values[5 * 16 + 3] = Number.NaN; // image 0, row 0, column 5, channel 3
+    const dy = random([3, 11, 10, 16]);
+    const xNaN = { values: Float32Array.from(x.values), shape: x.shape };
+    xNaN.values[5 * 16 + 3] = Number.NaN; // image 0, row 0, column 5, channel 3
     const filter = random([3, 3, 16, 16]);
-    const conv = () => tf.tidy(() => run('FusedConv2D', { x, filter }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation: 'relu' })().dataSync());
+    const conv = () => tf.tidy(() => run('FusedConv2D', { x: xNaN, filter }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation: 'relu' })().dataSync());
+    const filterGrad = () => tf.tidy(() => run('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 16, 16] })().dataSync());
     const whole = conv();
+    const wholeGrad = filterGrad();
     const budget = winogradBudget.floats;
     winogradBudget.floats = 1; // 32 tiles per chunk: 90 tiles in three chunks, the last one short
     try {
       expect(conv()).toEqual(whole);
+      expect(filterGrad()).toEqual(wholeGrad);
     } finally {
       winogradBudget.floats = budget;
     }

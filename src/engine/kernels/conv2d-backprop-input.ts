@@ -10,7 +10,8 @@
  * Padding larger than the filter (only reachable with explicit padding) falls back to tfjs's kernel.
  */
 import { backend_util, Conv2DBackpropInput, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs';
-import { callKernel, dilateAndPad, type KernelArgs, withTemps } from './wasm-calls.ts';
+import { simdKernels } from '../simd/simd.ts';
+import { callKernel, dilateAndPad, heapOffset, type KernelArgs, withTemps } from './wasm-calls.ts';
 import { conv2d } from './winograd-conv2d.ts';
 
 export function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): TensorInfo {
@@ -36,8 +37,9 @@ export function conv2dBackpropInput({ inputs, attrs, backend }: KernelArgs): Ten
   }
   const [, H, W] = inputShape;
   return withTemps(backend, (temp) => {
-    const flipped = temp(callKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] }));
-    const wT = temp(callKernel(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] })); // [fh, fw, Co, Ci]
+    const [, , Ci, Co] = filter.shape;
+    const wT = temp(backend.makeOutput([fh, fw, Co, Ci], 'float32')); // flipped in space, transposed
+    simdKernels().flip_transpose(heapOffset(backend, filter), heapOffset(backend, wT), fh * fw, Ci, Co);
     const conv = (x: TensorInfo, pad: unknown) =>
       conv2d({ backend, inputs: { x, filter: wT }, attrs: {
         strides: [1, 1],

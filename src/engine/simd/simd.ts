@@ -32,10 +32,14 @@ export interface SimdKernels {
   winograd(x: number, u: number, V: number, M: number, out: number, bias: number, act: number, B: number, H: number,
     W: number, Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number,
     tid: number, threads: number): void;
+  winograd_filter_grad(x: number, dy: number, V: number, Wd: number, dU: number, B: number, H: number, W: number,
+    Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number, tid: number, threads: number): void;
+  wino_filter_grad(dU: number, dg: number, CiCo: number): void;
+  flip_transpose(g: number, out: number, taps: number, Ci: number, Co: number): void;
 }
 
 /** Kernels that run on every SIMD thread at once (pool.ts); each takes (…, tid, threads) last. */
-const THREADED: (keyof SimdKernels)[] = ['winograd'];
+const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd_filter_grad'];
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
 

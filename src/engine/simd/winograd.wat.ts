@@ -137,6 +137,76 @@ function gemmBlock(rows: number): string {
             ${store.join('\n            ')}`;
 }
 
+
+/**
+ * The output gradient's transform A dy Aᵀ (4x4 from the tile's 2x2 dy, A = (Aᵀ)ᵀ) on $y0…$y3 (dy[2i + j]) into
+ * $s0…$s15 via $t0…$t7 (t = A dy, 4x2).
+ */
+function outputGradTransform(): string {
+  const out: string[] = [];
+  const get = (n: string) => `(local.get ${n})`;
+  for (const j of range(2)) {
+    const y = (i: number) => get(`$y${2 * i + j}`);
+    out.push(`(local.set $t${j} ${y(0)})`);
+    out.push(`(local.set $t${2 + j} (f32x4.add ${y(0)} ${y(1)}))`);
+    out.push(`(local.set $t${4 + j} (f32x4.sub ${y(0)} ${y(1)}))`);
+    out.push(`(local.set $t${6 + j} (f32x4.neg ${y(1)}))`);
+  }
+  for (const k of range(4)) {
+    const t = (j: number) => get(`$t${2 * k + j}`);
+    out.push(`(local.set $s${4 * k} ${t(0)})`);
+    out.push(`(local.set $s${4 * k + 1} (f32x4.add ${t(0)} ${t(1)}))`);
+    out.push(`(local.set $s${4 * k + 2} (f32x4.sub ${t(0)} ${t(1)}))`);
+    out.push(`(local.set $s${4 * k + 3} (f32x4.neg ${t(1)}))`);
+  }
+  return out.join('\n          ');
+}
+
+/** The filter gradient's transform Gᵀ dU G (3x3 from 4x4) on $d0…$d15 into $g0…$g8 via $h0…$h11 (h = Gᵀ dU, 3x4). */
+function filterGradTransform(): string {
+  const out: string[] = [];
+  const get = (n: string) => `(local.get ${n})`;
+  const half = (x: string) => `(f32x4.mul (local.get $half) ${x})`;
+  for (const l of range(4)) {
+    const u = (k: number) => get(`$d${4 * k + l}`);
+    out.push(`(local.set $h${l} (f32x4.add ${u(0)} ${half(`(f32x4.add ${u(1)} ${u(2)})`)}))`);
+    out.push(`(local.set $h${4 + l} ${half(`(f32x4.sub ${u(1)} ${u(2)})`)})`);
+    out.push(`(local.set $h${8 + l} (f32x4.add ${half(`(f32x4.add ${u(1)} ${u(2)})`)} ${u(3)}))`);
+  }
+  for (const i of range(3)) {
+    const h = (l: number) => get(`$h${4 * i + l}`);
+    out.push(`(local.set $g${3 * i} (f32x4.add ${h(0)} ${half(`(f32x4.add ${h(1)} ${h(2)})`)}))`);
+    out.push(`(local.set $g${3 * i + 1} ${half(`(f32x4.sub ${h(1)} ${h(2)})`)})`);
+    out.push(`(local.set $g${3 * i + 2} (f32x4.add ${half(`(f32x4.add ${h(1)} ${h(2)})`)} ${h(3)}))`);
+  }
+  return out.join('\n          ');
+}
+
+/** gemm_tn's 4 x 8 block: C[i..i+3, j..j+7] += Σ_k A[k, i..i+3]ᵀ B[k, j..j+7], accumulators loaded from C. */
+function gemmTnBlock(): string {
+  const lanes = range(4).map((r) => `
+              (local.set $av (i8x16.shuffle ${range(4).map(() => range(4).map((b) => 4 * r + b).join(' ')).join(' ')} (local.get $a4) (local.get $a4)))
+              (local.set $c${r}0 (f32x4.add (local.get $c${r}0) (f32x4.mul (local.get $av) (local.get $b0))))
+              (local.set $c${r}1 (f32x4.add (local.get $c${r}1) (f32x4.mul (local.get $av) (local.get $b1))))`).join('');
+  const row = (r: number) => (r === 0 ? v('$cp') : `(i32.add (local.get $cp) (i32.mul (i32.const ${r}) (local.get $ns)))`);
+  const load = range(4).map((r) => `(local.set $c${r}0 (v128.load align=4 ${row(r)})) (local.set $c${r}1 (v128.load offset=16 align=4 ${row(r)}))`);
+  const store = range(4).map((r) => `(v128.store align=4 ${row(r)} (local.get $c${r}0)) (v128.store offset=16 align=4 ${row(r)} (local.get $c${r}1))`);
+  return `
+            (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $N)) (local.get $j)) (i32.const 2))))
+            ${load.join('\n            ')}
+            (local.set $ap (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))))
+            (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (local.get $K))
+            (loop $k_next
+              (local.set $a4 (v128.load align=4 (local.get $ap)))
+              (local.set $b0 (v128.load align=4 (local.get $bp)))
+              (local.set $b1 (v128.load offset=16 align=4 (local.get $bp)))${lanes}
+              (local.set $ap (i32.add (local.get $ap) (local.get $ms)))
+              (local.set $bp (i32.add (local.get $bp) (local.get $ns)))
+              (br_if $k_next (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))
+            ${store.join('\n            ')}`;
+}
+
 export const winogradWat = String.raw`
   ;; U[p, ci, co] = (G g[:, :, ci, co] Gᵀ)[p]: four (ci, co) pairs per step (Ci·Co a multiple of 4).
   (func (export "wino_filter") (param $g i32) (param $u i32) (param $CiCo i32)
@@ -313,5 +383,146 @@ export const winogradWat = String.raw`
         (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))
       (local.set $ta (i32.add (local.get $ta) (i32.mul (local.get $chunk) (local.get $threads))))
       (br $next)))
+  )
+
+  ;; The filter gradient (Lavin & Gray's transposed algorithm): with M = U ⊙ V and y = Aᵀ M A per tile,
+  ;; dU[p, ci, co] = Σ_t V[p, t, ci] · (A dy_t Aᵀ)[p, co] and dg = Gᵀ dU G.
+
+  ;; Wd[p, t − ta, co] = (A dy Aᵀ)[p] for tiles t in [ta, tb), dy the tile's 2x2 block of the output gradient
+  ;; (zeros past OH / OW). Co a multiple of 4.
+  (func $wino_dy
+    (param $dy i32) (param $Wd i32) (param $B i32) (param $OH i32) (param $OW i32) (param $Co i32)
+    (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
+    (local $t i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32) (local $cb i32) (local $c i32)
+    (local $plane i32) (local $wt i32) (local $o i32) (local $tiles i32) (local $right i32) (local $below i32)
+    ${locals('y', 4, 'v128')} ${locals('t', 8, 'v128')} ${locals('s', 16, 'v128')}
+    (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))
+    (local.set $tiles (i32.mul (local.get $tH) (local.get $tW)))
+    (local.set $plane (i32.mul (i32.sub (local.get $tb) (local.get $ta)) (local.get $cb)))
+    (local.set $t (local.get $ta))
+    (block $tiles_done (loop $tiles_next
+      (br_if $tiles_done (i32.ge_u (local.get $t) (local.get $tb)))
+      (local.set $b (i32.div_u (local.get $t) (local.get $tiles)))
+      (local.set $r (i32.rem_u (local.get $t) (local.get $tiles)))
+      (local.set $oy (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)))
+      (local.set $ox (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)))
+      (local.set $right (i32.lt_u (i32.add (local.get $ox) (i32.const 1)) (local.get $OW)))
+      (local.set $below (i32.lt_u (i32.add (local.get $oy) (i32.const 1)) (local.get $OH)))
+      (local.set $o (i32.add (local.get $dy) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $cb))))
+      (local.set $wt (i32.add (local.get $Wd) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
+      (local.set $c (i32.const 0))
+      (block $c_done (loop $c_next
+        (br_if $c_done (i32.ge_u (local.get $c) (local.get $cb)))
+          (local.set $y0 (v128.load align=4 (i32.add (local.get $o) (local.get $c))))
+          (local.set $y1 (select (v128.load align=4 (i32.add (i32.add (local.get $o) (local.get $cb)) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $right)))
+          (local.set $y2 (select (v128.load align=4 (i32.add (i32.add (local.get $o) (i32.mul (local.get $OW) (local.get $cb))) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $below)))
+          (local.set $y3 (select (v128.load align=4 (i32.add (i32.add (local.get $o) (i32.mul (i32.add (local.get $OW) (i32.const 1)) (local.get $cb))) (local.get $c))) (v128.const i32x4 0 0 0 0) (i32.and (local.get $right) (local.get $below))))
+          ${outputGradTransform()}
+          ${range(16).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $wt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $c_next)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $tiles_next)))
+  )
+
+  ;; C [M, N] += Aᵀ B with A [K, M], B [K, N] row-major; M a multiple of 4, N of 8, K ≥ 1. Each element's terms are
+  ;; added in k order onto what C holds, so a sum taken chunk by chunk of k is the same as in one call.
+  (func $gemm_tn (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+    (local $i i32) (local $j i32) (local $k i32) (local $ap i32) (local $bp i32) (local $cp i32) (local $ms i32) (local $ns i32)
+    (local $a4 v128) (local $av v128) (local $b0 v128) (local $b1 v128)
+    ${locals('c0', 2, 'v128')} ${locals('c1', 2, 'v128')} ${locals('c2', 2, 'v128')} ${locals('c3', 2, 'v128')}
+    (local.set $ms (i32.shl (local.get $M) (i32.const 2)))
+    (local.set $ns (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $i_done (loop $i_next
+      (br_if $i_done (i32.ge_u (local.get $i) (local.get $M)))
+      (local.set $j (i32.const 0))
+      (block $j_done (loop $j_next
+        (br_if $j_done (i32.ge_u (local.get $j) (local.get $N)))${gemmTnBlock()}
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $j_next)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $i_next)))
+  )
+
+  ;; dg[3, 3, Ci, Co] = Gᵀ dU G from dU [16, Ci, Co], four (ci, co) pairs per step.
+  (func (export "wino_filter_grad") (param $dU i32) (param $dg i32) (param $CiCo i32)
+    (local $e i32) (local $plane i32) (local $half v128)
+    ${locals('d', 16, 'v128')} ${locals('h', 12, 'v128')} ${locals('g', 9, 'v128')}
+    (local.set $half (v128.const f32x4 0.5 0.5 0.5 0.5))
+    (local.set $plane (i32.shl (local.get $CiCo) (i32.const 2)))
+    (local.set $e (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $e) (local.get $plane)))
+      ${range(16).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $dU) (local.get $e)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n      ')}
+          ${filterGradTransform()}
+      ${range(9).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $dg) (local.get $e)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $g${k}))`).join('\n      ')}
+      (local.set $e (i32.add (local.get $e) (i32.const 16)))
+      (br $next)))
+  )
+
+  ;; dU for one thread: every thread transforms every chunk of tiles (V and Wd in its own scratch) and accumulates
+  ;; the points p ≡ tid (mod threads) into dU (zeroed by the caller). Each dU[p] is summed over tiles in order by
+  ;; one thread, so the result does not depend on the thread count or the chunk size.
+  (func (export "winograd_filter_grad")
+    (param $x i32) (param $dy i32) (param $V i32) (param $Wd i32) (param $dU i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
+    (param $top i32) (param $left i32) (param $chunk i32) (param $tid i32) (param $threads i32)
+    (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32) (local $p i32)
+    (local.set $tH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
+    (local.set $tW (i32.shr_u (i32.add (local.get $OW) (i32.const 1)) (i32.const 1)))
+    (local.set $T (i32.mul (local.get $B) (i32.mul (local.get $tH) (local.get $tW))))
+    (local.set $V (i32.add (local.get $V) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Ci)) (i32.const 16)) (i32.const 2)))))
+    (local.set $Wd (i32.add (local.get $Wd) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Co)) (i32.const 16)) (i32.const 2)))))
+    (local.set $ta (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $ta) (local.get $T)))
+      (local.set $tb (select (i32.add (local.get $ta) (local.get $chunk)) (local.get $T)
+        (i32.lt_u (i32.add (local.get $ta) (local.get $chunk)) (local.get $T))))
+      (local.set $n (i32.sub (local.get $tb) (local.get $ta)))
+      (call $wino_input (local.get $x) (local.get $V) (local.get $B) (local.get $H) (local.get $W) (local.get $Ci)
+        (local.get $tH) (local.get $tW) (local.get $top) (local.get $left) (local.get $ta) (local.get $tb))
+      (call $wino_dy (local.get $dy) (local.get $Wd) (local.get $B) (local.get $OH) (local.get $OW) (local.get $Co)
+        (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))
+      (local.set $p (local.get $tid))
+      (block $p_done (loop $p_next
+        (br_if $p_done (i32.ge_u (local.get $p) (i32.const 16)))
+        (call $gemm_tn
+          (i32.add (local.get $V) (i32.shl (i32.mul (i32.mul (local.get $p) (local.get $n)) (local.get $Ci)) (i32.const 2)))
+          (i32.add (local.get $Wd) (i32.shl (i32.mul (i32.mul (local.get $p) (local.get $n)) (local.get $Co)) (i32.const 2)))
+          (i32.add (local.get $dU) (i32.shl (i32.mul (i32.mul (local.get $p) (local.get $Ci)) (local.get $Co)) (i32.const 2)))
+          (local.get $Ci) (local.get $n) (local.get $Co))
+        (local.set $p (i32.add (local.get $p) (local.get $threads)))
+        (br $p_next)))
+      (local.set $ta (local.get $tb))
+      (br $next)))
+  )
+
+  ;; out[taps − 1 − k, co, ci] = g[k, ci, co] for the taps k of a [fh, fw, Ci, Co] filter: flipped in space and
+  ;; transposed to [fh, fw, Co, Ci] (the input gradient's filter).
+  (func (export "flip_transpose") (param $g i32) (param $out i32) (param $taps i32) (param $Ci i32) (param $Co i32)
+    (local $k i32) (local $ci i32) (local $co i32) (local $src i32) (local $dst i32) (local $plane i32)
+    (local.set $plane (i32.shl (i32.mul (local.get $Ci) (local.get $Co)) (i32.const 2)))
+    (local.set $src (local.get $g))
+    (local.set $k (i32.const 0))
+    (block $k_done (loop $k_next
+      (br_if $k_done (i32.ge_u (local.get $k) (local.get $taps)))
+      (local.set $ci (i32.const 0))
+      (block $ci_done (loop $ci_next
+        (br_if $ci_done (i32.ge_u (local.get $ci) (local.get $Ci)))
+        (local.set $dst (i32.add (i32.add (local.get $out) (i32.mul (i32.sub (i32.sub (local.get $taps) (i32.const 1)) (local.get $k)) (local.get $plane)))
+          (i32.shl (local.get $ci) (i32.const 2))))
+        (local.set $co (i32.const 0))
+        (block $co_done (loop $co_next
+          (br_if $co_done (i32.ge_u (local.get $co) (local.get $Co)))
+          (f32.store (local.get $dst) (f32.load (local.get $src)))
+          (local.set $src (i32.add (local.get $src) (i32.const 4)))
+          (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $Ci) (i32.const 2))))
+          (local.set $co (i32.add (local.get $co) (i32.const 1)))
+          (br $co_next)))
+        (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+        (br $ci_next)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $k_next)))
   )
 `;
