@@ -66,7 +66,7 @@ const convCases: ConvCase[] = [
 ];
 
 /** Forward convolutions: Winograd's F(2x2, 3x3) where it applies (odd and even sizes, a 1x1 image, every
- * padding, bias and ReLU / ReLU6), tfjs's kernel elsewhere (3 or 8 input channels, stride 2, dilation 2, 5x5). */
+ * padding, bias and ReLU / ReLU6), tfjs's kernel elsewhere (3 or 4 input channels, stride 2, dilation 2, 5x5). */
 interface ForwardCase extends ConvCase {
   act: 'linear' | 'relu' | 'relu6' | 'elu';
   bias: boolean;
@@ -82,7 +82,8 @@ const forwardCases: ForwardCase[] = [
   { x: [2, 8, 9, 16], f: [3, 3], co: 16, stride: 1, pad: EXPLICIT, act: 'relu', bias: true, winograd: true },
   { x: [2, 9, 9, 16], f: [3, 3], co: 8, stride: 1, pad: 'same', act: 'elu', bias: true, winograd: false },
   { x: [2, 9, 9, 3], f: [3, 3], co: 8, stride: 1, pad: 'same', act: 'relu', bias: true, winograd: false },
-  { x: [2, 9, 9, 8], f: [3, 3], co: 16, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: false },
+  { x: [2, 9, 9, 8], f: [3, 3], co: 16, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: true },
+  { x: [2, 9, 9, 4], f: [3, 3], co: 16, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: false },
   { x: [2, 9, 9, 16], f: [3, 3], co: 12, stride: 1, pad: 'same', act: 'linear', bias: false, winograd: false },
   { x: [2, 9, 9, 16], f: [3, 3], co: 8, stride: 2, pad: 'same', act: 'linear', bias: true, winograd: false },
   { x: [2, 12, 12, 16], f: [3, 3], co: 8, stride: 1, pad: 'same', act: 'relu', bias: false, dilation: 2, winograd: false },
