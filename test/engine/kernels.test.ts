@@ -60,6 +60,12 @@ const convCases: ConvCase[] = [
   { x: [3, 9, 7, 16], f: [3, 3], co: 24, stride: 1, pad: 'same' },
   { x: [2, 10, 11, 8], f: [3, 3], co: 16, stride: 1, pad: 'valid' },
   { x: [2, 8, 9, 16], f: [3, 3], co: 16, stride: 1, pad: EXPLICIT },
+  // Pointwise gradients as convlens's products (Ci a multiple of 4 for the filter's, 8 for the input's): rows not a
+  // multiple of 4, and 1,800 pixels (the filter gradient's k in blocks of 256 with a short last one).
+  { x: [4, 8, 8, 8], f: [1, 1], co: 16, stride: 1, pad: 'same' },
+  { x: [3, 5, 7, 16], f: [1, 1], co: 24, stride: 1, pad: 'valid' },
+  { x: [2, 30, 30, 8], f: [1, 1], co: 8, stride: 1, pad: 'valid' },
+  { x: [2, 6, 6, 4], f: [1, 1], co: 8, stride: 1, pad: 'valid' }, // filter gradient only (Ci 4: XNNPACK for dx)
   // The filter gradient by Winograd with channels padded: 3 → 8 (an RGB input layer), 7 → 14 (both padded).
   { x: [3, 9, 9, 3], f: [3, 3], co: 8, stride: 1, pad: 'same' },
   { x: [2, 7, 8, 7], f: [3, 3], co: 14, stride: 1, pad: 'valid' },

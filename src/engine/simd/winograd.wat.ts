@@ -194,9 +194,9 @@ function gemmTnBlock(): string {
   return `
             (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $N)) (local.get $j)) (i32.const 2))))
             ${load.join('\n            ')}
-            (local.set $ap (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 2))))
-            (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
-            (local.set $k (local.get $K))
+            (local.set $ap (i32.add (i32.add (local.get $a) (i32.mul (local.get $kb) (local.get $ms))) (i32.shl (local.get $i) (i32.const 2))))
+            (local.set $bp (i32.add (i32.add (local.get $b) (i32.mul (local.get $kb) (local.get $ns))) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (local.get $kn))
             (loop $k_next
               (local.set $a4 (v128.load align=4 (local.get $ap)))
               (local.set $b0 (v128.load align=4 (local.get $bp)))
@@ -426,23 +426,48 @@ export const winogradWat = String.raw`
   )
 
   ;; C [M, N] += Aᵀ B with A [K, M], B [K, N] row-major; M a multiple of 4, N of 8, K ≥ 1. Each element's terms are
-  ;; added in k order onto what C holds, so a sum taken chunk by chunk of k is the same as in one call.
-  (func $gemm_tn (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+  ;; added in k order onto what C holds, so a sum taken chunk by chunk of k is the same as in one call. k goes in
+  ;; blocks of 256 (the blocks' rows of A and B stay in cache across C's 4x8 blocks); this thread takes the 4x8
+  ;; blocks numbered tid, tid + threads, … — each element is one thread's, in the same order for any count.
+  (func $gemm_tn (export "gemm_tn") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $tid i32) (param $threads i32)
     (local $i i32) (local $j i32) (local $k i32) (local $ap i32) (local $bp i32) (local $cp i32) (local $ms i32) (local $ns i32)
+    (local $kb i32) (local $kn i32) (local $blk i32)
     (local $a4 v128) (local $av v128) (local $b0 v128) (local $b1 v128)
     ${locals('c0', 2, 'v128')} ${locals('c1', 2, 'v128')} ${locals('c2', 2, 'v128')} ${locals('c3', 2, 'v128')}
     (local.set $ms (i32.shl (local.get $M) (i32.const 2)))
     (local.set $ns (i32.shl (local.get $N) (i32.const 2)))
-    (local.set $i (i32.const 0))
-    (block $i_done (loop $i_next
-      (br_if $i_done (i32.ge_u (local.get $i) (local.get $M)))
-      (local.set $j (i32.const 0))
-      (block $j_done (loop $j_next
-        (br_if $j_done (i32.ge_u (local.get $j) (local.get $N)))${gemmTnBlock()}
-        (local.set $j (i32.add (local.get $j) (i32.const 8)))
-        (br $j_next)))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $i_next)))
+    (local.set $kb (i32.const 0))
+    (block $kb_done (loop $kb_next
+      (br_if $kb_done (i32.ge_u (local.get $kb) (local.get $K)))
+      (local.set $kn (select (i32.const 256) (i32.sub (local.get $K) (local.get $kb))
+        (i32.lt_u (i32.const 256) (i32.sub (local.get $K) (local.get $kb)))))
+      (local.set $blk (i32.const 0))
+      (local.set $i (i32.const 0))
+      (block $i_done (loop $i_next
+        (br_if $i_done (i32.ge_u (local.get $i) (local.get $M)))
+        (local.set $j (i32.const 0))
+        (block $j_done (loop $j_next
+          (br_if $j_done (i32.ge_u (local.get $j) (local.get $N)))
+          (if (i32.eq (i32.rem_u (local.get $blk) (local.get $threads)) (local.get $tid)) (then${gemmTnBlock()}))
+          (local.set $blk (i32.add (local.get $blk) (i32.const 1)))
+          (local.set $j (i32.add (local.get $j) (i32.const 8)))
+          (br $j_next)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $i_next)))
+      (local.set $kb (i32.add (local.get $kb) (local.get $kn)))
+      (br $kb_next)))
+  )
+
+  ;; C [M, N] = A [M, K] · B [K, N] (gemm, one point), rows split into contiguous ranges, one per thread.
+  (func (export "gemm_rows") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $tid i32) (param $threads i32)
+    (local $per i32)
+    (local.set $per (i32.div_u (i32.add (local.get $M) (i32.sub (local.get $threads) (i32.const 1))) (local.get $threads)))
+    (call $gemm (local.get $a) (local.get $b) (local.get $c) (local.get $M) (local.get $K) (local.get $N)
+      (select (local.get $M) (i32.mul (local.get $tid) (local.get $per)) (i32.gt_u (i32.mul (local.get $tid) (local.get $per)) (local.get $M)))
+      (select (local.get $M) (i32.mul (i32.add (local.get $tid) (i32.const 1)) (local.get $per)) (i32.gt_u (i32.mul (i32.add (local.get $tid) (i32.const 1)) (local.get $per)) (local.get $M)))
+      (i32.const 1))
   )
 
   ;; dg[3, 3, Ci, Co] = Gᵀ dU G from dU [16, Ci, Co], four (ci, co) pairs per step.
@@ -491,7 +516,7 @@ export const winogradWat = String.raw`
           (i32.add (local.get $V) (i32.shl (i32.mul (i32.mul (local.get $p) (local.get $n)) (local.get $Ci)) (i32.const 2)))
           (i32.add (local.get $Wd) (i32.shl (i32.mul (i32.mul (local.get $p) (local.get $n)) (local.get $Co)) (i32.const 2)))
           (i32.add (local.get $dU) (i32.shl (i32.mul (i32.mul (local.get $p) (local.get $Ci)) (local.get $Co)) (i32.const 2)))
-          (local.get $Ci) (local.get $n) (local.get $Co))
+          (local.get $Ci) (local.get $n) (local.get $Co) (i32.const 0) (i32.const 1))
         (local.set $p (i32.add (local.get $p) (local.get $threads)))
         (br $p_next)))
       (local.set $ta (local.get $tb))
