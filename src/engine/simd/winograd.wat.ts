@@ -27,71 +27,65 @@ const range = (n: number) => [...Array(n).keys()];
 /** Locals $<prefix>0 … $<prefix>{n-1} of type `type`. */
 const locals = (prefix: string, n: number, type: string) => range(n).map((k) => `(local $${prefix}${k} ${type})`).join(' ');
 
+/** Winograd's F(2x2, 3x3) matrices (Lavin & Gray): Bᵀ for the input, G for the filter, Aᵀ for the output. */
+const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
+const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+const transpose = (m: number[][]) => m[0].map((_, j) => m.map((row) => row[j]));
+
 /**
- * The 4x4 input transform Bᵀ d B on locals $d0…$d15 (row-major, d[4i + j]) into $s0…$s15 via $t0…$t15.
- * Columns first (t = Bᵀ d), then rows (s = t B).
+ * Σ c·x over terms whose coefficients are ±1 or ±½, as f32x4 additions: the ±1 terms added and subtracted in
+ * order (positive ones first), the ±½ terms summed the same way and multiplied by $half once.
  */
-function inputTransform(): string {
-  const out: string[] = [];
-  const f = (op: string, a: string, b: string) => `(f32x4.${op} (local.get ${a}) (local.get ${b}))`;
-  for (const j of range(4)) {
-    const d = (i: number) => `$d${4 * i + j}`;
-    out.push(`(local.set $t${j} ${f('sub', d(0), d(2))})`);
-    out.push(`(local.set $t${4 + j} ${f('add', d(1), d(2))})`);
-    out.push(`(local.set $t${8 + j} ${f('sub', d(2), d(1))})`);
-    out.push(`(local.set $t${12 + j} ${f('sub', d(1), d(3))})`);
-  }
-  for (const i of range(4)) {
-    const t = (j: number) => `$t${4 * i + j}`;
-    out.push(`(local.set $s${4 * i} ${f('sub', t(0), t(2))})`);
-    out.push(`(local.set $s${4 * i + 1} ${f('add', t(1), t(2))})`);
-    out.push(`(local.set $s${4 * i + 2} ${f('sub', t(2), t(1))})`);
-    out.push(`(local.set $s${4 * i + 3} ${f('sub', t(1), t(3))})`);
-  }
-  return out.join('\n          ');
+function linear(terms: [number, string][]): string {
+  const signed = (ts: [number, string][]) => {
+    const pos = ts.filter(([c]) => c > 0).map(([, x]) => x);
+    const neg = ts.filter(([c]) => c < 0).map(([, x]) => x);
+    let e = pos.length ? pos[0] : `(f32x4.neg ${neg.shift()})`;
+    for (const x of pos.slice(1)) e = `(f32x4.add ${e} ${x})`;
+    for (const x of neg) e = `(f32x4.sub ${e} ${x})`;
+    return e;
+  };
+  const ones = terms.filter(([c]) => Math.abs(c) === 1);
+  const halves = terms.filter(([c]) => Math.abs(c) === 0.5);
+  if (ones.length + halves.length !== terms.length || terms.length === 0) throw new Error('winograd: coefficients must be ±1 or ±½');
+  const half = halves.length ? `(f32x4.mul (local.get $half) ${signed(halves)})` : '';
+  return ones.length === 0 ? half : halves.length === 0 ? signed(ones) : `(f32x4.add ${signed(ones)} ${half})`;
 }
 
 /**
- * The filter transform G g Gᵀ on locals $g0…$g8 (g[3i + j]) into $s0…$s15 via $h0…$h11 (h = G g, 4x3).
- * $half holds 0.5 in every lane.
+ * Y = L X R on v128 locals: X in $<x>0… (rows × cols, row-major), the product L X in $<tmp>0…, Y in $<y>0…
+ * (row-major). Every transform of the algorithm is one of these with the matrices above.
  */
-function filterTransform(): string {
+function sandwich(L: number[][], x: string, cols: number, R: number[][], tmp: string, y: string): string {
   const out: string[] = [];
-  const get = (n: string) => `(local.get ${n})`;
-  const half = (x: string) => `(f32x4.mul (local.get $half) ${x})`;
-  for (const j of range(3)) {
-    const g = (i: number) => `$g${3 * i + j}`;
-    out.push(`(local.set $h${j} ${get(g(0))})`);
-    out.push(`(local.set $h${3 + j} ${half(`(f32x4.add (f32x4.add ${get(g(0))} ${get(g(1))}) ${get(g(2))})`)})`);
-    out.push(`(local.set $h${6 + j} ${half(`(f32x4.add (f32x4.sub ${get(g(0))} ${get(g(1))}) ${get(g(2))})`)})`);
-    out.push(`(local.set $h${9 + j} ${get(g(2))})`);
-  }
-  for (const i of range(4)) {
-    const h = (j: number) => get(`$h${3 * i + j}`);
-    out.push(`(local.set $s${4 * i} ${h(0)})`);
-    out.push(`(local.set $s${4 * i + 1} ${half(`(f32x4.add (f32x4.add ${h(0)} ${h(1)}) ${h(2)})`)})`);
-    out.push(`(local.set $s${4 * i + 2} ${half(`(f32x4.add (f32x4.sub ${h(0)} ${h(1)}) ${h(2)})`)})`);
-    out.push(`(local.set $s${4 * i + 3} ${h(2)})`);
-  }
+  const n = R[0].length;
+  const get = (name: string) => `(local.get $${name})`;
+  L.forEach((row, i) => {
+    for (let j = 0; j < cols; j++) {
+      const terms = row.map((c, k) => [c, get(`${x}${k * cols + j}`)] as [number, string]).filter(([c]) => c !== 0);
+      out.push(`(local.set $${tmp}${i * cols + j} ${linear(terms)})`);
+    }
+  });
+  L.forEach((_, i) => {
+    for (let j = 0; j < n; j++) {
+      const terms = R.map((r, l) => [r[j], get(`${tmp}${i * cols + l}`)] as [number, string]).filter(([c]) => c !== 0);
+      out.push(`(local.set $${y}${i * n + j} ${linear(terms)})`);
+    }
+  });
   return out.join('\n          ');
 }
 
-/** The output transform Aᵀ m A on locals $d0…$d15 into $y0…$y3 (y[2i + j]) via $t0…$t7 (t = Aᵀ m, 2x4). */
-function outputTransform(): string {
-  const out: string[] = [];
-  const get = (n: string) => `(local.get ${n})`;
-  for (const j of range(4)) {
-    const m = (i: number) => get(`$d${4 * i + j}`);
-    out.push(`(local.set $t${j} (f32x4.add (f32x4.add ${m(0)} ${m(1)}) ${m(2)}))`);
-    out.push(`(local.set $t${4 + j} (f32x4.sub (f32x4.sub ${m(1)} ${m(2)}) ${m(3)}))`);
-  }
-  for (const i of range(2)) {
-    const t = (j: number) => get(`$t${4 * i + j}`);
-    out.push(`(local.set $y${2 * i} (f32x4.add (f32x4.add ${t(0)} ${t(1)}) ${t(2)}))`);
-    out.push(`(local.set $y${2 * i + 1} (f32x4.sub (f32x4.sub ${t(1)} ${t(2)}) ${t(3)}))`);
-  }
-  return out.join('\n          ');
-}
+/** Bᵀ d B: $d0…$d15 → $s0…$s15 via $t0…$t15. */
+const inputTransform = () => sandwich(BT, 'd', 4, transpose(BT), 't', 's');
+/** G g Gᵀ: $g0…$g8 → $s0…$s15 via $h0…$h11 ($half = 0.5). */
+const filterTransform = () => sandwich(G, 'g', 3, transpose(G), 'h', 's');
+/** Aᵀ m A: $d0…$d15 → $y0…$y3 via $t0…$t7. */
+const outputTransform = () => sandwich(AT, 'd', 4, transpose(AT), 't', 'y');
+/** The output gradient's A dy Aᵀ: $y0…$y3 → $s0…$s15 via $t0…$t7. */
+const outputGradTransform = () => sandwich(transpose(AT), 'y', 2, AT, 't', 's');
+/** The filter gradient's Gᵀ dU G: $d0…$d15 → $g0…$g8 via $h0…$h11 ($half = 0.5). */
+const filterGradTransform = () => sandwich(transpose(G), 'd', 4, G, 'h', 'g');
 
 /** Bias and activation on $y<k>: act 0 none, 1 ReLU, 2 ReLU6 (pmax/pmin keep NaN, like x < 0 ? 0 : x). */
 const epilogue = (k: number) => `
@@ -138,50 +132,6 @@ function gemmBlock(rows: number): string {
 }
 
 
-/**
- * The output gradient's transform A dy Aᵀ (4x4 from the tile's 2x2 dy, A = (Aᵀ)ᵀ) on $y0…$y3 (dy[2i + j]) into
- * $s0…$s15 via $t0…$t7 (t = A dy, 4x2).
- */
-function outputGradTransform(): string {
-  const out: string[] = [];
-  const get = (n: string) => `(local.get ${n})`;
-  for (const j of range(2)) {
-    const y = (i: number) => get(`$y${2 * i + j}`);
-    out.push(`(local.set $t${j} ${y(0)})`);
-    out.push(`(local.set $t${2 + j} (f32x4.add ${y(0)} ${y(1)}))`);
-    out.push(`(local.set $t${4 + j} (f32x4.sub ${y(0)} ${y(1)}))`);
-    out.push(`(local.set $t${6 + j} (f32x4.neg ${y(1)}))`);
-  }
-  for (const k of range(4)) {
-    const t = (j: number) => get(`$t${2 * k + j}`);
-    out.push(`(local.set $s${4 * k} ${t(0)})`);
-    out.push(`(local.set $s${4 * k + 1} (f32x4.add ${t(0)} ${t(1)}))`);
-    out.push(`(local.set $s${4 * k + 2} (f32x4.sub ${t(0)} ${t(1)}))`);
-    out.push(`(local.set $s${4 * k + 3} (f32x4.neg ${t(1)}))`);
-  }
-  return out.join('\n          ');
-}
-
-/** The filter gradient's transform Gᵀ dU G (3x3 from 4x4) on $d0…$d15 into $g0…$g8 via $h0…$h11 (h = Gᵀ dU, 3x4). */
-function filterGradTransform(): string {
-  const out: string[] = [];
-  const get = (n: string) => `(local.get ${n})`;
-  const half = (x: string) => `(f32x4.mul (local.get $half) ${x})`;
-  for (const l of range(4)) {
-    const u = (k: number) => get(`$d${4 * k + l}`);
-    out.push(`(local.set $h${l} (f32x4.add ${u(0)} ${half(`(f32x4.add ${u(1)} ${u(2)})`)}))`);
-    out.push(`(local.set $h${4 + l} ${half(`(f32x4.sub ${u(1)} ${u(2)})`)})`);
-    out.push(`(local.set $h${8 + l} (f32x4.add ${half(`(f32x4.add ${u(1)} ${u(2)})`)} ${u(3)}))`);
-  }
-  for (const i of range(3)) {
-    const h = (l: number) => get(`$h${4 * i + l}`);
-    out.push(`(local.set $g${3 * i} (f32x4.add ${h(0)} ${half(`(f32x4.add ${h(1)} ${h(2)})`)}))`);
-    out.push(`(local.set $g${3 * i + 1} ${half(`(f32x4.sub ${h(1)} ${h(2)})`)})`);
-    out.push(`(local.set $g${3 * i + 2} (f32x4.add ${half(`(f32x4.add ${h(1)} ${h(2)})`)} ${h(3)}))`);
-  }
-  return out.join('\n          ');
-}
-
 /** gemm_tn's 4 x 8 block: C[i..i+3, j..j+7] += Σ_k A[k, i..i+3]ᵀ B[k, j..j+7], accumulators loaded from C. */
 function gemmTnBlock(): string {
   const lanes = range(4).map((r) => `
@@ -206,6 +156,35 @@ function gemmTnBlock(): string {
               (br_if $k_next (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))
             ${store.join('\n            ')}`;
 }
+
+/**
+ * The loop over output tiles t in [ta, tb) shared by wino_output and wino_dy: per tile, $o is the address of its
+ * top-left pixel in the [B, OH, OW, Co] tensor at `data`, $right / $below whether its second column / row exists,
+ * `scratchPtr` the tile's row in the [16, tb − ta, Co] scratch at `scratchBase` ($plane bytes per point); then
+ * `body` runs for each group of four channels at byte offset $c.
+ */
+const overOutputTiles = (data: string, scratchPtr: string, scratchBase: string, body: string) => `
+    (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))
+    (local.set $tiles (i32.mul (local.get $tH) (local.get $tW)))
+    (local.set $plane (i32.mul (i32.sub (local.get $tb) (local.get $ta)) (local.get $cb)))
+    (local.set $t (local.get $ta))
+    (block $tiles_done (loop $tiles_next
+      (br_if $tiles_done (i32.ge_u (local.get $t) (local.get $tb)))
+      (local.set $b (i32.div_u (local.get $t) (local.get $tiles)))
+      (local.set $r (i32.rem_u (local.get $t) (local.get $tiles)))
+      (local.set $oy (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)))
+      (local.set $ox (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)))
+      (local.set $right (i32.lt_u (i32.add (local.get $ox) (i32.const 1)) (local.get $OW)))
+      (local.set $below (i32.lt_u (i32.add (local.get $oy) (i32.const 1)) (local.get $OH)))
+      (local.set $o (i32.add (local.get ${data}) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $cb))))
+      (local.set ${scratchPtr} (i32.add (local.get ${scratchBase}) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
+      (local.set $c (i32.const 0))
+      (block $c_done (loop $c_next
+        (br_if $c_done (i32.ge_u (local.get $c) (local.get $cb)))${body}
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $c_next)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $tiles_next)))`;
 
 export const winogradWat = String.raw`
   ;; U[p, ci, co] = (G g[:, :, ci, co] Gᵀ)[p]: four (ci, co) pairs per step (Ci·Co a multiple of 4).
@@ -272,23 +251,7 @@ export const winogradWat = String.raw`
     (local $t i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32) (local $cb i32) (local $c i32)
     (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $right i32) (local $below i32) (local $bv v128)
     ${locals('d', 16, 'v128')} ${locals('t', 8, 'v128')} ${locals('y', 4, 'v128')}
-    (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))
-    (local.set $tiles (i32.mul (local.get $tH) (local.get $tW)))
-    (local.set $plane (i32.mul (i32.sub (local.get $tb) (local.get $ta)) (local.get $cb)))
-    (local.set $t (local.get $ta))
-    (block $tiles_done (loop $tiles_next
-      (br_if $tiles_done (i32.ge_u (local.get $t) (local.get $tb)))
-      (local.set $b (i32.div_u (local.get $t) (local.get $tiles)))
-      (local.set $r (i32.rem_u (local.get $t) (local.get $tiles)))
-      (local.set $oy (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)))
-      (local.set $ox (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)))
-      (local.set $right (i32.lt_u (i32.add (local.get $ox) (i32.const 1)) (local.get $OW)))
-      (local.set $below (i32.lt_u (i32.add (local.get $oy) (i32.const 1)) (local.get $OH)))
-      (local.set $o (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $cb))))
-      (local.set $mt (i32.add (local.get $M) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
-      (local.set $c (i32.const 0))
-      (block $c_done (loop $c_next
-        (br_if $c_done (i32.ge_u (local.get $c) (local.get $cb)))
+    ${overOutputTiles('$out', '$mt', '$M', `
           ${range(16).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
           ${outputTransform()}
           (local.set $bv (if (result v128) (local.get $bias)
@@ -300,11 +263,7 @@ export const winogradWat = String.raw`
           (if (local.get $below) (then
             (v128.store align=4 (i32.add (i32.add (local.get $o) (i32.mul (local.get $OW) (local.get $cb))) (local.get $c)) (local.get $y2))
             (if (local.get $right) (then
-              (v128.store align=4 (i32.add (i32.add (local.get $o) (i32.mul (i32.add (local.get $OW) (i32.const 1)) (local.get $cb))) (local.get $c)) (local.get $y3))))))
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $c_next)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $tiles_next)))
+              (v128.store align=4 (i32.add (i32.add (local.get $o) (i32.mul (i32.add (local.get $OW) (i32.const 1)) (local.get $cb))) (local.get $c)) (local.get $y3))))))`)}
   )
 
   ;; C[p] = A[p] · B[p] for p < points, rows [r0, r1) of each: A [points, M, K], B [points, K, N], C [points, M, N],
@@ -396,33 +355,13 @@ export const winogradWat = String.raw`
     (local $t i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32) (local $cb i32) (local $c i32)
     (local $plane i32) (local $wt i32) (local $o i32) (local $tiles i32) (local $right i32) (local $below i32)
     ${locals('y', 4, 'v128')} ${locals('t', 8, 'v128')} ${locals('s', 16, 'v128')}
-    (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))
-    (local.set $tiles (i32.mul (local.get $tH) (local.get $tW)))
-    (local.set $plane (i32.mul (i32.sub (local.get $tb) (local.get $ta)) (local.get $cb)))
-    (local.set $t (local.get $ta))
-    (block $tiles_done (loop $tiles_next
-      (br_if $tiles_done (i32.ge_u (local.get $t) (local.get $tb)))
-      (local.set $b (i32.div_u (local.get $t) (local.get $tiles)))
-      (local.set $r (i32.rem_u (local.get $t) (local.get $tiles)))
-      (local.set $oy (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)))
-      (local.set $ox (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)))
-      (local.set $right (i32.lt_u (i32.add (local.get $ox) (i32.const 1)) (local.get $OW)))
-      (local.set $below (i32.lt_u (i32.add (local.get $oy) (i32.const 1)) (local.get $OH)))
-      (local.set $o (i32.add (local.get $dy) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $cb))))
-      (local.set $wt (i32.add (local.get $Wd) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
-      (local.set $c (i32.const 0))
-      (block $c_done (loop $c_next
-        (br_if $c_done (i32.ge_u (local.get $c) (local.get $cb)))
+    ${overOutputTiles('$dy', '$wt', '$Wd', `
           (local.set $y0 (v128.load align=4 (i32.add (local.get $o) (local.get $c))))
           (local.set $y1 (select (v128.load align=4 (i32.add (i32.add (local.get $o) (local.get $cb)) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $right)))
           (local.set $y2 (select (v128.load align=4 (i32.add (i32.add (local.get $o) (i32.mul (local.get $OW) (local.get $cb))) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $below)))
           (local.set $y3 (select (v128.load align=4 (i32.add (i32.add (local.get $o) (i32.mul (i32.add (local.get $OW) (i32.const 1)) (local.get $cb))) (local.get $c))) (v128.const i32x4 0 0 0 0) (i32.and (local.get $right) (local.get $below))))
           ${outputGradTransform()}
-          ${range(16).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $wt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $c_next)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $tiles_next)))
+          ${range(16).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $wt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}`)}
   )
 
   ;; C [M, N] += Aᵀ B with A [K, M], B [K, N] row-major; M a multiple of 4, N of 8, K ≥ 1. Each element's terms are
