@@ -4,6 +4,7 @@
  * tensors where they lie (a shared memory with the threaded binary). Every pointer is a byte offset into that memory; `n` counts float32 elements. Four lanes
  * per step, then a scalar tail.
  */
+import { forRange } from './wat.ts';
 import { winogradWat } from './winograd.wat.ts';
 
 // Elementwise loops (mask_grad, adam): $i is the byte offset, 4 lanes per step, then a scalar tail up to $n.
@@ -79,13 +80,6 @@ const copyPixel = (dst: string, src: string) => `
               (f32.store (i32.add ${dst} (local.get $k)) (f32.load (i32.add ${src} (local.get $k))))
               (local.set $k (i32.add (local.get $k) (i32.const 4)))
               (br $snext)))`;
-/** A counted loop: for (var = 0; var < limit; var++) body. Labels are derived from the variable's name. */
-const forRange = (v: string, limit: string, body: string) => `
-    (local.set ${v} (i32.const 0))
-    (block ${v}_done (loop ${v}_next
-      (br_if ${v}_done (i32.ge_u (local.get ${v}) ${limit}))${body}
-      (local.set ${v} (i32.add (local.get ${v}) (i32.const 1)))
-      (br ${v}_next)))`;
 const get = (v: string) => `(local.get ${v})`;
 const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
 const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;

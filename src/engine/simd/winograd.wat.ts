@@ -20,6 +20,7 @@
  * take a range of tiles [ta, tb), so V [16, tb − ta, C] and M [16, tb − ta, Co] hold one chunk of tiles at a time.
  * C and Co are multiples of 4 (the caller checks; `gemm` needs Co a multiple of 8).
  */
+import { forRange } from './wat.ts';
 
 const v = (name: string) => `(local.get ${name})`;
 const range = (n: number) => [...Array(n).keys()];
@@ -158,26 +159,19 @@ function gemmTnBlock(): string {
 }
 
 /**
- * The loop over output tiles t in [ta, tb) shared by wino_output and wino_dy: per tile, $o is the address of its
- * top-left pixel in the [B, OH, OW, Co] tensor at `data`, $right / $below whether its second column / row exists,
- * `scratchPtr` the tile's row in the [16, tb − ta, Co] scratch at `scratchBase` ($plane bytes per point); then
- * `body` runs for each group of four channels at byte offset $c.
+ * The loop over tiles t in [ta, tb) (numbered in (b, ty, tx) order, tH x tW per image) with $plane = one point's
+ * bytes of a [16, tb − ta, C] scratch: per tile $b and $r (its index within the image), then `perTile`, then `body`
+ * for each group of four channels at byte offset $c of the C = `channels` ($cb bytes).
  */
-const overOutputTiles = (data: string, scratchPtr: string, scratchBase: string, body: string) => `
-    (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))
+const overTiles = (channels: string, perTile: string, body: string) => `
+    (local.set $cb (i32.shl (local.get ${channels}) (i32.const 2)))
     (local.set $tiles (i32.mul (local.get $tH) (local.get $tW)))
     (local.set $plane (i32.mul (i32.sub (local.get $tb) (local.get $ta)) (local.get $cb)))
     (local.set $t (local.get $ta))
     (block $tiles_done (loop $tiles_next
       (br_if $tiles_done (i32.ge_u (local.get $t) (local.get $tb)))
       (local.set $b (i32.div_u (local.get $t) (local.get $tiles)))
-      (local.set $r (i32.rem_u (local.get $t) (local.get $tiles)))
-      (local.set $oy (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)))
-      (local.set $ox (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)))
-      (local.set $right (i32.lt_u (i32.add (local.get $ox) (i32.const 1)) (local.get $OW)))
-      (local.set $below (i32.lt_u (i32.add (local.get $oy) (i32.const 1)) (local.get $OH)))
-      (local.set $o (i32.add (local.get ${data}) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $cb))))
-      (local.set ${scratchPtr} (i32.add (local.get ${scratchBase}) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
+      (local.set $r (i32.rem_u (local.get $t) (local.get $tiles)))${perTile}
       (local.set $c (i32.const 0))
       (block $c_done (loop $c_next
         (br_if $c_done (i32.ge_u (local.get $c) (local.get $cb)))${body}
@@ -186,22 +180,64 @@ const overOutputTiles = (data: string, scratchPtr: string, scratchBase: string, 
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $tiles_next)))`;
 
+/**
+ * overTiles for wino_output and wino_dy: per tile, $o is the address of its top-left pixel in the [B, OH, OW, Co]
+ * tensor at `data`, $right / $below whether its second column / row exists, `scratchPtr` the tile's row in the
+ * [16, tb − ta, Co] scratch at `scratchBase`.
+ */
+const overOutputTiles = (data: string, scratchPtr: string, scratchBase: string, body: string) => overTiles('$Co', `
+      (local.set $oy (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)))
+      (local.set $ox (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)))
+      (local.set $right (i32.lt_u (i32.add (local.get $ox) (i32.const 1)) (local.get $OW)))
+      (local.set $below (i32.lt_u (i32.add (local.get $oy) (i32.const 1)) (local.get $OH)))
+      (local.set $o (i32.add (local.get ${data}) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $cb))))
+      (local.set ${scratchPtr} (i32.add (local.get ${scratchBase}) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))`, body);
+
+/**
+ * A filter-shaped transform over [planes, Ci, Co] tensors (plane = one tap or point; Ci·Co a multiple of 4):
+ * four (ci, co) pairs per step, `n` planes at `src` loaded into $<x>0…, `transform` run, `m` planes of $<y>0…
+ * stored at `dst`. Locals $e, $plane (bytes per plane) and $half (0.5 per lane) are the function's.
+ */
+const overFilterPlanes = (src: string, x: string, n: number, transform: string, dst: string, y: string, m: number) => `
+    (local.set $half (v128.const f32x4 0.5 0.5 0.5 0.5))
+    (local.set $plane (i32.shl (local.get $CiCo) (i32.const 2)))
+    (local.set $e (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $e) (local.get $plane)))
+      ${range(n).map((k) => `(local.set $${x}${k} (v128.load align=4 (i32.add (i32.add (local.get ${src}) (local.get $e)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n      ')}
+      ${transform}
+      ${range(m).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get ${dst}) (local.get $e)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $${y}${k}))`).join('\n      ')}
+      (local.set $e (i32.add (local.get $e) (i32.const 16)))
+      (br $next)))`;
+
+/**
+ * The Winograd drivers' loop over chunks of `chunk` tiles: $tH, $tW and $T (tiles) from $B, $OH, $OW; this thread's
+ * scratch at $V and `second` (+ $tid chunks of Ci and Co channels); chunks [$ta, $tb) of $n tiles from `first` in
+ * steps of `step`, each put through the input transform into $V, then `body`.
+ */
+const overChunks = (second: string, first: string, step: string, body: string) => `
+    (local.set $tH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
+    (local.set $tW (i32.shr_u (i32.add (local.get $OW) (i32.const 1)) (i32.const 1)))
+    (local.set $T (i32.mul (local.get $B) (i32.mul (local.get $tH) (local.get $tW))))
+    (local.set $V (i32.add (local.get $V) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Ci)) (i32.const 16)) (i32.const 2)))))
+    (local.set ${second} (i32.add (local.get ${second}) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Co)) (i32.const 16)) (i32.const 2)))))
+    (local.set $ta ${first})
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $ta) (local.get $T)))
+      (local.set $tb (select (i32.add (local.get $ta) (local.get $chunk)) (local.get $T)
+        (i32.lt_u (i32.add (local.get $ta) (local.get $chunk)) (local.get $T))))
+      (local.set $n (i32.sub (local.get $tb) (local.get $ta)))
+      (call $wino_input (local.get $x) (local.get $V) (local.get $B) (local.get $H) (local.get $W) (local.get $Ci)
+        (local.get $tH) (local.get $tW) (local.get $top) (local.get $left) (local.get $ta) (local.get $tb))${body}
+      (local.set $ta (i32.add (local.get $ta) ${step}))
+      (br $next)))`;
+
 export const winogradWat = String.raw`
   ;; U[p, ci, co] = (G g[:, :, ci, co] Gᵀ)[p]: four (ci, co) pairs per step (Ci·Co a multiple of 4).
   (func (export "wino_filter") (param $g i32) (param $u i32) (param $CiCo i32)
-    (local $e i32) (local $end i32) (local $plane i32) (local $half v128)
+    (local $e i32) (local $plane i32) (local $half v128)
     ${locals('g', 9, 'v128')} ${locals('h', 12, 'v128')} ${locals('s', 16, 'v128')}
-    (local.set $half (v128.const f32x4 0.5 0.5 0.5 0.5))
-    (local.set $plane (i32.shl (local.get $CiCo) (i32.const 2)))
-    (local.set $end (local.get $plane))
-    (local.set $e (i32.const 0))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $e) (local.get $end)))
-      ${range(9).map((k) => `(local.set $g${k} (v128.load align=4 (i32.add (i32.add (local.get $g) (local.get $e)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n      ')}
-          ${filterTransform()}
-      ${range(16).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $u) (local.get $e)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n      ')}
-      (local.set $e (i32.add (local.get $e) (i32.const 16)))
-      (br $next)))
+    ${overFilterPlanes('$g', 'g', 9, filterTransform(), '$u', 's', 16)}
   )
 
   ;; V[p, t − ta, c] = (Bᵀ d B)[p] for tiles t in [ta, tb), d the 4x4 input block at rows 2·ty − top …, columns
@@ -213,14 +249,7 @@ export const winogradWat = String.raw`
     (local $cb i32) (local $c i32) (local $plane i32) (local $vt i32) (local $tiles i32)
     ${locals('p', 16, 'i32')} ${locals('m', 16, 'i32')}
     ${locals('d', 16, 'v128')} ${locals('t', 16, 'v128')} ${locals('s', 16, 'v128')}
-    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $tiles (i32.mul (local.get $tH) (local.get $tW)))
-    (local.set $plane (i32.mul (i32.sub (local.get $tb) (local.get $ta)) (local.get $cb)))
-    (local.set $t (local.get $ta))
-    (block $tiles_done (loop $tiles_next
-      (br_if $tiles_done (i32.ge_u (local.get $t) (local.get $tb)))
-      (local.set $b (i32.div_u (local.get $t) (local.get $tiles)))
-      (local.set $r (i32.rem_u (local.get $t) (local.get $tiles)))
+    ${overTiles('$C', `
       (local.set $iy (i32.sub (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)) (local.get $top)))
       (local.set $ix (i32.sub (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)) (local.get $left)))
       ${range(16).map((k) => `
@@ -230,17 +259,10 @@ export const winogradWat = String.raw`
       (local.set $p${k} (select
         (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $y)) (local.get $W)) (local.get $xx)) (local.get $cb)))
         (local.get $x) (local.get $m${k})))`).join('')}
-      (local.set $vt (i32.add (local.get $V) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
-      (local.set $c (i32.const 0))
-      (block $c_done (loop $c_next
-        (br_if $c_done (i32.ge_u (local.get $c) (local.get $cb)))
+      (local.set $vt (i32.add (local.get $V) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))`, `
           ${range(16).map((k) => `(local.set $d${k} (select (v128.load align=4 (i32.add (local.get $p${k}) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $m${k})))`).join('\n          ')}
           ${inputTransform()}
-          ${range(16).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $vt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $c_next)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br $tiles_next)))
+          ${range(16).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $vt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}`)}
   )
 
   ;; out[b, 2·ty + i, 2·tx + j, co] = act((Aᵀ m A)[i, j] + bias[co]) for tiles t in [ta, tb), m the tile's 16
@@ -323,25 +345,11 @@ export const winogradWat = String.raw`
     (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
     (param $top i32) (param $left i32) (param $chunk i32) (param $tid i32) (param $threads i32)
     (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32)
-    (local.set $tH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
-    (local.set $tW (i32.shr_u (i32.add (local.get $OW) (i32.const 1)) (i32.const 1)))
-    (local.set $T (i32.mul (local.get $B) (i32.mul (local.get $tH) (local.get $tW))))
-    (local.set $V (i32.add (local.get $V) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Ci)) (i32.const 16)) (i32.const 2)))))
-    (local.set $M (i32.add (local.get $M) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Co)) (i32.const 16)) (i32.const 2)))))
-    (local.set $ta (i32.mul (local.get $tid) (local.get $chunk)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $ta) (local.get $T)))
-      (local.set $tb (select (i32.add (local.get $ta) (local.get $chunk)) (local.get $T)
-        (i32.lt_u (i32.add (local.get $ta) (local.get $chunk)) (local.get $T))))
-      (local.set $n (i32.sub (local.get $tb) (local.get $ta)))
-      (call $wino_input (local.get $x) (local.get $V) (local.get $B) (local.get $H) (local.get $W) (local.get $Ci)
-        (local.get $tH) (local.get $tW) (local.get $top) (local.get $left) (local.get $ta) (local.get $tb))
+    ${overChunks('$M', '(i32.mul (local.get $tid) (local.get $chunk))', '(i32.mul (local.get $chunk) (local.get $threads))', `
       (call $gemm (local.get $V) (local.get $u) (local.get $M) (local.get $n) (local.get $Ci) (local.get $Co)
         (i32.const 0) (local.get $n) (i32.const 16))
       (call $wino_output (local.get $M) (local.get $out) (local.get $bias) (local.get $act) (local.get $B) (local.get $OH)
-        (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))
-      (local.set $ta (i32.add (local.get $ta) (i32.mul (local.get $chunk) (local.get $threads))))
-      (br $next)))
+        (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))`)}
   )
 
   ;; The filter gradient (Lavin & Gray's transposed algorithm): with M = U ⊙ V and y = Aᵀ M A per tile,
@@ -413,16 +421,7 @@ export const winogradWat = String.raw`
   (func (export "wino_filter_grad") (param $dU i32) (param $dg i32) (param $CiCo i32)
     (local $e i32) (local $plane i32) (local $half v128)
     ${locals('d', 16, 'v128')} ${locals('h', 12, 'v128')} ${locals('g', 9, 'v128')}
-    (local.set $half (v128.const f32x4 0.5 0.5 0.5 0.5))
-    (local.set $plane (i32.shl (local.get $CiCo) (i32.const 2)))
-    (local.set $e (i32.const 0))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $e) (local.get $plane)))
-      ${range(16).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $dU) (local.get $e)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n      ')}
-          ${filterGradTransform()}
-      ${range(9).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $dg) (local.get $e)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $g${k}))`).join('\n      ')}
-      (local.set $e (i32.add (local.get $e) (i32.const 16)))
-      (br $next)))
+    ${overFilterPlanes('$dU', 'd', 16, filterGradTransform(), '$dg', 'g', 9)}
   )
 
   ;; dU for one thread: every thread transforms every chunk of tiles (V and Wd in its own scratch) and accumulates
@@ -433,19 +432,7 @@ export const winogradWat = String.raw`
     (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
     (param $top i32) (param $left i32) (param $chunk i32) (param $tid i32) (param $threads i32)
     (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32) (local $p i32)
-    (local.set $tH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
-    (local.set $tW (i32.shr_u (i32.add (local.get $OW) (i32.const 1)) (i32.const 1)))
-    (local.set $T (i32.mul (local.get $B) (i32.mul (local.get $tH) (local.get $tW))))
-    (local.set $V (i32.add (local.get $V) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Ci)) (i32.const 16)) (i32.const 2)))))
-    (local.set $Wd (i32.add (local.get $Wd) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Co)) (i32.const 16)) (i32.const 2)))))
-    (local.set $ta (i32.const 0))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $ta) (local.get $T)))
-      (local.set $tb (select (i32.add (local.get $ta) (local.get $chunk)) (local.get $T)
-        (i32.lt_u (i32.add (local.get $ta) (local.get $chunk)) (local.get $T))))
-      (local.set $n (i32.sub (local.get $tb) (local.get $ta)))
-      (call $wino_input (local.get $x) (local.get $V) (local.get $B) (local.get $H) (local.get $W) (local.get $Ci)
-        (local.get $tH) (local.get $tW) (local.get $top) (local.get $left) (local.get $ta) (local.get $tb))
+    ${overChunks('$Wd', '(i32.const 0)', '(local.get $chunk)', `
       (call $wino_dy (local.get $dy) (local.get $Wd) (local.get $B) (local.get $OH) (local.get $OW) (local.get $Co)
         (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))
       (local.set $p (local.get $tid))
@@ -457,9 +444,7 @@ export const winogradWat = String.raw`
           (i32.add (local.get $dU) (i32.shl (i32.mul (i32.mul (local.get $p) (local.get $Ci)) (local.get $Co)) (i32.const 2)))
           (local.get $Ci) (local.get $n) (local.get $Co) (i32.const 0) (i32.const 1))
         (local.set $p (i32.add (local.get $p) (local.get $threads)))
-        (br $p_next)))
-      (local.set $ta (local.get $tb))
-      (br $next)))
+        (br $p_next)))`)}
   )
 
   ;; out[taps − 1 − k, co, ci] = g[k, ci, co] for the taps k of a [fh, fw, Ci, Co] filter: flipped in space and
@@ -468,25 +453,11 @@ export const winogradWat = String.raw`
     (local $k i32) (local $ci i32) (local $co i32) (local $src i32) (local $dst i32) (local $plane i32)
     (local.set $plane (i32.shl (i32.mul (local.get $Ci) (local.get $Co)) (i32.const 2)))
     (local.set $src (local.get $g))
-    (local.set $k (i32.const 0))
-    (block $k_done (loop $k_next
-      (br_if $k_done (i32.ge_u (local.get $k) (local.get $taps)))
-      (local.set $ci (i32.const 0))
-      (block $ci_done (loop $ci_next
-        (br_if $ci_done (i32.ge_u (local.get $ci) (local.get $Ci)))
+    ${forRange('$k', '(local.get $taps)', forRange('$ci', '(local.get $Ci)', `
         (local.set $dst (i32.add (i32.add (local.get $out) (i32.mul (i32.sub (i32.sub (local.get $taps) (i32.const 1)) (local.get $k)) (local.get $plane)))
-          (i32.shl (local.get $ci) (i32.const 2))))
-        (local.set $co (i32.const 0))
-        (block $co_done (loop $co_next
-          (br_if $co_done (i32.ge_u (local.get $co) (local.get $Co)))
+          (i32.shl (local.get $ci) (i32.const 2))))${forRange('$co', '(local.get $Co)', `
           (f32.store (local.get $dst) (f32.load (local.get $src)))
           (local.set $src (i32.add (local.get $src) (i32.const 4)))
-          (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $Ci) (i32.const 2))))
-          (local.set $co (i32.add (local.get $co) (i32.const 1)))
-          (br $co_next)))
-        (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
-        (br $ci_next)))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $k_next)))
+          (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $Ci) (i32.const 2))))`)}`))}
   )
 `;
