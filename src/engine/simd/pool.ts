@@ -22,15 +22,20 @@ const MAX_ARGS = 32;
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, names, tid, threads } = workerData;
-const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const c = new Int32Array(control);
+let kernels;
+try {
+  kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+} catch {
+  kernels = undefined; // every call then reports a failure instead of leaving the main thread waiting
+}
 let seen = 0;
 for (;;) {
   Atomics.wait(c, ${SEQ}, seen);
   seen = Atomics.load(c, ${SEQ});
   try {
     kernels[names[c[${FN}]]](...c.subarray(${ARGS}, ${ARGS} + c[${ARGC}]), tid, threads);
-  } catch (err) {
+  } catch {
     Atomics.store(c, ${FAILED}, 1);
   }
   Atomics.add(c, ${DONE}, 1);
@@ -92,5 +97,7 @@ export function onAllThreads(name: string, args: number[], run: (tid: number, th
   } finally {
     for (let done = Atomics.load(c, DONE); done < threads - 1; done = Atomics.load(c, DONE)) Atomics.wait(c, DONE, done);
   }
-  if (Atomics.load(c, FAILED)) throw new Error(`convlens engine: ${name} failed on a SIMD worker thread`);
+  if (Atomics.load(c, FAILED)) {
+    throw new Error(`convlens engine: ${name} failed on a SIMD worker thread (CONVLENS_THREADS=1 runs without them)`);
+  }
 }
