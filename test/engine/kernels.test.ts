@@ -225,7 +225,7 @@ describe('wasm kernels match the cpu backend', () => {
     expect(winogradPlan(c.x, [...c.f, c.x[3], c.co], attrs as never) != null && c.act !== 'elu').toBe(c.winograd);
     const x = random(c.x);
     const filter = random([...c.f, c.x[3], c.co]);
-    const inputs = c.bias ? { x, filter, bias: random([c.co]) } : { x, filter };
+    const inputs: Record<string, ReturnType<typeof random>> = c.bias ? { x, filter, bias: random([c.co]) } : { x, filter };
     const fused = await onBoth(run('FusedConv2D', inputs, { ...attrs, activation: c.act }));
     expect(relError(fused.wasm, fused.cpu)).toBeLessThan(TOL);
     if (c.act === 'relu' || c.act === 'relu6') expect(fused.wasm.some((v) => v === 0)).toBe(true);
