@@ -13,7 +13,7 @@ import { backend_util, Conv2DBackpropFilter, type KernelConfig, type TensorInfo 
 import { onAllThreads, poolThreads } from '../simd/pool.ts';
 import { simdKernels } from '../simd/simd.ts';
 import { callKernel, heapF32, heapOffset, type KernelArgs, withTemps } from './wasm-calls.ts';
-import { winogradBudget } from './winograd-conv2d.ts';
+import { winogradChunk } from './winograd-conv2d.ts';
 
 export function conv2dBackpropFilter({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   const { x, dy } = inputs;
@@ -58,7 +58,7 @@ function winogradFilterGrad(
   const { outHeight: OH, outWidth: OW } = info;
   const { top, left } = info.padInfo;
   const T = B * Math.ceil(OH / 2) * Math.ceil(OW / 2);
-  const chunk = Math.min(T, Math.max(32, Math.floor(winogradBudget.floats / (16 * (Ci + Co)))));
+  const chunk = winogradChunk(T, Ci, Co);
   const threads = poolThreads();
   const k = simdKernels();
   return withTemps(backend, (temp) => {

@@ -35,6 +35,11 @@ export const MIN_WINOGRAD_CHANNELS = 8;
  */
 export const winogradBudget = { floats: 1 << 16 };
 
+/** Tiles per chunk for T tiles of Ci → Co channels, at most ⌈T / parts⌉ (so `parts` threads all get one). */
+export function winogradChunk(T: number, Ci: number, Co: number, parts = 1): number {
+  return Math.min(Math.ceil(T / parts), Math.max(32, Math.floor(winogradBudget.floats / (16 * (Ci + Co)))));
+}
+
 interface ConvAttrs {
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
@@ -73,7 +78,7 @@ export function winogradConv2D(
   const T = B * Math.ceil(OH / 2) * Math.ceil(OW / 2);
   const threads = poolThreads();
   // At least one chunk per thread; chunks never change the sums, only who computes them.
-  const chunk = Math.min(Math.ceil(T / threads), Math.max(32, Math.floor(winogradBudget.floats / (16 * (Ci + Co)))));
+  const chunk = winogradChunk(T, Ci, Co, threads);
   const k = simdKernels();
   const out = backend.makeOutput([B, OH, OW, Co], 'float32');
   withTemps(backend, (temp) => {
