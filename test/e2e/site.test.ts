@@ -172,22 +172,32 @@ describe.runIf(ready)('the report site in Chromium', () => {
     await page.close();
   });
 
-  it.each(['/models/lenet5-fashion-mnist/', '/models/lenet5-fashion-mnist/layers/conv2d-1/'])('Lighthouse on %s: performance ≥ 0.95, accessibility 1, best practices ≥ 0.95, SEO ≥ 0.9', async (path) => {
-    const json = join(mkdtempSync(join(tmpdir(), 'convlens-lh-')), 'lh.json');
+  // Lighthouse's performance score rests on main-thread task times (total blocking time), which move with whatever
+  // else the machine is doing: as Lighthouse's documentation advises, the score is the median of three runs. The
+  // server compresses text as GitHub Pages does (serve.ts).
+  it.each(['/models/lenet5-fashion-mnist/', '/models/lenet5-fashion-mnist/layers/conv2d-1/'])('Lighthouse on %s: performance ≥ 0.95 (median of 3 runs), accessibility 1, best practices ≥ 0.95, SEO ≥ 0.9', async (path) => {
     const flags = '--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync --no-first-run';
-    const run = await runNode(
-      [resolve('node_modules/lighthouse/cli/index.js'), server.url + path, '--quiet', `--chrome-flags=${flags}`, '--output=json', `--output-path=${json}`, '--only-categories=performance,accessibility,best-practices,seo'],
-      { CHROME_PATH: CHROMIUM },
-      180_000,
-    );
-    expect(run.status, run.stderr).toBe(0);
-    const categories = JSON.parse(readFileSync(json, 'utf8')).categories as Record<string, { score: number }>;
-    const scores = Object.fromEntries(Object.entries(categories).map(([k, v]) => [k, v.score]));
-    expect(scores.performance, JSON.stringify(scores)).toBeGreaterThanOrEqual(0.95);
-    expect(scores.accessibility, JSON.stringify(scores)).toBe(1);
-    expect(scores['best-practices'], JSON.stringify(scores)).toBeGreaterThanOrEqual(0.95);
-    expect(scores.seo, JSON.stringify(scores)).toBeGreaterThanOrEqual(0.9);
-  }, 240_000);
+    const runs: Record<string, number>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const json = join(mkdtempSync(join(tmpdir(), 'convlens-lh-')), 'lh.json');
+      const run = await runNode(
+        [resolve('node_modules/lighthouse/cli/index.js'), server.url + path, '--quiet', `--chrome-flags=${flags}`, '--output=json', `--output-path=${json}`, '--only-categories=performance,accessibility,best-practices,seo'],
+        { CHROME_PATH: CHROMIUM },
+        180_000,
+      );
+      expect(run.status, run.stderr).toBe(0);
+      const categories = JSON.parse(readFileSync(json, 'utf8')).categories as Record<string, { score: number }>;
+      runs.push(Object.fromEntries(Object.entries(categories).map(([k, v]) => [k, v.score])));
+    }
+    const all = JSON.stringify(runs);
+    const performance = runs.map((r) => r.performance).sort((a, b) => a - b)[1];
+    expect(performance, all).toBeGreaterThanOrEqual(0.95);
+    for (const scores of runs) {
+      expect(scores.accessibility, all).toBe(1);
+      expect(scores['best-practices'], all).toBeGreaterThanOrEqual(0.95);
+      expect(scores.seo, all).toBeGreaterThanOrEqual(0.9);
+    }
+  }, 600_000);
 
   it('no console errors and no request outside 127.0.0.1', () => {
     expect(consoleErrors).toEqual([]);
