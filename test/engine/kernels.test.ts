@@ -286,6 +286,14 @@ describe('wasm kernels match the cpu backend', () => {
     { a: [7, 5], b: [3, 7], ta: true, tb: true },
     { a: [3, 64, 120], b: [3, 64, 84], ta: true, tb: false },
     { a: [2, 6, 4], b: [1, 5, 4], ta: false, tb: true },
+    // A · Bᵀ with ≤ 8 rows: convlens's dot products (rows in fours and alone, k in lanes of 4 and the k % 4 tail).
+    ...[1, 4, 5, 8].flatMap((M) => [1, 4, 7, 130].map((K) => ({ a: [M, K], b: [17, K], ta: false, tb: true }))),
+    { a: [3, 5, 9], b: [3, 11, 9], ta: false, tb: true },
+    { a: [9, 13], b: [6, 13], ta: false, tb: true }, // 9 rows: transpose, then tfjs's product
+    // Transposes by convlens's 16 x 16 tiles, edges cut short.
+    { a: [37, 21], b: [37, 5], ta: true, tb: false },
+    { a: [2, 19, 33], b: [2, 19, 3], ta: true, tb: false },
+    { a: [20, 17], b: [35, 17], ta: false, tb: true },
   ];
   it.each(matMulCases)('BatchMatMul %j', async (c) => {
     const fn = run('BatchMatMul', { a: random(c.a), b: random(c.b) }, { transposeA: c.ta, transposeB: c.tb });

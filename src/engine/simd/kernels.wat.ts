@@ -513,6 +513,126 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
               (f32.add
                 (f32.mul (f32.load ${channel('$k')}) (f32.sub (f32.load ${at('$px')}) (f32.load ${channel('$m')})))
                 (f32.load ${channel('$k0')})))`)})
+
+  ;; dst[b, c, r] = src[b, r, c] for B matrices [R, C] (the last two axes swapped), in 16 x 16 tiles so that both
+  ;; the reads and the strided writes stay in cache (a row-by-row copy of a 25,088 x 4,096 matrix misses on every
+  ;; write). Any R, C: the edge tiles are cut short.
+  (func (export "transpose") (param $src i32) (param $dst i32) (param $B i32) (param $R i32) (param $C i32)
+    (local $b i32) (local $r0 i32) (local $c0 i32) (local $r i32) (local $c i32) (local $r1 i32) (local $c1 i32)
+    (local $plane i32) (local $sp i32) (local $dp i32) (local $rs i32)
+    (local.set $plane (i32.shl (i32.mul (local.get $R) (local.get $C)) (i32.const 2)))
+    (local.set $rs (i32.shl (local.get $R) (i32.const 2)))
+    ${forRange('$b', '(local.get $B)', `
+      (local.set $r0 (i32.const 0))
+      (block $r0_done (loop $r0_next
+        (br_if $r0_done (i32.ge_u (local.get $r0) (local.get $R)))
+        (local.set $r1 (select (i32.add (local.get $r0) (i32.const 16)) (local.get $R) (i32.lt_u (i32.add (local.get $r0) (i32.const 16)) (local.get $R))))
+        (local.set $c0 (i32.const 0))
+        (block $c0_done (loop $c0_next
+          (br_if $c0_done (i32.ge_u (local.get $c0) (local.get $C)))
+          (local.set $c1 (select (i32.add (local.get $c0) (i32.const 16)) (local.get $C) (i32.lt_u (i32.add (local.get $c0) (i32.const 16)) (local.get $C))))
+          (local.set $r (local.get $r0))
+          (block $r_done (loop $r_next
+            (br_if $r_done (i32.ge_u (local.get $r) (local.get $r1)))
+            (local.set $sp (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $C)) (local.get $c0)) (i32.const 2))))
+            (local.set $dp (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c0) (local.get $R)) (local.get $r)) (i32.const 2))))
+            (local.set $c (local.get $c0))
+            (block $c_done (loop $c_next
+              (br_if $c_done (i32.ge_u (local.get $c) (local.get $c1)))
+              (f32.store (local.get $dp) (f32.load (local.get $sp)))
+              (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+              (local.set $dp (i32.add (local.get $dp) (local.get $rs)))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br $c_next)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $r_next)))
+          (local.set $c0 (local.get $c1))
+          (br $c0_next)))
+        (local.set $r0 (local.get $r1))
+        (br $r0_next)))
+      (local.set $src (i32.add (local.get $src) (local.get $plane)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $plane)))`)}
+  )
+
+  ;; C [M, N] = A [M, K] · B [N, K]ᵀ: every output a dot product of a row of A and a row of B, so B is read in place
+  ;; (no transpose) and, with A's rows taken four at a time, once per four rows — the input gradient through a dense
+  ;; layer, dy · Wᵀ, reads VGG16's 411 MB fc1 weights once instead of transposing them. Each sum runs over k in
+  ;; lanes of 4 (lane sums added (0 + 1) + (2 + 3)), then the k % 4 tail. This thread takes the columns n in
+  ;; [tid · ⌈N / threads⌉, …): each output is one thread's, computed the same way for any thread count.
+  (func (export "gemm_nt") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $tid i32) (param $threads i32)
+    (local $m i32) (local $n i32) (local $k i32) (local $n0 i32) (local $n1 i32) (local $per i32)
+    (local $ap i32) (local $bp i32) (local $cp i32) (local $ks i32) (local $ns i32) (local $bv v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $t0 f32) (local $t1 f32) (local $t2 f32) (local $t3 f32)
+    (local.set $ks (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $ns (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $per (i32.div_u (i32.add (local.get $N) (i32.sub (local.get $threads) (i32.const 1))) (local.get $threads)))
+    (local.set $n0 (i32.mul (local.get $tid) (local.get $per)))
+    (local.set $n1 (i32.add (local.get $n0) (local.get $per)))
+    (if (i32.gt_u (local.get $n1) (local.get $N)) (then (local.set $n1 (local.get $N))))
+    (local.set $m (i32.const 0))
+    (block $m4_done (loop $m4_next
+      (br_if $m4_done (i32.gt_u (i32.add (local.get $m) (i32.const 4)) (local.get $M)))
+      (local.set $n (local.get $n0))
+      (block $n_done (loop $n_next
+        (br_if $n_done (i32.ge_u (local.get $n) (local.get $n1)))
+          (local.set $bp (i32.add (local.get $b) (i32.mul (local.get $n) (local.get $ks))))
+          (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $ks))))
+          (local.set $s0 (v128.const f32x4 0 0 0 0)) (local.set $t0 (f32.const 0)) (local.set $s1 (v128.const f32x4 0 0 0 0)) (local.set $t1 (f32.const 0)) (local.set $s2 (v128.const f32x4 0 0 0 0)) (local.set $t2 (f32.const 0)) (local.set $s3 (v128.const f32x4 0 0 0 0)) (local.set $t3 (f32.const 0))
+          (local.set $k (i32.const 0))
+          (block $k4_done (loop $k4_next
+            (br_if $k4_done (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $K)))
+            (local.set $bv (v128.load align=4 (local.get $bp)))
+            (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 0) (local.get $ks)))) (local.get $bv)))) (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 1) (local.get $ks)))) (local.get $bv)))) (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 2) (local.get $ks)))) (local.get $bv)))) (local.set $s3 (f32x4.add (local.get $s3) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 3) (local.get $ks)))) (local.get $bv))))
+            (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+            (local.set $bp (i32.add (local.get $bp) (i32.const 16)))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $k4_next)))
+          (block $k1_done (loop $k1_next
+            (br_if $k1_done (i32.ge_u (local.get $k) (local.get $K)))
+            (local.set $t0 (f32.add (local.get $t0) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 0) (local.get $ks)))) (f32.load (local.get $bp))))) (local.set $t1 (f32.add (local.get $t1) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 1) (local.get $ks)))) (f32.load (local.get $bp))))) (local.set $t2 (f32.add (local.get $t2) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 2) (local.get $ks)))) (f32.load (local.get $bp))))) (local.set $t3 (f32.add (local.get $t3) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 3) (local.get $ks)))) (f32.load (local.get $bp)))))
+            (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+            (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $k1_next)))
+          (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
+          (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 0) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0))) (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0)))) (local.get $t0))) (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 1) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s1)) (f32x4.extract_lane 1 (local.get $s1))) (f32.add (f32x4.extract_lane 2 (local.get $s1)) (f32x4.extract_lane 3 (local.get $s1)))) (local.get $t1))) (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 2) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s2)) (f32x4.extract_lane 1 (local.get $s2))) (f32.add (f32x4.extract_lane 2 (local.get $s2)) (f32x4.extract_lane 3 (local.get $s2)))) (local.get $t2))) (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 3) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s3)) (f32x4.extract_lane 1 (local.get $s3))) (f32.add (f32x4.extract_lane 2 (local.get $s3)) (f32x4.extract_lane 3 (local.get $s3)))) (local.get $t3)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $n_next)))
+      (local.set $m (i32.add (local.get $m) (i32.const 4)))
+      (br $m4_next)))
+    (block $m1_done (loop $m1_next
+      (br_if $m1_done (i32.ge_u (local.get $m) (local.get $M)))
+      (local.set $n (local.get $n0))
+      (block $n1_done (loop $n1_next
+        (br_if $n1_done (i32.ge_u (local.get $n) (local.get $n1)))
+          (local.set $bp (i32.add (local.get $b) (i32.mul (local.get $n) (local.get $ks))))
+          (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $ks))))
+          (local.set $s0 (v128.const f32x4 0 0 0 0)) (local.set $t0 (f32.const 0))
+          (local.set $k (i32.const 0))
+          (block $k4b_done (loop $k4b_next
+            (br_if $k4b_done (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $K)))
+            (local.set $bv (v128.load align=4 (local.get $bp)))
+            (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 0) (local.get $ks)))) (local.get $bv))))
+            (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+            (local.set $bp (i32.add (local.get $bp) (i32.const 16)))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $k4b_next)))
+          (block $k1b_done (loop $k1b_next
+            (br_if $k1b_done (i32.ge_u (local.get $k) (local.get $K)))
+            (local.set $t0 (f32.add (local.get $t0) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 0) (local.get $ks)))) (f32.load (local.get $bp)))))
+            (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+            (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $k1b_next)))
+          (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
+          (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 0) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0))) (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0)))) (local.get $t0)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $n1_next)))
+      (local.set $m (i32.add (local.get $m) (i32.const 1)))
+      (br $m1_next)))
+  )
 ${winogradWat}
 )
 `;

@@ -36,12 +36,14 @@ export interface SimdKernels {
     Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number, tid: number, threads: number): void;
   wino_filter_grad(dU: number, dg: number, CiCo: number): void;
   flip_transpose(g: number, out: number, taps: number, Ci: number, Co: number): void;
+  transpose(src: number, dst: number, B: number, R: number, C: number): void;
+  gemm_nt(a: number, b: number, c: number, M: number, K: number, N: number, tid: number, threads: number): void;
   gemm_tn(a: number, b: number, c: number, M: number, K: number, N: number, tid: number, threads: number): void;
   gemm_rows(a: number, b: number, c: number, M: number, K: number, N: number, tid: number, threads: number): void;
 }
 
 /** Kernels that run on every SIMD thread at once (pool.ts); each takes (…, tid, threads) last. */
-const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd_filter_grad', 'gemm_tn', 'gemm_rows'];
+const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd_filter_grad', 'gemm_tn', 'gemm_rows', 'gemm_nt'];
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
 
