@@ -4,7 +4,7 @@
  * tensors where they lie (a shared memory with the threaded binary). Every pointer is a byte offset into that memory; `n` counts float32 elements. Four lanes
  * per step, then a scalar tail.
  */
-import { forRange } from './wat.ts';
+import { forFromTo, forRange } from './wat.ts';
 import { winogradWat } from './winograd.wat.ts';
 
 // Elementwise loops (mask_grad, adam): $i is the byte offset, 4 lanes per step, then a scalar tail up to $n.
@@ -90,6 +90,52 @@ const maxPoolLanes = [0, 1, 2, 3].map((l) => `
               (if (i32.ge_s (local.get $idx) (i32.const 0)) (then
                 (local.set $k (i32.add (local.get $dx) (local.get $idx)))
                 (f32.store (local.get $k) (f32.add (f32.load (local.get $k)) (f32.load offset=${4 * l} (i32.add (local.get $dyp) (local.get $c)))))))`).join('');
+
+/** Tiles of 16 along an axis: for (v = 0; v < limit; v = end) with end = min(v + 16, limit). */
+const overTiles = (v: string, end: string, limit: string, body: string) => `
+    (local.set ${v} (i32.const 0))
+    (block ${v}_done (loop ${v}_next
+      (br_if ${v}_done (i32.ge_u (local.get ${v}) (local.get ${limit})))
+      (local.set ${end} (select (i32.add (local.get ${v}) (i32.const 16)) (local.get ${limit}) (i32.lt_u (i32.add (local.get ${v}) (i32.const 16)) (local.get ${limit}))))${body}
+      (local.set ${v} (local.get ${end}))
+      (br ${v}_next)))`;
+
+/**
+ * gemm_nt's rows of A `rows` at a time (while `rows` remain): for each of this thread's columns n, the `rows` dot
+ * products with B's row n — k in lanes of 4 into v128 sums, the k % 4 tail into scalar sums, each output the sum of
+ * its lanes plus its tail.
+ */
+const gemmNtRows = (rows: number) => {
+  const R = Array.from({ length: rows }, (_, r) => r);
+  const aRow = (r: number) => (r === 0 ? '(local.get $ap)' : `(i32.add (local.get $ap) (i32.mul (i32.const ${r}) (local.get $ks)))`);
+  const lanes = (r: number) => `(f32.add (f32.add (f32x4.extract_lane 0 (local.get $s${r})) (f32x4.extract_lane 1 (local.get $s${r}))) (f32.add (f32x4.extract_lane 2 (local.get $s${r})) (f32x4.extract_lane 3 (local.get $s${r}))))`;
+  return `
+    (block $m${rows}_done (loop $m${rows}_next
+      (br_if $m${rows}_done (i32.gt_u (i32.add (local.get $m) (i32.const ${rows})) (local.get $M)))${forFromTo('$n', '(local.get $n0)', '(local.get $n1)', `
+        (local.set $bp (i32.add (local.get $b) (i32.mul (local.get $n) (local.get $ks))))
+        (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $ks))))
+        ${R.map((r) => `(local.set $s${r} (v128.const f32x4 0 0 0 0)) (local.set $t${r} (f32.const 0))`).join(' ')}
+        (local.set $k (i32.const 0))
+        (block $k4_done (loop $k4_next
+          (br_if $k4_done (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $K)))
+          (local.set $bv (v128.load align=4 (local.get $bp)))
+          ${R.map((r) => `(local.set $s${r} (f32x4.add (local.get $s${r}) (f32x4.mul (v128.load align=4 ${aRow(r)}) (local.get $bv))))`).join('\n          ')}
+          (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 16)))
+          (local.set $k (i32.add (local.get $k) (i32.const 4)))
+          (br $k4_next)))
+        (block $k1_done (loop $k1_next
+          (br_if $k1_done (i32.ge_u (local.get $k) (local.get $K)))
+          ${R.map((r) => `(local.set $t${r} (f32.add (local.get $t${r}) (f32.mul (f32.load ${aRow(r)}) (f32.load (local.get $bp)))))`).join('\n          ')}
+          (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+          (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $k1_next)))
+        (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
+        ${R.map((r) => `(f32.store ${r === 0 ? '(local.get $cp)' : `(i32.add (local.get $cp) (i32.mul (i32.const ${r}) (local.get $ns)))`} (f32.add ${lanes(r)} (local.get $t${r})))`).join('\n        ')}`)}
+      (local.set $m (i32.add (local.get $m) (i32.const ${rows})))
+      (br $m${rows}_next)))`;
+};
 
 export const kernelsWat = (sharedMemory: boolean) => String.raw`
 (module
@@ -522,34 +568,12 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
     (local $plane i32) (local $sp i32) (local $dp i32) (local $rs i32)
     (local.set $plane (i32.shl (i32.mul (local.get $R) (local.get $C)) (i32.const 2)))
     (local.set $rs (i32.shl (local.get $R) (i32.const 2)))
-    ${forRange('$b', '(local.get $B)', `
-      (local.set $r0 (i32.const 0))
-      (block $r0_done (loop $r0_next
-        (br_if $r0_done (i32.ge_u (local.get $r0) (local.get $R)))
-        (local.set $r1 (select (i32.add (local.get $r0) (i32.const 16)) (local.get $R) (i32.lt_u (i32.add (local.get $r0) (i32.const 16)) (local.get $R))))
-        (local.set $c0 (i32.const 0))
-        (block $c0_done (loop $c0_next
-          (br_if $c0_done (i32.ge_u (local.get $c0) (local.get $C)))
-          (local.set $c1 (select (i32.add (local.get $c0) (i32.const 16)) (local.get $C) (i32.lt_u (i32.add (local.get $c0) (i32.const 16)) (local.get $C))))
-          (local.set $r (local.get $r0))
-          (block $r_done (loop $r_next
-            (br_if $r_done (i32.ge_u (local.get $r) (local.get $r1)))
+    ${forRange('$b', '(local.get $B)', `${overTiles('$r0', '$r1', '$R', overTiles('$c0', '$c1', '$C', forFromTo('$r', '(local.get $r0)', '(local.get $r1)', `
             (local.set $sp (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $C)) (local.get $c0)) (i32.const 2))))
-            (local.set $dp (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c0) (local.get $R)) (local.get $r)) (i32.const 2))))
-            (local.set $c (local.get $c0))
-            (block $c_done (loop $c_next
-              (br_if $c_done (i32.ge_u (local.get $c) (local.get $c1)))
+            (local.set $dp (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c0) (local.get $R)) (local.get $r)) (i32.const 2))))${forFromTo('$c', '(local.get $c0)', '(local.get $c1)', `
               (f32.store (local.get $dp) (f32.load (local.get $sp)))
               (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
-              (local.set $dp (i32.add (local.get $dp) (local.get $rs)))
-              (local.set $c (i32.add (local.get $c) (i32.const 1)))
-              (br $c_next)))
-            (local.set $r (i32.add (local.get $r) (i32.const 1)))
-            (br $r_next)))
-          (local.set $c0 (local.get $c1))
-          (br $c0_next)))
-        (local.set $r0 (local.get $r1))
-        (br $r0_next)))
+              (local.set $dp (i32.add (local.get $dp) (local.get $rs)))`)}`)))}
       (local.set $src (i32.add (local.get $src) (local.get $plane)))
       (local.set $dst (i32.add (local.get $dst) (local.get $plane)))`)}
   )
@@ -572,66 +596,8 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
     (local.set $n1 (i32.add (local.get $n0) (local.get $per)))
     (if (i32.gt_u (local.get $n1) (local.get $N)) (then (local.set $n1 (local.get $N))))
     (local.set $m (i32.const 0))
-    (block $m4_done (loop $m4_next
-      (br_if $m4_done (i32.gt_u (i32.add (local.get $m) (i32.const 4)) (local.get $M)))
-      (local.set $n (local.get $n0))
-      (block $n_done (loop $n_next
-        (br_if $n_done (i32.ge_u (local.get $n) (local.get $n1)))
-          (local.set $bp (i32.add (local.get $b) (i32.mul (local.get $n) (local.get $ks))))
-          (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $ks))))
-          (local.set $s0 (v128.const f32x4 0 0 0 0)) (local.set $t0 (f32.const 0)) (local.set $s1 (v128.const f32x4 0 0 0 0)) (local.set $t1 (f32.const 0)) (local.set $s2 (v128.const f32x4 0 0 0 0)) (local.set $t2 (f32.const 0)) (local.set $s3 (v128.const f32x4 0 0 0 0)) (local.set $t3 (f32.const 0))
-          (local.set $k (i32.const 0))
-          (block $k4_done (loop $k4_next
-            (br_if $k4_done (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $K)))
-            (local.set $bv (v128.load align=4 (local.get $bp)))
-            (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 0) (local.get $ks)))) (local.get $bv)))) (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 1) (local.get $ks)))) (local.get $bv)))) (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 2) (local.get $ks)))) (local.get $bv)))) (local.set $s3 (f32x4.add (local.get $s3) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 3) (local.get $ks)))) (local.get $bv))))
-            (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
-            (local.set $bp (i32.add (local.get $bp) (i32.const 16)))
-            (local.set $k (i32.add (local.get $k) (i32.const 4)))
-            (br $k4_next)))
-          (block $k1_done (loop $k1_next
-            (br_if $k1_done (i32.ge_u (local.get $k) (local.get $K)))
-            (local.set $t0 (f32.add (local.get $t0) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 0) (local.get $ks)))) (f32.load (local.get $bp))))) (local.set $t1 (f32.add (local.get $t1) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 1) (local.get $ks)))) (f32.load (local.get $bp))))) (local.set $t2 (f32.add (local.get $t2) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 2) (local.get $ks)))) (f32.load (local.get $bp))))) (local.set $t3 (f32.add (local.get $t3) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 3) (local.get $ks)))) (f32.load (local.get $bp)))))
-            (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
-            (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
-            (local.set $k (i32.add (local.get $k) (i32.const 1)))
-            (br $k1_next)))
-          (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
-          (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 0) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0))) (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0)))) (local.get $t0))) (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 1) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s1)) (f32x4.extract_lane 1 (local.get $s1))) (f32.add (f32x4.extract_lane 2 (local.get $s1)) (f32x4.extract_lane 3 (local.get $s1)))) (local.get $t1))) (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 2) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s2)) (f32x4.extract_lane 1 (local.get $s2))) (f32.add (f32x4.extract_lane 2 (local.get $s2)) (f32x4.extract_lane 3 (local.get $s2)))) (local.get $t2))) (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 3) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s3)) (f32x4.extract_lane 1 (local.get $s3))) (f32.add (f32x4.extract_lane 2 (local.get $s3)) (f32x4.extract_lane 3 (local.get $s3)))) (local.get $t3)))
-        (local.set $n (i32.add (local.get $n) (i32.const 1)))
-        (br $n_next)))
-      (local.set $m (i32.add (local.get $m) (i32.const 4)))
-      (br $m4_next)))
-    (block $m1_done (loop $m1_next
-      (br_if $m1_done (i32.ge_u (local.get $m) (local.get $M)))
-      (local.set $n (local.get $n0))
-      (block $n1_done (loop $n1_next
-        (br_if $n1_done (i32.ge_u (local.get $n) (local.get $n1)))
-          (local.set $bp (i32.add (local.get $b) (i32.mul (local.get $n) (local.get $ks))))
-          (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $ks))))
-          (local.set $s0 (v128.const f32x4 0 0 0 0)) (local.set $t0 (f32.const 0))
-          (local.set $k (i32.const 0))
-          (block $k4b_done (loop $k4b_next
-            (br_if $k4b_done (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $K)))
-            (local.set $bv (v128.load align=4 (local.get $bp)))
-            (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (v128.load align=4 (i32.add (local.get $ap) (i32.mul (i32.const 0) (local.get $ks)))) (local.get $bv))))
-            (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
-            (local.set $bp (i32.add (local.get $bp) (i32.const 16)))
-            (local.set $k (i32.add (local.get $k) (i32.const 4)))
-            (br $k4b_next)))
-          (block $k1b_done (loop $k1b_next
-            (br_if $k1b_done (i32.ge_u (local.get $k) (local.get $K)))
-            (local.set $t0 (f32.add (local.get $t0) (f32.mul (f32.load (i32.add (local.get $ap) (i32.mul (i32.const 0) (local.get $ks)))) (f32.load (local.get $bp)))))
-            (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
-            (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
-            (local.set $k (i32.add (local.get $k) (i32.const 1)))
-            (br $k1b_next)))
-          (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $m) (local.get $N)) (local.get $n)) (i32.const 2))))
-          (f32.store (i32.add (local.get $cp) (i32.mul (i32.const 0) (local.get $ns))) (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0))) (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0)))) (local.get $t0)))
-        (local.set $n (i32.add (local.get $n) (i32.const 1)))
-        (br $n1_next)))
-      (local.set $m (i32.add (local.get $m) (i32.const 1)))
-      (br $m1_next)))
+    ${gemmNtRows(4)}
+    ${gemmNtRows(1)}
   )
 ${winogradWat}
 )
