@@ -290,6 +290,7 @@ describe('wasm kernels match the cpu backend', () => {
     ...[1, 4, 5, 8].flatMap((M) => [1, 4, 7, 130].map((K) => ({ a: [M, K], b: [17, K], ta: false, tb: true }))),
     { a: [3, 5, 9], b: [3, 11, 9], ta: false, tb: true },
     { a: [9, 13], b: [6, 13], ta: false, tb: true }, // 9 rows: transpose, then tfjs's product
+    { a: [1, 2, 3, 5], b: [2, 1, 4, 5], ta: false, tb: true }, // broadcast batch axes: tfjs's product
     // Transposes by convlens's 16 x 16 tiles, edges cut short.
     { a: [37, 21], b: [37, 5], ta: true, tb: false },
     { a: [2, 19, 33], b: [2, 19, 3], ta: true, tb: false },

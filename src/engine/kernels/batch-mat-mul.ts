@@ -56,9 +56,9 @@ export function batchMatMul({ inputs, attrs, backend }: KernelArgs): TensorInfo 
   if (transposeB && !transposeA && a.dtype === 'float32' && b.dtype === 'float32') {
     const [M, K] = a.shape.slice(-2);
     const N = b.shape.at(-2)!;
-    const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-    const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-    if (batchA === batchB && a.shape.length === b.shape.length && (M <= GEMM_NT_ROWS || N * K >= GEMM_NT_LARGE)) return gemmNt(backend, a, b, batchA, M, K, N);
+    const batch = a.shape.slice(0, -2);
+    const sameBatch = b.shape.length === a.shape.length && batch.every((d, i) => d === b.shape[i]); // no broadcasting
+    if (sameBatch && (M <= GEMM_NT_ROWS || N * K >= GEMM_NT_LARGE)) return gemmNt(backend, a, b, batch.reduce((x, y) => x * y, 1), M, K, N);
   }
   return withTemps(backend, (temp) => {
     const aa = transposeA ? temp(swapLastTwo(backend, a)) : a;
