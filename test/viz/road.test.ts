@@ -68,6 +68,36 @@ describe('ROAD', () => {
     for (let p = 0; p < H * W; p++) if (!removed[p]) expect(got[p]).toBe(px[p]);
   });
 
+  it('the SIMD sweeps (wasm engine) give the bits of the JavaScript sweeps (cpu engine): 1 and 3 channels, holes of 1 to 95 %', async () => {
+    const H = 37;
+    const W = 29;
+    let state = 11;
+    const rand = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const C of [1, 3]) {
+      const px = Float32Array.from({ length: H * W * C }, (_, i) => Math.sin(i / 7) + rand() - 0.5);
+      // Blobs around a centre (an attribution map's order) and scattered pixels, few and many.
+      const score = Array.from({ length: H * W }, (_, p) => -Math.hypot(Math.floor(p / W) - 12, (p % W) - 17) + 5 * rand());
+      const order = [...score.keys()].sort((a, b) => score[b] - score[a]);
+      for (const fraction of [0.01, 0.3, 0.7, 0.95]) {
+        for (const scattered of [false, true]) {
+          const removed = new Uint8Array(H * W);
+          for (let r = 0; r < Math.round(fraction * H * W); r++) removed[scattered ? Math.floor(rand() * H * W) : order[r]] = 1;
+          await useBackend('cpu');
+          const js = linearImpute(px, removed, H, W, C);
+          await useBackend('wasm');
+          const simd = linearImpute(px, removed, H, W, C);
+          expect(simd).toEqual(js);
+          // Few sweeps and a loose tolerance: both stop after the same sweep.
+          await useBackend('cpu');
+          const jsShort = linearImpute(px, removed, H, W, C, 7, 1e-2);
+          await useBackend('wasm');
+          expect(linearImpute(px, removed, H, W, C, 7, 1e-2)).toEqual(jsShort);
+          expect(jsShort).not.toEqual(js);
+        }
+      }
+    }
+  });
+
   it('MoRF removes the most relevant pixels first, LeRF the least; seeded', () => {
     // An 8x8 image: a bright 2x2 square (value 1) on 0; the model's class-0 logit is 8 · (pixel (3,3)) − 4, so
     // imputing the square away (from its zero neighbours) drops P(class 0) from σ(4) towards σ(−4).

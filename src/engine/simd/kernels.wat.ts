@@ -599,6 +599,75 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
     ${gemmNtRows(4)}
     ${gemmNtRows(1)}
   )
+  ;; ROAD's imputation (src/viz/metrics/road.ts, linearImpute): successive over-relaxation sweeps over the holes of a
+  ;; float64 image, the arithmetic of the JavaScript loop in the same order, so the same bits. Hole h's channel 0 is
+  ;; at byte offset holes[h] of $out; its neighbours k in [start[h], start[h + 1]) at byte offsets nbo[k], weights
+  ;; nbw[k], weight sum wsum[h]. C = 3: channels 0–1 in one float64x2, channel 2 alone; C = 1: scalar. Each sweep:
+  ;; v ← v + ω (Σ w·neighbour / Σ w − v) per channel; it stops after a sweep whose largest change is ≤ $threshold,
+  ;; or after $iterations sweeps. Returns the sweeps run.
+  (func (export "road_sor") (param $out i32) (param $holes i32) (param $start i32) (param $nbo i32) (param $nbw i32)
+    (param $wsum i32) (param $n i32) (param $C i32) (param $iterations i32) (param $omega f64) (param $threshold f64)
+    (result i32)
+    (local $it i32) (local $h i32) (local $k i32) (local $to i32) (local $base i32) (local $o i32)
+    (local $moved f64) (local $w f64) (local $ws f64) (local $acc2 f64) (local $cur2 f64) (local $next2 f64) (local $d f64)
+    (local $acc01 v128) (local $cur01 v128) (local $next01 v128) (local $d01 v128) (local $omega2 v128)
+    (local.set $omega2 (f64x2.splat (local.get $omega)))
+    (local.set $it (i32.const 0))
+    (block $it_done (loop $it_next
+      (br_if $it_done (i32.ge_u (local.get $it) (local.get $iterations)))
+      (local.set $moved (f64.const 0))
+      ${forRange('$h', '(local.get $n)', `
+        (local.set $base (i32.add (local.get $out) (i32.load (i32.add (local.get $holes) (i32.shl (local.get $h) (i32.const 2))))))
+        (local.set $k (i32.load (i32.add (local.get $start) (i32.shl (local.get $h) (i32.const 2)))))
+        (local.set $to (i32.load (i32.add (local.get $start) (i32.shl (i32.add (local.get $h) (i32.const 1)) (i32.const 2)))))
+        (local.set $ws (f64.load (i32.add (local.get $wsum) (i32.shl (local.get $h) (i32.const 3)))))
+        (if (i32.eq (local.get $C) (i32.const 3))
+          (then
+            (local.set $acc01 (f64x2.splat (f64.const 0)))
+            (local.set $acc2 (f64.const 0))
+            (block $k_done (loop $k_next
+              (br_if $k_done (i32.ge_u (local.get $k) (local.get $to)))
+              (local.set $w (f64.load (i32.add (local.get $nbw) (i32.shl (local.get $k) (i32.const 3)))))
+              (local.set $o (i32.add (local.get $out) (i32.load (i32.add (local.get $nbo) (i32.shl (local.get $k) (i32.const 2))))))
+              (local.set $acc01 (f64x2.add (local.get $acc01) (f64x2.mul (f64x2.splat (local.get $w)) (v128.load align=8 (local.get $o)))))
+              (local.set $acc2 (f64.add (local.get $acc2) (f64.mul (local.get $w) (f64.load offset=16 (local.get $o)))))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br $k_next)))
+            (local.set $cur01 (v128.load align=8 (local.get $base)))
+            (local.set $next01 (f64x2.add (local.get $cur01)
+              (f64x2.mul (local.get $omega2) (f64x2.sub (f64x2.div (local.get $acc01) (f64x2.splat (local.get $ws))) (local.get $cur01)))))
+            (local.set $d01 (f64x2.abs (f64x2.sub (local.get $next01) (local.get $cur01))))
+            (v128.store align=8 (local.get $base) (local.get $next01))
+            (local.set $d (f64x2.extract_lane 0 (local.get $d01)))
+            (local.set $moved (select (local.get $d) (local.get $moved) (f64.gt (local.get $d) (local.get $moved))))
+            (local.set $d (f64x2.extract_lane 1 (local.get $d01)))
+            (local.set $moved (select (local.get $d) (local.get $moved) (f64.gt (local.get $d) (local.get $moved))))
+            (local.set $cur2 (f64.load offset=16 (local.get $base)))
+            (local.set $next2 (f64.add (local.get $cur2)
+              (f64.mul (local.get $omega) (f64.sub (f64.div (local.get $acc2) (local.get $ws)) (local.get $cur2)))))
+            (local.set $d (f64.abs (f64.sub (local.get $next2) (local.get $cur2))))
+            (f64.store offset=16 (local.get $base) (local.get $next2))
+            (local.set $moved (select (local.get $d) (local.get $moved) (f64.gt (local.get $d) (local.get $moved)))))
+          (else
+            (local.set $acc2 (f64.const 0))
+            (block $k1_done (loop $k1_next
+              (br_if $k1_done (i32.ge_u (local.get $k) (local.get $to)))
+              (local.set $acc2 (f64.add (local.get $acc2)
+                (f64.mul (f64.load (i32.add (local.get $nbw) (i32.shl (local.get $k) (i32.const 3))))
+                  (f64.load (i32.add (local.get $out) (i32.load (i32.add (local.get $nbo) (i32.shl (local.get $k) (i32.const 2)))))))))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br $k1_next)))
+            (local.set $cur2 (f64.load (local.get $base)))
+            (local.set $next2 (f64.add (local.get $cur2)
+              (f64.mul (local.get $omega) (f64.sub (f64.div (local.get $acc2) (local.get $ws)) (local.get $cur2)))))
+            (local.set $d (f64.abs (f64.sub (local.get $next2) (local.get $cur2))))
+            (f64.store (local.get $base) (local.get $next2))
+            (local.set $moved (select (local.get $d) (local.get $moved) (f64.gt (local.get $d) (local.get $moved))))))`)}
+      (local.set $it (i32.add (local.get $it) (i32.const 1)))
+      (br_if $it_done (f64.le (local.get $moved) (local.get $threshold)))
+      (br $it_next)))
+    (local.get $it)
+  )
 ${winogradWat}
 )
 `;

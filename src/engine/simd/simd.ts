@@ -40,6 +40,8 @@ export interface SimdKernels {
   gemm_nt(a: number, b: number, c: number, M: number, K: number, N: number, tid: number, threads: number): void;
   gemm_tn(a: number, b: number, c: number, M: number, K: number, N: number, tid: number, threads: number): void;
   gemm_rows(a: number, b: number, c: number, M: number, K: number, N: number, tid: number, threads: number): void;
+  road_sor(out: number, holes: number, start: number, nbo: number, nbw: number, wsum: number, n: number, C: number,
+    iterations: number, omega: number, threshold: number): number;
 }
 
 /** Kernels that run on every SIMD thread at once (pool.ts); each takes (…, tid, threads) last. */
@@ -74,6 +76,11 @@ export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): 
 export function simdMemory(): WebAssembly.Memory {
   if (!loaded) throw new Error('convlens engine: the SIMD kernels are not loaded (selectBackend loads them with the wasm backend)');
   return loaded.memory;
+}
+
+/** Whether the kernels are loaded (the wasm engine is running). */
+export function hasSimdKernels(): boolean {
+  return loaded != null;
 }
 
 export function simdKernels(): SimdKernels {

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../../data/batches.ts';
+import { hasSimdKernels, simdKernels, simdMemory } from '../../engine/simd/simd.ts';
 import { blurImage, pixelOrder, trapezoid } from './faithfulness.ts';
 
 export interface RoadCurves {
@@ -83,6 +84,21 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
     start[h + 1] = n;
     wsums[h] = wsum;
   });
+  const threshold = tolerance * Math.max(scale, 1e-12);
+  if ((C === 3 || C === 1) && tf.getBackend() === 'wasm' && hasSimdKernels()) {
+    sweepsInWasm(out, holes, C, start, nbOffset.subarray(0, n), nbWeight.subarray(0, n), wsums, iterations, omega, threshold);
+  } else {
+    sweeps(out, holes, C, start, nbOffset, nbWeight, wsums, iterations, omega, threshold);
+  }
+  return out;
+}
+
+/**
+ * The over-relaxation sweeps in JavaScript (any C; other backends): hole h's channel c is out[holes[h]·C + c], its
+ * neighbours k in [start[h], start[h + 1]) at element offsets nbOffset[k] with weights nbWeight[k].
+ */
+function sweeps(out: Float64Array, holes: number[], C: number, start: Int32Array, nbOffset: Int32Array, nbWeight: Float64Array,
+  wsums: Float64Array, iterations: number, omega: number, threshold: number): void {
   // Channels do not interact: all C of a hole are updated together (the same sums in the same order as one channel
   // at a time), with the neighbour list read once.
   const sums = new Float64Array(C);
@@ -127,9 +143,43 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
         out[i] = next;
       }
     }
-    if (moved <= tolerance * Math.max(scale, 1e-12)) break;
+    if (moved <= threshold) break;
   }
-  return out;
+}
+
+/**
+ * The same sweeps in the SIMD kernel `road_sor` (C = 1 or 3), on a copy in the wasm engine's heap: the same
+ * arithmetic in the same order, so the same bits (tested), ~3x faster.
+ */
+function sweepsInWasm(out: Float64Array, holes: number[], C: number, start: Int32Array, nbOffset: Int32Array, nbWeight: Float64Array,
+  wsums: Float64Array, iterations: number, omega: number, threshold: number): void {
+  const n = holes.length;
+  const nnz = nbOffset.length;
+  const bytes = 8 * (out.length + n + nnz) + 4 * (n + (n + 1) + nnz);
+  const wasm = (tf.backend() as unknown as { wasm: { _malloc(n: number): number; _free(p: number): void } }).wasm;
+  const block = wasm._malloc(bytes + 8);
+  try {
+    const base = (block + 7) & ~7;
+    const pOut = base;
+    const pWsum = pOut + 8 * out.length;
+    const pNbw = pWsum + 8 * n;
+    const pHoles = pNbw + 8 * nnz;
+    const pStart = pHoles + 4 * n;
+    const pNbo = pStart + 4 * (n + 1);
+    const buffer = simdMemory().buffer;
+    new Float64Array(buffer, pOut, out.length).set(out);
+    new Float64Array(buffer, pWsum, n).set(wsums);
+    new Float64Array(buffer, pNbw, nnz).set(nbWeight);
+    const hv = new Int32Array(buffer, pHoles, n);
+    for (let h = 0; h < n; h++) hv[h] = 8 * holes[h] * C;
+    new Int32Array(buffer, pStart, n + 1).set(start);
+    const ov = new Int32Array(buffer, pNbo, nnz);
+    for (let k = 0; k < nnz; k++) ov[k] = 8 * nbOffset[k];
+    simdKernels().road_sor(pOut, pHoles, pStart, pNbo, pNbw, pWsum, n, C, iterations, omega, threshold);
+    out.set(new Float64Array(simdMemory().buffer, pOut, out.length));
+  } finally {
+    wasm._free(block);
+  }
 }
 
 /**
