@@ -10,6 +10,8 @@ import { npyBytes } from '../render/npy.ts';
 
 export class AssetWriter {
   private readonly pending: Promise<void>[] = [];
+  /** Folders made so far (a deep model writes thousands of files into a few hundred folders). */
+  private readonly folders = new Set<string>();
   constructor(
     private readonly publicDir: string,
     private readonly base: string,
@@ -23,7 +25,7 @@ export class AssetWriter {
     const scale = upscaleFor(r.width, r.height);
     const url = `/generated/${this.base}/${rel}.${format}`;
     const path = join(this.publicDir, url);
-    mkdirSync(join(path, '..'), { recursive: true });
+    this.folder(path);
     // Encoding runs on sharp's threads; the write is synchronous so that thousands of queued images never hold
     // thousands of open files (EMFILE on a 21,000-channel MobileNetV2).
     this.pending.push(encode(r, format, scale).then((b) => writeFileSync(path, b)));
@@ -33,9 +35,16 @@ export class AssetWriter {
   npy(rel: string, data: Float32Array, shape: number[]): string {
     const url = `/generated/${this.base}/${rel}.npy`;
     const path = join(this.publicDir, url);
-    mkdirSync(join(path, '..'), { recursive: true });
+    this.folder(path);
     writeFileSync(path, npyBytes(data, shape));
     return url;
+  }
+
+  private folder(path: string): void {
+    const dir = join(path, '..');
+    if (this.folders.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    this.folders.add(dir);
   }
 
   async flush(): Promise<void> {

@@ -67,23 +67,33 @@ export function upscaleFor(width: number, height: number, target = 160): number 
   return Math.max(1, Math.ceil(target / Math.max(width, height)));
 }
 
-/** The part of an image inside [y0, x0, y1, x1); pixels outside the image take `fill` (grey by default). */
-export function crop(r: Raster, box: [number, number, number, number], fill = 128): Raster {
+/**
+ * crop(r, box, fill) resized to width x height with nearest-neighbour sampling, in one pass (the same pixels as
+ * resizeNearest(crop(r, box, fill), width, height) without the crop, which can be larger than the image).
+ */
+export function cropResized(r: Raster, box: [number, number, number, number], width: number, height: number, fill = 128): Raster {
   const [y0, x0, y1, x1] = box;
   const w = x1 - x0;
   const h = y1 - y0;
   const c = r.channels;
-  const data = new Uint8Array(w * h * c).fill(fill);
-  for (let y = Math.max(0, y0); y < Math.min(r.height, y1); y++) {
-    for (let x = Math.max(0, x0); x < Math.min(r.width, x1); x++) {
-      for (let k = 0; k < c; k++) data[((y - y0) * w + (x - x0)) * c + k] = r.data[(y * r.width + x) * c + k];
+  const data = new Uint8Array(width * height * c).fill(fill);
+  const columns = new Int32Array(width);
+  for (let x = 0; x < width; x++) columns[x] = x0 + Math.min(w - 1, Math.floor(((x + 0.5) * w) / width));
+  for (let y = 0; y < height; y++) {
+    const sy = y0 + Math.min(h - 1, Math.floor(((y + 0.5) * h) / height));
+    if (sy < 0 || sy >= r.height) continue;
+    for (let x = 0; x < width; x++) {
+      const sx = columns[x];
+      if (sx < 0 || sx >= r.width) continue;
+      for (let k = 0; k < c; k++) data[(y * width + x) * c + k] = r.data[(sy * r.width + sx) * c + k];
     }
   }
-  return { data, width: w, height: h, channels: r.channels };
+  return { data, width, height, channels: c };
 }
 
-/** Resize with nearest-neighbour sampling (pixel centres), up or down. */
+/** Resize with nearest-neighbour sampling (pixel centres), up or down; a raster of that size already is returned as is. */
 export function resizeNearest(r: Raster, width: number, height: number): Raster {
+  if (r.width === width && r.height === height) return r;
   const c = r.channels;
   const data = new Uint8Array(width * height * c);
   for (let y = 0; y < height; y++) {

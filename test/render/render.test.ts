@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { colorize, lut } from '../../src/render/colormap.ts';
-import { encode, grid, overlay, toBytes } from '../../src/render/image.ts';
+import { cropResized, encode, grid, overlay, type Raster, resizeNearest, toBytes } from '../../src/render/image.ts';
 import { absPercentile, minMax, normalizeMap, standardizeChannel } from '../../src/render/normalize.ts';
 import { npyBytes } from '../../src/render/npy.ts';
 
@@ -82,5 +82,45 @@ describe('images', () => {
     const r = { data: Uint8Array.from({ length: 48 }, (_, i) => i * 5), width: 4, height: 4, channels: 3 as const };
     expect((await encode(r, 'png', 2)).equals(await encode(r, 'png', 2))).toBe(true);
     expect((await encode(r, 'webp')).equals(await encode(r, 'webp'))).toBe(true);
+  });
+});
+
+describe('cropResized', () => {
+  /** The two steps written out: cut [y0, y1) x [x0, x1) (fill outside the image), then sample pixel centres. */
+  function reference(r: Raster, [y0, x0, y1, x1]: [number, number, number, number], width: number, height: number, fill: number): Uint8Array {
+    const w = x1 - x0;
+    const h = y1 - y0;
+    const c = r.channels;
+    const cut = new Uint8Array(w * h * c).fill(fill);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const sy = y0 + y;
+      const sx = x0 + x;
+      if (sy >= 0 && sx >= 0 && sy < r.height && sx < r.width) for (let k = 0; k < c; k++) cut[(y * w + x) * c + k] = r.data[(sy * r.width + sx) * c + k];
+    }
+    const out = new Uint8Array(width * height * c);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+      const sy = Math.min(h - 1, Math.floor(((y + 0.5) * h) / height));
+      const sx = Math.min(w - 1, Math.floor(((x + 0.5) * w) / width));
+      for (let k = 0; k < c; k++) out[(y * width + x) * c + k] = cut[(sy * w + sx) * c + k];
+    }
+    return out;
+  }
+
+  it('is the crop (grey outside the image) resized by nearest neighbour, for boxes inside, across and beyond the edges', () => {
+    const r: Raster = { data: Uint8Array.from({ length: 13 * 11 * 3 }, (_, i) => (i * 37) % 251), width: 13, height: 11, channels: 3 };
+    const boxes: Array<[number, number, number, number]> = [[2, 3, 7, 9], [-4, -5, 6, 8], [5, 6, 19, 22], [-10, -10, 30, 30], [0, 0, 11, 13], [4, 4, 5, 5]];
+    for (const box of boxes) {
+      for (const [width, height] of [[8, 8], [20, 17], [1, 1], [box[3] - box[1], box[2] - box[0]]]) {
+        expect(cropResized(r, box, width, height, 128).data).toEqual(reference(r, box, width, height, 128));
+      }
+    }
+    const gray: Raster = { data: Uint8Array.from({ length: 6 * 5 }, (_, i) => i * 8), width: 6, height: 5, channels: 1 };
+    expect(cropResized(gray, [-2, 1, 4, 9], 7, 9, 0).data).toEqual(reference(gray, [-2, 1, 4, 9], 7, 9, 0));
+  });
+
+  it('resizeNearest returns a raster of the asked size as it is', () => {
+    const r: Raster = { data: new Uint8Array(4 * 3 * 3).fill(9), width: 4, height: 3, channels: 3 };
+    expect(resizeNearest(r, 4, 3)).toBe(r);
+    expect(resizeNearest(r, 8, 6).data.length).toBe(8 * 6 * 3);
   });
 });

@@ -12,7 +12,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../../data/dataset.ts';
 import type { LayerView } from '../../manifest/schema.ts';
 import { uniqueSlugs } from '../../manifest/slug.ts';
-import { crop, drawBox, grid, type Raster, resizeNearest, asRgb } from '../../render/image.ts';
+import { cropResized, drawBox, grid, type Raster, resizeNearest, asRgb } from '../../render/image.ts';
 import { datasetExamples, type Example, unitBox } from '../../viz/dataset-examples.ts';
 import { receptiveFields } from '../../viz/receptive-field.ts';
 import type { AssetWriter } from '../assets.ts';
@@ -68,7 +68,7 @@ export function datasetExamplesOf(v: ExamplesViewInput): Map<string, NonNullable
     const entry = (e: Example, box = true) => ({ id: data.ids[e.index], value: e.value, ...(box ? { box: boxOf(e) } : {}) });
     const channels = layer.channels.map((ch) => {
       const tiles = [
-        ...row(ch.max.map((e) => scaled(crop(image(e.index), boxOf(e, false))))),
+        ...row(ch.max.map((e) => cropResized(image(e.index), boxOf(e, false), T, T))),
         ...row(ch.max.map((e) => scaled(drawBox(image(e.index), boxOf(e))))),
         ...row(ch.mean.map((e) => scaled(drawBox(image(e.index), boxOf(e))))),
         ...row(ch.least.map((e) => scaled(image(e.index)))),
