@@ -115,6 +115,13 @@ const depthwiseCases: DepthwiseCase[] = [
   { x: [2, 10, 10, 3], f: [3, 3], m: 1, stride: 2, dilation: 1, pad: [[0, 0], [1, 1], [0, 1], [0, 0]] },
   { x: [3, 10, 9, 9], f: [3, 3], m: 1, stride: 1, dilation: 1, pad: 'same' }, // 4 + 4 + 1 channels
   { x: [2, 12, 12, 8], f: [5, 5], m: 1, stride: 2, dilation: 1, pad: 'same' },
+  // Stride 2 and 3, multiplier 1: the input gradient by output phase (even and odd sizes, a 1x1 filter whose odd
+  // pixels get nothing, a 2x2 filter, MobileNetV2's stride-2 block).
+  { x: [2, 8, 8, 4], f: [3, 3], m: 1, stride: 2, dilation: 1, pad: 'valid' },
+  { x: [1, 9, 9, 5], f: [1, 1], m: 1, stride: 2, dilation: 1, pad: 'valid' },
+  { x: [2, 10, 7, 4], f: [2, 2], m: 1, stride: 2, dilation: 1, pad: 'same' },
+  { x: [1, 11, 11, 4], f: [3, 3], m: 1, stride: 3, dilation: 1, pad: 'same' },
+  { x: [2, 16, 16, 48], f: [3, 3], m: 1, stride: 2, dilation: 1, pad: 'same' },
 ];
 
 function depthwiseOut(c: DepthwiseCase): Shape4 {
