@@ -85,11 +85,9 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
     wsums[h] = wsum;
   });
   const threshold = tolerance * Math.max(scale, 1e-12);
-  if ((C === 3 || C === 1) && tf.getBackend() === 'wasm' && hasSimdKernels()) {
-    sweepsInWasm(out, holes, C, start, nbOffset.subarray(0, n), nbWeight.subarray(0, n), wsums, iterations, omega, threshold);
-  } else {
-    sweeps(out, holes, C, start, nbOffset, nbWeight, wsums, iterations, omega, threshold);
-  }
+  const inWasm = (C === 3 || C === 1) && tf.getBackend() === 'wasm' && hasSimdKernels()
+    && sweepsInWasm(out, holes, C, start, nbOffset.subarray(0, n), nbWeight.subarray(0, n), wsums, iterations, omega, threshold);
+  if (!inWasm) sweeps(out, holes, C, start, nbOffset, nbWeight, wsums, iterations, omega, threshold);
   return out;
 }
 
@@ -149,15 +147,17 @@ function sweeps(out: Float64Array, holes: number[], C: number, start: Int32Array
 
 /**
  * The same sweeps in the SIMD kernel `road_sor` (C = 1 or 3), on a copy in the wasm engine's heap: the same
- * arithmetic in the same order, so the same bits (tested), ~3x faster.
+ * arithmetic in the same order, so the same bits (tested), ~1.7x faster. False when the heap has no room (the caller
+ * then sweeps in JavaScript).
  */
 function sweepsInWasm(out: Float64Array, holes: number[], C: number, start: Int32Array, nbOffset: Int32Array, nbWeight: Float64Array,
-  wsums: Float64Array, iterations: number, omega: number, threshold: number): void {
+  wsums: Float64Array, iterations: number, omega: number, threshold: number): boolean {
   const n = holes.length;
   const nnz = nbOffset.length;
   const bytes = 8 * (out.length + n + nnz) + 4 * (n + (n + 1) + nnz);
   const wasm = (tf.backend() as unknown as { wasm: { _malloc(n: number): number; _free(p: number): void } }).wasm;
   const block = wasm._malloc(bytes + 8);
+  if (block === 0) return false;
   try {
     const base = (block + 7) & ~7;
     const pOut = base;
@@ -177,6 +177,7 @@ function sweepsInWasm(out: Float64Array, holes: number[], C: number, start: Int3
     for (let k = 0; k < nnz; k++) ov[k] = 8 * nbOffset[k];
     simdKernels().road_sor(pOut, pHoles, pStart, pNbo, pNbw, pWsum, n, C, iterations, omega, threshold);
     out.set(new Float64Array(simdMemory().buffer, pOut, out.length));
+    return true;
   } finally {
     wasm._free(block);
   }
