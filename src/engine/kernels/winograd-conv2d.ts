@@ -7,7 +7,8 @@
  * own kernel.
  *
  * Tiles go through in chunks (input transform → 16 products → output transform) so the transformed chunk stays in
- * cache and the scratch stays small for 224-pixel inputs; thread k takes chunks k, k + threads, … Every output is
+ * cache and the scratch stays small for 224-pixel inputs; each thread claims the next chunk from a shared counter
+ * until none is left (a thread that starts late does less, instead of holding the others up). Every output is
  * the same sums in the same order whoever computes its chunk, so results are bit-for-bit the same for any thread
  * count. Against the direct convolution they differ by rounding only (the transforms add and subtract inputs
  * before multiplying): relative error ~1e-6 on random data, tested against the cpu backend. VGG16 at 224x224,
@@ -85,10 +86,12 @@ export function winogradConv2D(
     const u = temp(backend.makeOutput([16, Ci, Co], 'float32'));
     const v = temp(backend.makeOutput([threads, 16, chunk, Ci], 'float32')); // one chunk's scratch per thread
     const m = temp(backend.makeOutput([threads, 16, chunk, Co], 'float32'));
+    const counter = temp(backend.makeOutput([1], 'int32')); // the next chunk to claim
+    (backend.typedArrayFromHeap(counter) as Int32Array)[0] = 0;
     // Offsets are taken after every allocation (a growing heap keeps offsets; views would go stale).
-    const [pu, pv, pm, px, pg, po] = [u, v, m, x, filter, out].map((t) => heapOffset(backend, t));
+    const [pu, pv, pm, px, pg, po, pc] = [u, v, m, x, filter, out, counter].map((t) => heapOffset(backend, t));
     k.wino_filter(pg, pu, Ci * Co);
-    const args = [px, pu, pv, pm, po, bias ? heapOffset(backend, bias) : 0, act, B, H, W, Ci, Co, OH, OW, top, left, chunk];
+    const args = [px, pu, pv, pm, po, bias ? heapOffset(backend, bias) : 0, act, B, H, W, Ci, Co, OH, OW, top, left, chunk, pc];
     onAllThreads('winograd', args, (tid, n) => (k.winograd as (...a: number[]) => void)(...args, tid, n));
   });
   return out;

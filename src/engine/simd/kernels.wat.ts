@@ -668,6 +668,6 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
       (br $it_next)))
     (local.get $it)
   )
-${winogradWat}
+${winogradWat(sharedMemory)}
 )
 `;

@@ -31,7 +31,7 @@ export interface SimdKernels {
   gemm(a: number, b: number, c: number, M: number, K: number, N: number, r0: number, r1: number, points: number): void;
   winograd(x: number, u: number, V: number, M: number, out: number, bias: number, act: number, B: number, H: number,
     W: number, Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number,
-    tid: number, threads: number): void;
+    counter: number, tid: number, threads: number): void;
   winograd_filter_grad(x: number, dy: number, V: number, Wd: number, dU: number, B: number, H: number, W: number,
     Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number, tid: number, threads: number): void;
   wino_filter_grad(dU: number, dg: number, CiCo: number): void;

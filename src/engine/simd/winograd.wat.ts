@@ -215,7 +215,7 @@ const overFilterPlanes = (src: string, x: string, n: number, transform: string, 
  * scratch at $V and `second` (+ $tid chunks of Ci and Co channels); chunks [$ta, $tb) of $n tiles from `first` in
  * steps of `step`, each put through the input transform into $V, then `body`.
  */
-const overChunks = (second: string, first: string, step: string, body: string) => `
+const overChunks = (second: string, first: string, next: string, body: string) => `
     (local.set $tH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
     (local.set $tW (i32.shr_u (i32.add (local.get $OW) (i32.const 1)) (i32.const 1)))
     (local.set $T (i32.mul (local.get $B) (i32.mul (local.get $tH) (local.get $tW))))
@@ -229,10 +229,24 @@ const overChunks = (second: string, first: string, step: string, body: string) =
       (local.set $n (i32.sub (local.get $tb) (local.get $ta)))
       (call $wino_input (local.get $x) (local.get $V) (local.get $B) (local.get $H) (local.get $W) (local.get $Ci)
         (local.get $tH) (local.get $tW) (local.get $top) (local.get $left) (local.get $ta) (local.get $tb))${body}
-      (local.set $ta (i32.add (local.get $ta) ${step}))
+      (local.set $ta ${next})
       (br $next)))`;
 
-export const winogradWat = String.raw`
+/**
+ * The next chunk of tiles for this thread, as its first tile: chunks are claimed from a counter in memory (zeroed by
+ * the caller), so a thread that starts late or runs slowly (descheduled beside XNNPACK's spinning workers) takes
+ * fewer chunks instead of holding the others up. Who computes a chunk never changes its sums.
+ */
+const claimChunk = '(i32.mul (call $claim (local.get $counter)) (local.get $chunk))';
+
+/** $claim(counter): the counter's value before adding 1 (atomically on a shared memory). */
+const claimFunc = (shared: boolean) => `
+  (func $claim (param $counter i32) (result i32)
+    ${shared ? '(i32.atomic.rmw.add (local.get $counter) (i32.const 1))' : `(i32.load (local.get $counter))
+    (i32.store (local.get $counter) (i32.add (i32.load (local.get $counter)) (i32.const 1)))`})
+`;
+
+export const winogradWat = (shared: boolean) => String.raw`${claimFunc(shared)}
   ;; U[p, ci, co] = (G g[:, :, ci, co] Gᵀ)[p]: four (ci, co) pairs per step (Ci·Co a multiple of 4).
   (func (export "wino_filter") (param $g i32) (param $u i32) (param $CiCo i32)
     (local $e i32) (local $plane i32) (local $half v128)
@@ -337,15 +351,16 @@ export const winogradWat = String.raw`
       (br $p_next)))
   )
 
-  ;; The whole convolution for one thread: filter transform done (U), tiles in chunks of $chunk, chunk k going to
-  ;; thread k mod $threads with its own V and M scratch (at $V / $M + $tid · one chunk's bytes). Which thread
-  ;; computes a tile does not change its sums, so the output does not depend on the thread count.
+  ;; The whole convolution for one thread: filter transform done (U), tiles in chunks of $chunk, each thread claiming
+  ;; the next chunk from the counter at $counter (zeroed by the caller) until none is left, with its own V and M
+  ;; scratch (at $V / $M + $tid · one chunk's bytes). Which thread computes a tile does not change its sums, so the
+  ;; output does not depend on the thread count or on which thread was faster.
   (func (export "winograd")
     (param $x i32) (param $u i32) (param $V i32) (param $M i32) (param $out i32) (param $bias i32) (param $act i32)
     (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
-    (param $top i32) (param $left i32) (param $chunk i32) (param $tid i32) (param $threads i32)
+    (param $top i32) (param $left i32) (param $chunk i32) (param $counter i32) (param $tid i32) (param $threads i32)
     (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32)
-    ${overChunks('$M', '(i32.mul (local.get $tid) (local.get $chunk))', '(i32.mul (local.get $chunk) (local.get $threads))', `
+    ${overChunks('$M', claimChunk, claimChunk, `
       (call $gemm (local.get $V) (local.get $u) (local.get $M) (local.get $n) (local.get $Ci) (local.get $Co)
         (i32.const 0) (local.get $n) (i32.const 16))
       (call $wino_output (local.get $M) (local.get $out) (local.get $bias) (local.get $act) (local.get $B) (local.get $OH)
@@ -432,7 +447,7 @@ export const winogradWat = String.raw`
     (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
     (param $top i32) (param $left i32) (param $chunk i32) (param $tid i32) (param $threads i32)
     (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32) (local $p i32)
-    ${overChunks('$Wd', '(i32.const 0)', '(local.get $chunk)', `
+    ${overChunks('$Wd', '(i32.const 0)', '(i32.add (local.get $ta) (local.get $chunk))', `
       (call $wino_dy (local.get $dy) (local.get $Wd) (local.get $B) (local.get $OH) (local.get $OW) (local.get $Co)
         (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))
       (local.set $p (local.get $tid))
