@@ -1,8 +1,10 @@
 /**
  * The convnets section of `npm run bench` (issue 14): the GAP CNN and MobileNetV2 α0.35 at 64x64 (training at batch
  * 32 through convlens's own training loop and Adam, inference at batch 32) and MobileNetV2 1.0 at 224x224
- * (inference at batch 32 and Grad-CAM per image at batch 8), random inputs, medians of 5 blocks after a warm-up
- * (PyTorch's 2-thread rates here move ±25 % from block to block).
+ * (inference at batch 32 and Grad-CAM per image at batch 8), random inputs, medians of 5 blocks after a warm-up.
+ * Inference goes through `forward` (engine/folded.ts: batch norm folded into the convolutions), the path every
+ * forward-only view of the report takes; PyTorch runs its eval-mode model as is (its 2-thread rates here move ±25 %
+ * from block to block).
  * `--profile` adds a per-kernel profile of one training step of each small model. When Debian's python3-torch is
  * present, bench/torch_reference.py runs the same models in PyTorch (2 threads) in the same run, and the ratios
  * convlens / PyTorch are printed and kept in results.json.
@@ -12,6 +14,7 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { gapCnn } from '../src/models/gap-cnn.ts';
 import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
+import { forward } from '../src/engine/folded.ts';
 import { fit } from '../src/train/fit.ts';
 import { gradCam } from '../src/viz/methods/grad-cam.ts';
 
@@ -62,7 +65,7 @@ function inferRate(model: tf.LayersModel, steps: number): number {
   const x = tf.randomUniform([32, side, side, 3], -1, 1, 'float32', 5);
   const once = () => {
     for (let k = 0; k < steps; k++) {
-      const p = model.predict(x) as tf.Tensor;
+      const p = forward(model, x);
       p.dataSync();
       p.dispose();
     }

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { decodeImage, IMAGE_EXTENSIONS } from '../data/folder.ts';
 import { makeBatch } from '../data/batches.ts';
 import { SCALINGS, type Scaling as DataScaling, scaling as scalingOf } from '../data/dataset.ts';
+import { forward } from '../engine/folded.ts';
 
 export interface Prediction {
   file: string;
@@ -65,7 +66,7 @@ export async function predictFiles(
           const s = scalingOf(scaling);
           return makeBatch({ images: pixels, labels: Int32Array.from([0]), count: 1, shape: [h, w, c], numClasses: 1, bgr: s.bgr }, [0], s.scale, s.offset).x;
         })();
-      let y = model.predict(x) as tf.Tensor;
+      let y = forward(model, x) as tf.Tensor;
       // Not a probability distribution (a logits head): apply softmax so the numbers read as probabilities.
       const sum = y.sum().dataSync()[0];
       const min = y.min().dataSync()[0];

@@ -16,6 +16,7 @@ import { sizing, type Sizing, trimToBudget, type Trim, methodPasses } from './wo
 import type { Method, Plan } from './views/types.ts';
 import { CONV, cumulativeFlops } from './views/util.ts';
 import { actmaxLayers, type VisualizeOptions } from './visualize.ts';
+import { forward } from '../engine/folded.ts';
 
 /** The config's camLayer and layers name layers the model has (with a spatial output for the CAM layer). */
 export function checkLayers(opts: Pick<VisualizeOptions, 'model' | 'camLayer' | 'layers'>): Set<string> | undefined {
@@ -58,7 +59,7 @@ function predictProbs(model: tf.LayersModel, data: Dataset, sampleIndices: numbe
   const n = Math.max(1, limits?.forward ?? sampleIndices.length);
   for (let s0 = 0; s0 < sampleIndices.length; s0 += n) {
     const b = makeBatch(data, sampleIndices.slice(s0, s0 + n), data.scale, data.offset);
-    const p = (model.predict(b.x, { batchSize: n }) as tf.Tensor);
+    const p = (forward(model, b.x, { batchSize: n }) as tf.Tensor);
     out.set(p.dataSync() as Float32Array, s0 * data.numClasses);
     p.dispose();
     b.x.dispose();

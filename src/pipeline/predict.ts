@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeBatch } from '../data/batches.ts';
 import type { Dataset } from '../data/dataset.ts';
+import { forward } from '../engine/folded.ts';
 
 /** [N, K] row-major probabilities. */
 export function predictAll(model: tf.LayersModel, data: Dataset, batchSize = 1000): Float32Array {
@@ -9,7 +10,7 @@ export function predictAll(model: tf.LayersModel, data: Dataset, batchSize = 100
   for (let start = 0; start < data.count; start += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
     const { x, y } = makeBatch(data, idx, data.scale, data.offset);
-    const p = tf.tidy(() => (model.predict(x, { batchSize }) as tf.Tensor).dataSync());
+    const p = tf.tidy(() => (forward(model, x, { batchSize }) as tf.Tensor).dataSync());
     tf.dispose([x, y]);
     out.set(p, start * data.numClasses);
   }

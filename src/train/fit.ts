@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { adam } from '../engine/adam.ts';
 import { type ImageArrays, makeBatch, seededPermutation } from '../data/batches.ts';
 import { runGraph } from '../viz/graph.ts';
+import { forward } from '../engine/folded.ts';
 
 export interface EpochLogs {
   loss: number;
@@ -101,7 +102,7 @@ export function evaluate(
     const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
     const { x, y } = makeBatch(data, idx, scale, offset);
     const [loss, hits] = tf.tidy(() => {
-      const p = model.predict(x, { batchSize }) as tf.Tensor;
+      const p = forward(model, x, { batchSize }) as tf.Tensor;
       return [
         categoricalCrossentropy(y, p).mul(idx.length).dataSync()[0],
         tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')).dataSync()[0],

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { targetScore } from './target.ts';
+import { forward } from '../engine/folded.ts';
 
 /**
  * The engine's addressable memory: the wasm backend's heap is a 32-bit wasm memory, at most 4 GiB, shared by
@@ -85,7 +86,7 @@ export async function measureCost(model: tf.LayersModel, classifier = true): Pro
   const run = (kind: 'forward' | 'gradient', x: tf.Tensor) =>
     tf.tidy(() => {
       const n = x.shape[0];
-      if (kind === 'forward') (model.predict(x, { batchSize: n }) as tf.Tensor).dataSync();
+      if (kind === 'forward') (forward(model, x, { batchSize: n }) as tf.Tensor).dataSync();
       else {
         const score = (v: tf.Tensor) => (classifier ? targetScore(model, v, new Array<number>(n).fill(0)) : tf.sum(model.apply(v) as tf.Tensor));
         tf.grad((v: tf.Tensor) => score(v) as tf.Scalar)(x).dataSync();

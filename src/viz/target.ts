@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BatchLimits } from './budget.ts';
 import { runGraph } from './graph.ts';
+import { forward } from '../engine/folded.ts';
 
 /** Σ_b score[b, target_b] — summing over the batch keeps every sample's gradient independent. */
 export function targetScore(model: tf.LayersModel, x: tf.Tensor, targets: number[], replace?: Record<string, tf.Tensor>): tf.Scalar {
@@ -24,7 +25,7 @@ export function targetMask(targets: number[], classes: number): tf.Tensor2D {
 
 /** Predicted class per sample. */
 export function predictedClasses(model: tf.LayersModel, x: tf.Tensor4D, limits?: BatchLimits): number[] {
-  return tf.tidy(() => Array.from((model.predict(x, { batchSize: passLimits(x, limits).forward }) as tf.Tensor).argMax(-1).dataSync()));
+  return tf.tidy(() => Array.from((forward(model, x, { batchSize: passLimits(x, limits).forward }) as tf.Tensor).argMax(-1).dataSync()));
 }
 
 /** Repeat each sample's target `times` times (for batched noise samples, IG steps, occlusion copies). */

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { passLimits } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
+import { forward } from '../../engine/folded.ts';
 
 export const occlusionParams = z.object({
   /** Patch side in pixels; 'auto' = an eighth of the image's shorter side (4 on 28x28, 8 on 64x64, 28 on 224x224). */
@@ -80,7 +81,7 @@ export const occlusion: AttributionMethod<OcclusionParams> = {
           const p = tf.tidy(() => {
             const m = tf.gather(masks, copy);
             const batch = tf.add(tf.mul(tf.gather(x, sample), tf.sub(1, m)), tf.mul(tf.gather(fills, sample), m)) as tf.Tensor4D;
-            const out = model.predict(batch, { batchSize: count }) as tf.Tensor2D;
+            const out = forward(model, batch, { batchSize: count }) as tf.Tensor2D;
             return tf.gather(tf.reshape(out, [-1]), sample.map((b, i) => i * out.shape[1] + targets[b])).dataSync();
           });
           p.forEach((v, i) => {

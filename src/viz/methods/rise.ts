@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { mulberry32 } from '../../data/batches.ts';
 import { passLimits } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
+import { forward } from '../../engine/folded.ts';
 
 export const riseParams = z.object({
   /** Masks N (paper: 4000 for ResNet-50; the map's noise falls as 1/√N). */
@@ -94,7 +95,7 @@ export const rise: AttributionMethod<RiseParams> = {
         for (let b = 0; b < B; b++) {
           const probs = tf.tidy(() => {
             const masked = tf.mul(tf.slice(x, [b, 0, 0, 0], [1, H, W, C]), m) as tf.Tensor4D;
-            const out = model.predict(masked, { batchSize: n }) as tf.Tensor2D;
+            const out = forward(model, masked, { batchSize: n }) as tf.Tensor2D;
             return tf.squeeze(tf.slice(out, [0, targets[b]], [n, 1]), [1]).dataSync();
           });
           const base = b * H * W;

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { AttributionMethod } from '../types.ts';
 import { passLimits } from '../target.ts';
 import { activationsAndGradients, camPlacement, placeOnInput, weightedCam } from './cam.ts';
+import { forward } from '../../engine/folded.ts';
 
 export const scoreCamParams = z.object({
   /**
@@ -59,7 +60,7 @@ export const scoreCam: AttributionMethod<ScoreCamParams> = {
             const masks = tf.where(tf.greater(span, 0), tf.div(tf.sub(up, lo), tf.maximum(span, 1e-12)), tf.zerosLike(up));
             const xb = tf.slice(x, [b, 0, 0, 0], [1, H, W, C]);
             const masked = tf.mul(xb, masks) as tf.Tensor4D;
-            const p = model.predict(masked, { batchSize: masked.shape[0] }) as tf.Tensor2D;
+            const p = forward(model, masked, { batchSize: masked.shape[0] }) as tf.Tensor2D;
             return tf.squeeze(tf.slice(p, [0, targets[b]], [chunk.length, 1]), [1]).dataSync();
           });
           scores.push(...probs);

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../../data/batches.ts';
 import { type RoadCurves, roadCurves } from './road.ts';
+import { forward } from '../../engine/folded.ts';
 
 export interface Curves {
   /** ROAD's MoRF and LeRF curves (src/viz/metrics/road.ts), when computed. */
@@ -126,7 +127,7 @@ export interface CurveEnds {
 export function curveEnds(model: tf.LayersModel, x: tf.Tensor4D, target: number, fill: Float32Array): CurveEnds {
   const [, H, W, C] = x.shape;
   const [original, base] = tf.tidy(() => {
-    const p = model.predict(tf.concat([x, tf.tensor4d(fill, [1, H, W, C])]), { batchSize: 2 }) as tf.Tensor2D;
+    const p = forward(model, tf.concat([x, tf.tensor4d(fill, [1, H, W, C])]), { batchSize: 2 }) as tf.Tensor2D;
     return Array.from(tf.squeeze(tf.slice(p, [0, target], [2, 1]), [1]).dataSync());
   });
   return { original, baseline: base };
@@ -173,7 +174,7 @@ export function deletionInsertion(model: tf.LayersModel, x: tf.Tensor4D, map: Ar
   }
   const probs = n === 0 ? [] : tf.tidy(() => {
     const batch = tf.concat([tf.tensor4d(del, [n, H, W, C]), tf.tensor4d(ins, [n, H, W, C])]);
-    const p = model.predict(batch, { batchSize: Math.max(1, Math.min(2 * n, opts.batchSize ?? Infinity)) }) as tf.Tensor2D;
+    const p = forward(model, batch, { batchSize: Math.max(1, Math.min(2 * n, opts.batchSize ?? Infinity)) }) as tf.Tensor2D;
     return Array.from(tf.squeeze(tf.slice(p, [0, target], [2 * n, 1]), [1]).dataSync());
   });
   const deletion = [ends.original, ...probs.slice(0, n), ends.baseline];

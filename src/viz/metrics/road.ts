@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../../data/batches.ts';
 import { hasSimdKernels, simdKernels, simdMemory } from '../../engine/simd/simd.ts';
 import { blurImage, pixelOrder, trapezoid } from './faithfulness.ts';
+import { forward } from '../../engine/folded.ts';
 
 export interface RoadCurves {
   fractions: number[];
@@ -258,7 +259,7 @@ export function roadCurves(
   });
   const n = 2 * fractions.length;
   const probs = tf.tidy(() => {
-    const p = model.predict(tf.tensor4d(images, [n, H, W, C]), { batchSize: Math.max(1, Math.min(n, opts.batchSize ?? n)) }) as tf.Tensor2D;
+    const p = forward(model, tf.tensor4d(images, [n, H, W, C]), { batchSize: Math.max(1, Math.min(n, opts.batchSize ?? n)) }) as tf.Tensor2D;
     return Array.from(tf.squeeze(tf.slice(p, [0, target], [n, 1]), [1]).dataSync());
   });
   const morf = probs.slice(0, fractions.length);

@@ -1,0 +1,236 @@
+/**
+ * Forward passes with batch normalization folded into the convolutions: what `model.predict` computes, in fewer
+ * and cheaper kernels, for everything that needs only a model's output (evaluation, occlusion, RISE, Score-CAM,
+ * deletion and ROAD curves, the pointing game, `convlens predict`).
+ *
+ * A convolution (Conv2D or DepthwiseConv2D, channels last, linear activation) whose only consumer is an
+ * inference-mode BatchNormalization computes, per output channel c,
+ *
+ *   BN(conv(x, w) + b) = γ (conv(x, w) + b − μ) / √(σ² + ε) + β = conv(x, w·s) + (b − μ)·s + β,   s = γ / √(σ² + ε)
+ *
+ * so one fused convolution with the folded filter and bias replaces both layers, and a ReLU or ReLU6 (a ReLU layer
+ * or an Activation layer) that is the normalization's only consumer goes into the same kernel (bias and clamp as
+ * the output is written: the Winograd kernel's output transform, XNNPACK's fused operators). A convolution without
+ * normalization followed by a ReLU takes the ReLU the same way. MobileNetV2 α0.35 at 64x64 runs 153 layers as 52
+ * fused convolutions and 15 other layers. The results differ from `model.predict` by rounding only (tested: relative
+ * error ~1e-6 on the built-in models and a Keras-style model); the folded weights are computed in float64 from the
+ * layers' current variables and kept (as plain arrays, not tensors, so nothing is held on the engine between
+ * calls) until a variable changes (every tfjs weight update — an optimizer step, setWeights, moving statistics —
+ * gives the variable new data, which is what is checked).
+ *
+ * Models it does not understand run `model.predict` unchanged: several inputs or outputs, layers used twice,
+ * nested models (convlens flattens those when it loads a model), channels-first convolutions.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Layer = tf.layers.Layer;
+type Activation = 'linear' | 'relu' | 'relu6';
+
+interface LayerVar {
+  read(): tf.Tensor;
+}
+
+/** A fused group: conv → [batch norm] → [ReLU / ReLU6], computed as one fused convolution. */
+interface Group {
+  conv: Layer;
+  depthwise: boolean;
+  bn?: Layer;
+  activation: Activation;
+  /** The group's last layer: its output is the group's. */
+  last: Layer;
+  strides: [number, number];
+  padding: 'same' | 'valid';
+  dilations: [number, number];
+}
+
+interface Plan {
+  /** Group by its last layer's name. */
+  groups: Map<string, Group>;
+  /** Layers computed inside a group and not on their own. */
+  inside: Set<string>;
+  output: Layer;
+}
+
+interface Folded {
+  /** The variables' data the arrays were computed from (identity compared). */
+  sources: object[];
+  filter: Float32Array | null;
+  filterShape: number[];
+  bias: Float32Array | null;
+}
+
+const PLANS = new WeakMap<tf.LayersModel, Plan | null>();
+const FOLDED = new WeakMap<Layer, Folded>();
+
+const pair = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1] ?? v[0]]);
+
+/** The single layer consuming `layer`'s output, or undefined (several consumers, or none). */
+function soleConsumer(layer: Layer): Layer | undefined {
+  const out = layer.outboundNodes;
+  return out.length === 1 ? (out[0].outboundLayer as Layer) : undefined;
+}
+
+function activationOf(layer: Layer): Activation | undefined {
+  const cls = layer.getClassName();
+  const config = layer.getConfig() as { maxValue?: number | null; activation?: string };
+  if (cls === 'ReLU') return config.maxValue == null ? 'relu' : config.maxValue === 6 ? 'relu6' : undefined;
+  if (cls === 'Activation') return config.activation === 'relu' ? 'relu' : config.activation === 'relu6' ? 'relu6' : undefined;
+  return undefined;
+}
+
+function usedOnce(layer: Layer): boolean {
+  return layer.inboundNodes.length === 1 && layer.outboundNodes.length <= 1;
+}
+
+/** The fused groups of a flat single-input, single-output model; null when the model is not one convlens folds. */
+function planOf(model: tf.LayersModel): Plan | null {
+  if (PLANS.has(model)) return PLANS.get(model)!;
+  let plan: Plan | null = null;
+  const layers = model.layers;
+  const flat = model.inputs.length === 1 && model.outputs.length === 1
+    && layers.every((l) => !(l instanceof tf.LayersModel) && l.inboundNodes.length === 1);
+  if (flat) {
+    const output = layers[layers.length - 1];
+    const groups = new Map<string, Group>();
+    const inside = new Set<string>();
+    for (const conv of layers) {
+      const cls = conv.getClassName();
+      if (cls !== 'Conv2D' && cls !== 'DepthwiseConv2D') continue;
+      const config = conv.getConfig() as { activation?: string; dataFormat?: string; padding?: string; strides: number | number[]; dilationRate: number | number[] };
+      if (config.activation !== 'linear' || config.dataFormat !== 'channelsLast' || (config.padding !== 'same' && config.padding !== 'valid')) continue;
+      if (conv === output || !usedOnce(conv)) continue;
+      let last = conv;
+      let bn: Layer | undefined;
+      let next = soleConsumer(conv);
+      if (next && next.getClassName() === 'BatchNormalization' && next.inboundNodes.length === 1) {
+        const axis = (next.getConfig() as { axis?: number | number[] }).axis;
+        const rank = (conv.outputShape as number[]).length;
+        if ((axis === -1 || axis === rank - 1) && next !== output) {
+          bn = next;
+          last = next;
+          next = soleConsumer(next); // none when the normalized output feeds several layers (a residual's shortcut)
+        }
+      }
+      const act = next && next !== output && usedOnce(next) ? activationOf(next) : undefined;
+      if (act) last = next!;
+      if (last === conv) continue; // nothing to fold
+      if (bn) inside.add(bn.name);
+      inside.add(conv.name);
+      inside.delete(last.name);
+      groups.set(last.name, {
+        conv, depthwise: cls === 'DepthwiseConv2D', bn, activation: act ?? 'linear', last,
+        strides: pair(config.strides), padding: config.padding as 'same' | 'valid', dilations: pair(config.dilationRate),
+      });
+    }
+    plan = groups.size ? { groups, inside, output } : null;
+  }
+  PLANS.set(model, plan);
+  return plan;
+}
+
+const field = (layer: Layer, name: string) => (layer as unknown as Record<string, LayerVar | null | undefined>)[name] ?? null;
+
+/** The group's filter and bias with the batch norm folded in, recomputed when a variable has new data. */
+function foldedWeights(g: Group): Folded {
+  const kernelVar = field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!;
+  const biasVar = field(g.conv, 'bias');
+  const bnVars = g.bn ? ['gamma', 'beta', 'movingMean', 'movingVariance'].map((n) => field(g.bn!, n)) : [];
+  const vars = [kernelVar, biasVar, ...bnVars];
+  const sources = vars.map((v) => (v ? (v.read() as unknown as { dataId: object }).dataId : null)) as object[];
+  const known = FOLDED.get(g.last);
+  if (known && known.sources.length === sources.length && known.sources.every((s, i) => s === sources[i])) return known;
+  const kernel = kernelVar.read();
+  let folded: Folded;
+  if (!g.bn) {
+    folded = { sources, filter: null, filterShape: kernel.shape, bias: null }; // the layer's own weights
+  } else {
+    const [gamma, beta, mean, variance] = bnVars.map((v) => (v ? v.read().dataSync() : null));
+    const eps = (g.bn.getConfig() as { epsilon: number }).epsilon;
+    const w = kernel.dataSync();
+    const [, , ci, last] = kernel.shape as [number, number, number, number];
+    const channels = g.depthwise ? ci * last : last; // a depthwise conv's outputs: Ci·m
+    const b = biasVar ? biasVar.read().dataSync() : null;
+    const s = new Float64Array(channels);
+    const bias = new Float32Array(channels);
+    for (let c = 0; c < channels; c++) {
+      s[c] = (gamma ? gamma[c] : 1) / Math.sqrt(variance![c] + eps);
+      bias[c] = ((b ? b[c] : 0) - mean![c]) * s[c] + (beta ? beta[c] : 0);
+    }
+    // Both layouts end in the output channel: [kh, kw, Ci, Co] and [kh, kw, Ci, m] (channel ci·m + j).
+    const filter = new Float32Array(w.length);
+    for (let i = 0; i < w.length; i++) filter[i] = w[i] * s[i % channels];
+    folded = { sources, filter, filterShape: kernel.shape, bias };
+  }
+  FOLDED.set(g.last, folded);
+  return folded;
+}
+
+/** The fused groups' filters and biases as tensors for one call (the layers' own variables where nothing is folded). */
+function groupTensors(plan: Plan): Map<Group, { filter: tf.Tensor4D; bias?: tf.Tensor1D }> {
+  const out = new Map<Group, { filter: tf.Tensor4D; bias?: tf.Tensor1D }>();
+  for (const g of plan.groups.values()) {
+    const f = foldedWeights(g);
+    const biasVar = field(g.conv, 'bias');
+    out.set(g, {
+      filter: f.filter ? tf.tensor4d(f.filter, f.filterShape as [number, number, number, number]) : field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!.read() as tf.Tensor4D,
+      bias: f.bias ? tf.tensor1d(f.bias) : biasVar ? biasVar.read() as tf.Tensor1D : undefined,
+    });
+  }
+  return out;
+}
+
+/** One batch through the model with the groups fused (inside the caller's tidy). */
+function runBatch(model: tf.LayersModel, plan: Plan, weights: ReturnType<typeof groupTensors>, x: tf.Tensor): tf.Tensor {
+  const memo = new Map<Layer, tf.Tensor>();
+  const evaluate = (layer: Layer): tf.Tensor => {
+    const known = memo.get(layer);
+    if (known) return known;
+    let out: tf.Tensor;
+    if (layer.getClassName() === 'InputLayer') out = x; // the model's only input
+    else {
+      const g = plan.groups.get(layer.name);
+      if (g) {
+        const { filter, bias } = weights.get(g)!;
+        const args = {
+          x: evaluate(g.conv.inboundNodes[0].inboundLayers[0] as Layer) as tf.Tensor4D, filter, bias,
+          strides: g.strides, pad: g.padding, dilations: g.dilations, activation: g.activation,
+        };
+        out = g.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d({ ...args, dataFormat: 'NHWC' });
+      } else {
+        const parents = layer.inboundNodes[0].inboundLayers as Layer[];
+        const inputs = parents.length === 1 ? evaluate(parents[0]) : parents.map(evaluate);
+        out = layer.apply(inputs, { training: false }) as tf.Tensor;
+      }
+    }
+    memo.set(layer, out);
+    return out;
+  };
+  return evaluate(plan.output);
+}
+
+/**
+ * `model.predict(x, { batchSize })` with batch normalization folded into the convolutions where the model allows
+ * it (see above); `model.predict` itself otherwise. The caller owns the result.
+ */
+export function forward(model: tf.LayersModel, x: tf.Tensor, opts: { batchSize?: number } = {}): tf.Tensor {
+  const plan = planOf(model);
+  if (plan == null) return model.predict(x, opts) as tf.Tensor;
+  const n = x.shape[0];
+  const size = Math.max(1, opts.batchSize ?? 32);
+  return tf.tidy(() => {
+    const weights = groupTensors(plan);
+    if (n <= size) return runBatch(model, plan, weights, x);
+    const parts: tf.Tensor[] = [];
+    for (let start = 0; start < n; start += size) {
+      // Each batch's intermediates go as soon as its output is out (as in model.predict's loop).
+      parts.push(tf.tidy(() => runBatch(model, plan, weights, tf.slice(x, start, Math.min(size, n - start)))));
+    }
+    return tf.concat(parts, 0);
+  });
+}
+
+/** Which layers `forward` fuses, for tests and the engine's notes: [conv, batch norm or null, activation] per group. */
+export function foldedGroups(model: tf.LayersModel): [string, string | null, Activation][] {
+  const plan = planOf(model);
+  return plan ? [...plan.groups.values()].map((g) => [g.conv.name, g.bn?.name ?? null, g.activation]) : [];
+}
