@@ -8,9 +8,11 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { foldedGroups, forward } from '../../src/engine/folded.ts';
+import { flattenModel } from '../../src/models/flatten.ts';
 import { gapCnn } from '../../src/models/gap-cnn.ts';
 import { mobileNetV2 } from '../../src/models/mobilenet-v2.ts';
 import { relError, useBackend } from '../helpers/backends.ts';
+import { teachableModel } from '../helpers/teachable.ts';
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -108,6 +110,21 @@ describe('forward with folded batch norm', () => {
     const x = images(3, 12, 5);
     const got = forward(model, x);
     expect(relError(await got.data(), await predictOnCpu(model, x))).toBeLessThan(1e-5);
+    tf.dispose([got, x]);
+  });
+
+  it('a Teachable-Machine-style model, flattened as convlens loads it: its three conv → BN → ReLU6 fold; output as the nested model on cpu', async () => {
+    const nested = teachableModel(32, 3);
+    const flat = flattenModel(nested);
+    expect(foldedGroups(nested)).toEqual([]); // nested models run model.predict
+    expect(foldedGroups(flat)).toEqual([
+      ['Conv1', 'bn_Conv1', 'relu6'],
+      ['expanded_conv_depthwise', 'expanded_conv_depthwise_BN', 'relu6'],
+      ['expanded_conv_project', 'expanded_conv_project_BN', 'relu6'],
+    ]);
+    const x = images(4, 32, 12);
+    const got = forward(flat, x);
+    expect(relError(await got.data(), await predictOnCpu(nested, x))).toBeLessThan(1e-5);
     tf.dispose([got, x]);
   });
 
