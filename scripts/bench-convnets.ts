@@ -6,8 +6,9 @@
  * forward-only view of the report takes; PyTorch runs its eval-mode model as is (its 2-thread rates here move ±25 %
  * from block to block).
  * `--profile` adds a per-kernel profile of one training step of each small model. When Debian's python3-torch is
- * present, bench/torch_reference.py runs the same models in PyTorch (2 threads) in the same run, and the ratios
- * convlens / PyTorch are printed and kept in results.json.
+ * present, bench/torch_reference.py runs the same models in PyTorch (2 threads) in the same run — once before
+ * convlens's measurements and once after, combined by geometric mean (`bracket`) — and the ratios convlens / PyTorch
+ * are printed and kept in results.json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,7 +32,8 @@ export interface ConvnetResult {
   infer_img_per_s: number;
   gradcam_ms_per_img?: number;
   profile?: { kernel_calls: number; kernel_ms: number; step_ms: number; top: KernelShare[] };
-  torch?: { train_img_per_s?: number; infer_img_per_s?: number; gradcam_ms_per_img?: number };
+  /** PyTorch's rates: the geometric mean of a run before and a run after convlens's (`runs`). */
+  torch?: { train_img_per_s?: number; infer_img_per_s?: number; gradcam_ms_per_img?: number; runs?: { train_img_per_s?: number; infer_img_per_s?: number; gradcam_ms_per_img?: number }[] };
   ratio?: { train?: number; infer?: number; gradcam?: number };
 }
 
@@ -133,8 +135,27 @@ function torchReference(quick: boolean): Record<string, Record<string, number>> 
   return undefined;
 }
 
+/**
+ * Per model and rate, the geometric mean of PyTorch's run before convlens's measurements and its run after them: the
+ * two engines are measured one after the other, so a machine whose speed drifts during the run (a shared VM) would
+ * otherwise bias the ratio towards whichever went first. Non-rate entries (versions, thread counts) from the first.
+ */
+export function bracket(before: Record<string, Record<string, number>>, after: Record<string, Record<string, number>>): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [model, a] of Object.entries(before)) {
+    const b = after[model];
+    if (typeof a !== 'object' || a == null || typeof b !== 'object' || b == null) {
+      out[model] = a;
+      continue;
+    }
+    out[model] = Object.fromEntries(Object.entries(a).map(([k, v]) => [k, typeof v === 'number' && typeof b[k] === 'number' ? Math.sqrt(v * b[k]) : v]));
+  }
+  return out;
+}
+
 export async function benchConvnets(opts: { quick: boolean; profile: boolean }): Promise<{ results: ConvnetResult[]; torch?: string }> {
   const steps = opts.quick ? 3 : 8;
+  const torchBefore = torchReference(opts.quick);
   const results: ConvnetResult[] = [];
   for (const [name, build] of [
     ['gap-cnn', () => gapCnn({ seed: 1 })],
@@ -156,12 +177,17 @@ export async function benchConvnets(opts: { quick: boolean; profile: boolean }):
   console.log(JSON.stringify(r));
   results.push(r);
 
-  const torch = torchReference(opts.quick);
+  const torchAfter = torchBefore && torchReference(opts.quick);
+  const torch = torchBefore && torchAfter ? bracket(torchBefore, torchAfter) : undefined;
   if (torch) {
     for (const res of results) {
       const t = torch[res.model];
       if (!t) continue;
-      res.torch = { train_img_per_s: t.train_img_per_s, infer_img_per_s: t.infer_img_per_s, gradcam_ms_per_img: t.gradcam_ms_per_img };
+      const runs = [torchBefore![res.model], torchAfter![res.model]];
+      res.torch = {
+        train_img_per_s: t.train_img_per_s, infer_img_per_s: t.infer_img_per_s, gradcam_ms_per_img: t.gradcam_ms_per_img,
+        runs: runs.map((x) => ({ train_img_per_s: x.train_img_per_s, infer_img_per_s: x.infer_img_per_s, gradcam_ms_per_img: x.gradcam_ms_per_img })),
+      };
       const ratio = (a?: number, b?: number) => (a && b ? Number((a / b).toFixed(3)) : undefined);
       res.ratio = { train: ratio(res.train_img_per_s, t.train_img_per_s), infer: ratio(res.infer_img_per_s, t.infer_img_per_s), gradcam: ratio(t.gradcam_ms_per_img, res.gradcam_ms_per_img) };
     }

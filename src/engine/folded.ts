@@ -44,10 +44,8 @@ interface Group {
 }
 
 interface Plan {
-  /** Group by its last layer's name. */
+  /** Group by its last layer's name (the layers before it in the group have no other consumer, so are never asked for). */
   groups: Map<string, Group>;
-  /** Layers computed inside a group and not on their own. */
-  inside: Set<string>;
   output: Layer;
 }
 
@@ -92,7 +90,6 @@ function planOf(model: tf.LayersModel): Plan | null {
   if (flat) {
     const output = layers[layers.length - 1];
     const groups = new Map<string, Group>();
-    const inside = new Set<string>();
     for (const conv of layers) {
       const cls = conv.getClassName();
       if (cls !== 'Conv2D' && cls !== 'DepthwiseConv2D') continue;
@@ -114,15 +111,12 @@ function planOf(model: tf.LayersModel): Plan | null {
       const act = next && next !== output && usedOnce(next) ? activationOf(next) : undefined;
       if (act) last = next!;
       if (last === conv) continue; // nothing to fold
-      if (bn) inside.add(bn.name);
-      inside.add(conv.name);
-      inside.delete(last.name);
       groups.set(last.name, {
         conv, depthwise: cls === 'DepthwiseConv2D', bn, activation: act ?? 'linear', last,
         strides: pair(config.strides), padding: config.padding as 'same' | 'valid', dilations: pair(config.dilationRate),
       });
     }
-    plan = groups.size ? { groups, inside, output } : null;
+    plan = groups.size ? { groups, output } : null;
   }
   PLANS.set(model, plan);
   return plan;

@@ -212,8 +212,8 @@ const overFilterPlanes = (src: string, x: string, n: number, transform: string, 
 
 /**
  * The Winograd drivers' loop over chunks of `chunk` tiles: $tH, $tW and $T (tiles) from $B, $OH, $OW; this thread's
- * scratch at $V and `second` (+ $tid chunks of Ci and Co channels); chunks [$ta, $tb) of $n tiles from `first` in
- * steps of `step`, each put through the input transform into $V, then `body`.
+ * scratch at $V and `second` (+ $tid chunks of Ci and Co channels); chunks [$ta, $tb) of $n tiles, $ta = `first`
+ * and then `next` (expressions) until $ta ≥ $T, each put through the input transform into $V, then `body`.
  */
 const overChunks = (second: string, first: string, next: string, body: string) => `
     (local.set $tH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
