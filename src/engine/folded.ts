@@ -22,6 +22,7 @@
  * nested models (convlens flattens those when it loads a model), channels-first convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
+import { type FusedLayers, runGraph } from '../viz/graph.ts';
 
 type Layer = tf.layers.Layer;
 type Activation = 'linear' | 'relu' | 'relu6';
@@ -159,47 +160,27 @@ function foldedWeights(g: Group): Folded {
   return folded;
 }
 
-/** The fused groups' filters and biases as tensors for one call (the layers' own variables where nothing is folded). */
-function groupTensors(plan: Plan): Map<Group, { filter: tf.Tensor4D; bias?: tf.Tensor1D }> {
-  const out = new Map<Group, { filter: tf.Tensor4D; bias?: tf.Tensor1D }>();
+/**
+ * The fused groups for one call, as runGraph's `fused` option: per group's last layer, the layer feeding the group's
+ * convolution and the fused convolution with this call's filter and bias tensors (the folded arrays uploaded once per
+ * call; the layers' own variables where nothing is folded).
+ */
+function fusedLayers(plan: Plan): FusedLayers {
+  const out: FusedLayers = new Map();
   for (const g of plan.groups.values()) {
     const f = foldedWeights(g);
     const biasVar = field(g.conv, 'bias');
-    out.set(g, {
-      filter: f.filter ? tf.tensor4d(f.filter, f.filterShape as [number, number, number, number]) : field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!.read() as tf.Tensor4D,
-      bias: f.bias ? tf.tensor1d(f.bias) : biasVar ? biasVar.read() as tf.Tensor1D : undefined,
+    const filter = f.filter ? tf.tensor4d(f.filter, f.filterShape as [number, number, number, number]) : field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!.read() as tf.Tensor4D;
+    const bias = f.bias ? tf.tensor1d(f.bias) : biasVar ? biasVar.read() as tf.Tensor1D : undefined;
+    out.set(g.last.name, {
+      input: g.conv.inboundNodes[0].inboundLayers[0] as Layer,
+      run: (x) => {
+        const args = { x: x as tf.Tensor4D, filter, bias, strides: g.strides, pad: g.padding, dilations: g.dilations, activation: g.activation };
+        return g.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d({ ...args, dataFormat: 'NHWC' });
+      },
     });
   }
   return out;
-}
-
-/** One batch through the model with the groups fused (inside the caller's tidy). */
-function runBatch(model: tf.LayersModel, plan: Plan, weights: ReturnType<typeof groupTensors>, x: tf.Tensor): tf.Tensor {
-  const memo = new Map<Layer, tf.Tensor>();
-  const evaluate = (layer: Layer): tf.Tensor => {
-    const known = memo.get(layer);
-    if (known) return known;
-    let out: tf.Tensor;
-    if (layer.getClassName() === 'InputLayer') out = x; // the model's only input
-    else {
-      const g = plan.groups.get(layer.name);
-      if (g) {
-        const { filter, bias } = weights.get(g)!;
-        const args = {
-          x: evaluate(g.conv.inboundNodes[0].inboundLayers[0] as Layer) as tf.Tensor4D, filter, bias,
-          strides: g.strides, pad: g.padding, dilations: g.dilations, activation: g.activation,
-        };
-        out = g.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d({ ...args, dataFormat: 'NHWC' });
-      } else {
-        const parents = layer.inboundNodes[0].inboundLayers as Layer[];
-        const inputs = parents.length === 1 ? evaluate(parents[0]) : parents.map(evaluate);
-        out = layer.apply(inputs, { training: false }) as tf.Tensor;
-      }
-    }
-    memo.set(layer, out);
-    return out;
-  };
-  return evaluate(plan.output);
 }
 
 /**
@@ -212,12 +193,12 @@ export function forward(model: tf.LayersModel, x: tf.Tensor, opts: { batchSize?:
   const n = x.shape[0];
   const size = Math.max(1, opts.batchSize ?? 32);
   return tf.tidy(() => {
-    const weights = groupTensors(plan);
-    if (n <= size) return runBatch(model, plan, weights, x);
+    const fused = fusedLayers(plan);
+    if (n <= size) return runGraph(model, x, { fused }).output;
     const parts: tf.Tensor[] = [];
     for (let start = 0; start < n; start += size) {
       // Each batch's intermediates go as soon as its output is out (as in model.predict's loop).
-      parts.push(tf.tidy(() => runBatch(model, plan, weights, tf.slice(x, start, Math.min(size, n - start)))));
+      parts.push(tf.tidy(() => runGraph(model, tf.slice(x, start, Math.min(size, n - start)), { fused }).output));
     }
     return tf.concat(parts, 0);
   });

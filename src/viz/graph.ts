@@ -2,7 +2,8 @@
  * Evaluating a LayersModel layer by layer, so explanations can read any intermediate activation and
  * differentiate with respect to it. `runGraph` walks the model's graph lazily from the output back, so
  * replacing a layer's output (to take gradients with respect to it) skips everything upstream of it.
- * Works for Sequential and functional models with branches and merges (MobileNetV2's residual adds).
+ * Works for Sequential and functional models with branches and merges (MobileNetV2's residual adds). engine/folded.ts
+ * runs its forward passes through it with fused convolutions in place of conv → batch norm → activation.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -21,7 +22,15 @@ export interface RunOptions {
    * layer then skips the rest of the network. `output` is then the first captured tensor.
    */
   captureOnly?: boolean;
+  /**
+   * Layers computed in one step from an earlier layer's output, skipping the layers between (engine/folded.ts: a
+   * convolution, its batch norm and activation as one fused convolution, keyed by the group's last layer).
+   */
+  fused?: FusedLayers;
 }
+
+/** Per layer name: the layer whose output goes in, and what computes this layer's output from it. */
+export type FusedLayers = Map<string, { input: tf.layers.Layer; run: (x: tf.Tensor) => tf.Tensor }>;
 
 export interface RunResult {
   output: tf.Tensor;
@@ -65,8 +74,10 @@ export function runGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOptions =
     const known = memo.get(layer.name);
     if (known) return known;
     let out: tf.Tensor;
+    const fused = opts.fused?.get(layer.name);
     if (layer.name in replace) out = replace[layer.name];
     else if (isInputLayer(layer)) out = x;
+    else if (fused) out = fused.run(evaluate(fused.input));
     else {
       const parents = inboundLayers(layer);
       const inputs = parents.length === 0 ? x : parents.length === 1 ? evaluate(parents[0]) : parents.map(evaluate);
