@@ -10,6 +10,7 @@ import { adam } from '../engine/adam.ts';
 import { type ImageArrays, makeBatch, seededPermutation } from '../data/batches.ts';
 import { runGraph } from '../viz/graph.ts';
 import { forward } from '../engine/folded.ts';
+import { ReplicaError, Replicas } from './parallel.ts';
 
 export interface EpochLogs {
   loss: number;
@@ -60,6 +61,15 @@ export interface FitOptions {
   onEpoch?: (epoch: number, logs: EpochLogs) => void;
   /** Called after every optimizer step with the running count of steps. */
   onBatch?: (step: number) => void;
+  /**
+   * Data-parallel replicas (worker threads, src/train/parallel.ts; default 1: this thread alone). Results depend on
+   * the replica count (each shard's batch-norm statistics), never on timing.
+   */
+  workers?: number;
+  /** Engine threads of each replica (default 1). */
+  workerThreads?: number;
+  /** Where a note goes (replicas that could not start: training then runs here). Default console.warn. */
+  log?: (line: string) => void;
 }
 
 /**
@@ -116,6 +126,22 @@ export function evaluate(
   return { loss: lossSum / data.count, acc: correct / data.count };
 }
 
+/** The frozen base's output (`frozenPrefix`), computed once per batch outside the gradient tape, in inference mode. */
+export function frozenFeatures(model: tf.LayersModel, x: tf.Tensor, cut: string): tf.Tensor {
+  return tf.tidy(() => runGraph(model, x, { capture: [cut], captureOnly: true }).output);
+}
+
+/**
+ * The model's output in training mode: from the frozen base's `features` when there is one (the tape then holds
+ * only the trainable top's activations: a 224x224 MobileNetV2 base would hold ~100 MB per image); through
+ * runGraph when a batch-norm layer is frozen (it then runs in inference mode, as Keras does); model.apply otherwise.
+ */
+export function trainingOutput(model: tf.LayersModel, x: tf.Tensor, o: { cut?: string; features?: tf.Tensor; frozenNorm?: boolean }): tf.Tensor {
+  if (o.features) return runGraph(model, x, { replace: { [o.cut!]: o.features }, training: true }).output;
+  if (o.frozenNorm) return runGraph(model, x, { training: true }).output;
+  return model.apply(x, { training: true }) as tf.Tensor;
+}
+
 function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   // Adam reads `learningRate` at every step; tfjs keeps it protected.
   (optimizer as unknown as { learningRate: number }).learningRate = lr;
@@ -132,9 +158,37 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
   if (vars.length === 0) throw new Error(`${model.name}: no trainable weights (every layer is frozen); unfreeze some layers to train`);
   const cut = frozenPrefix(model);
   const frozenNorm = model.layers.some((l) => l.getClassName() === 'BatchNormalization' && !l.trainable);
+  // One optimizer step in this thread; returns the batch's mean loss and its correct predictions.
+  const localStep = (x: tf.Tensor4D, y: tf.Tensor2D): { loss: number; hits: number } => {
+    let hits: tf.Scalar | undefined;
+    const features = cut ? frozenFeatures(model, x, cut) : undefined;
+    const cost = optimizer.minimize(
+      () => {
+        const p = trainingOutput(model, x, { cut, features, frozenNorm });
+        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
+        const loss = categoricalCrossentropy(y, p);
+        const reg = model.calculateLosses(); // kernel regularisers (L2 in the transfer-learning head)
+        return reg.length ? (tf.addN([loss, ...reg]) as tf.Scalar) : loss;
+      },
+      true,
+      vars,
+    )!;
+    const result = { loss: cost.dataSync()[0], hits: hits!.dataSync()[0] };
+    tf.dispose([cost, hits!, ...(features ? [features] : [])]);
+    return result;
+  };
   let seen = 0;
   let steps = 0;
+  let replicas: Replicas | undefined;
   try {
+    if ((opts.workers ?? 1) > 1) {
+      try {
+        replicas = Replicas.start(model, { replicas: opts.workers!, threads: opts.workerThreads, batchSize: opts.batchSize, inputShape: data.shape, numClasses: data.numClasses, cut, frozenNorm });
+      } catch (err) {
+        if (!(err instanceof ReplicaError)) throw err;
+        (opts.log ?? console.warn)(`${model.name}: training in this thread alone — ${err.message}`);
+      }
+    }
     for (const cb of callbacks) cb.onTrainBegin?.(ctx);
     for (let epoch = 0; epoch < opts.epochs && !ctx.stop; epoch++) {
       for (const cb of callbacks) cb.onEpochBegin?.(epoch, ctx);
@@ -151,28 +205,18 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
         const batch = makeBatch(data, idx, scale, offset);
         const x = opts.augment ? tf.tidy(() => opts.augment!(batch.x, steps)) : batch.x;
         const y = batch.y;
-        let hits: tf.Scalar | undefined;
-        // A frozen base (transfer learning) runs once per batch outside the gradient tape, in inference mode: the
-        // tape then holds only the trainable top's activations (a 224x224 MobileNetV2 base would hold ~100 MB per image).
-        const features = cut ? tf.tidy(() => runGraph(model, x, { capture: [cut], captureOnly: true }).output) : undefined;
-        const cost = optimizer.minimize(
-          () => {
-            const p = features
-              ? runGraph(model, x, { replace: { [cut!]: features }, training: true }).output
-              : frozenNorm ? runGraph(model, x, { training: true }).output : (model.apply(x, { training: true }) as tf.Tensor);
-            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
-            const loss = categoricalCrossentropy(y, p);
-            const reg = model.calculateLosses(); // kernel regularisers (L2 in the transfer-learning head)
-            return reg.length ? (tf.addN([loss, ...reg]) as tf.Scalar) : loss;
-          },
-          true,
-          vars,
-        )!;
-        lossSum += cost.dataSync()[0] * idx.length;
-        correct += hits!.dataSync()[0];
+        if (replicas) {
+          const r = replicas.step(x, y, optimizer, vars);
+          lossSum += r.loss;
+          correct += r.hits;
+        } else {
+          const s = localStep(x, y);
+          lossSum += s.loss * idx.length;
+          correct += s.hits;
+        }
         n += idx.length;
         seen += idx.length;
-        tf.dispose([batch.x, x, y, cost, hits!, ...(features ? [features] : [])]);
+        tf.dispose([batch.x, x, y]);
         steps++;
         for (const cb of callbacks) cb.onBatchEnd?.(steps, ctx);
         opts.onBatch?.(steps);
@@ -190,6 +234,7 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
       if (opts.maxImages != null && seen >= opts.maxImages) break;
     }
   } finally {
+    replicas?.stop();
     for (const cb of callbacks) cb.onTrainEnd?.(ctx);
     optimizer.dispose();
   }
