@@ -17,6 +17,7 @@ import { gapCnn } from '../src/models/gap-cnn.ts';
 import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
 import { forward } from '../src/engine/folded.ts';
 import { fit } from '../src/train/fit.ts';
+import { trainingReplicas } from '../src/train/parallel.ts';
 import { gradCam } from '../src/viz/methods/grad-cam.ts';
 
 export interface KernelShare {
@@ -28,7 +29,11 @@ export interface KernelShare {
 export interface ConvnetResult {
   model: string;
   params: number;
+  /** Training through `fit` as a report trains: in `train_replicas` data-parallel replicas when there are cores for them. */
   train_img_per_s?: number;
+  train_replicas?: number;
+  /** Training in one engine on every thread (no replicas). */
+  train_one_engine_img_per_s?: number;
   infer_img_per_s: number;
   gradcam_ms_per_img?: number;
   profile?: { kernel_calls: number; kernel_ms: number; step_ms: number; top: KernelShare[] };
@@ -50,16 +55,24 @@ function randomImages(count: number, side: number, classes: number) {
   return { images, labels, count, shape: [side, side, 3] as [number, number, number], numClasses: classes };
 }
 
-function trainRate(model: tf.LayersModel, steps: number): number {
+/**
+ * Training rates at batch 32 through `fit`: with the data-parallel replicas `fit` gets in a report
+ * (trainingReplicas: 2 single-threaded replicas at 2 threads) and with one engine on every thread, alternating
+ * block by block (a drifting machine biases neither). Each block is a fit of three epochs timed on the last two
+ * (replicas start their engines and warm up in the first); medians of the blocks.
+ */
+function trainRates(model: tf.LayersModel, steps: number): { replicas: number; parallel: number; oneEngine: number } {
   const data = randomImages(32 * steps, model.inputs[0].shape[1] as number, model.outputs[0].shape[1] as number);
+  const { replicas, threads } = trainingReplicas(32);
   fit(model, data, { epochs: 1, batchSize: 32, seed: 1, maxImages: 96 }); // warm-up
-  const rates: number[] = [];
+  const one: number[] = [];
+  const par: number[] = [];
   for (let block = 0; block < BLOCKS; block++) {
-    const t0 = performance.now();
-    fit(model, data, { epochs: 1, batchSize: 32, seed: 2 + block });
-    rates.push(data.count / ((performance.now() - t0) / 1000));
+    const rate = (h: { imagesPerSecond: number }[]) => (h[1].imagesPerSecond + h[2].imagesPerSecond) / 2;
+    one.push(rate(fit(model, data, { epochs: 3, batchSize: 32, seed: 2 + block })));
+    if (replicas > 1) par.push(rate(fit(model, data, { epochs: 3, batchSize: 32, seed: 2 + block, workers: replicas, workerThreads: threads })));
   }
-  return median(rates);
+  return { replicas, parallel: median(replicas > 1 ? par : one), oneEngine: median(one) };
 }
 
 function inferRate(model: tf.LayersModel, steps: number): number {
@@ -163,7 +176,10 @@ export async function benchConvnets(opts: { quick: boolean; profile: boolean }):
   ] as const) {
     const model = build();
     const r: ConvnetResult = { model: name, params: model.countParams(), infer_img_per_s: 0 };
-    r.train_img_per_s = Number(trainRate(model, steps).toFixed(1));
+    const train = trainRates(model, 2 * steps);
+    r.train_img_per_s = Number(train.parallel.toFixed(1));
+    r.train_replicas = train.replicas;
+    r.train_one_engine_img_per_s = Number(train.oneEngine.toFixed(1));
     r.infer_img_per_s = Number(inferRate(model, steps).toFixed(1));
     if (opts.profile) r.profile = await profileStep(model);
     model.dispose();
@@ -199,6 +215,7 @@ export async function benchConvnets(opts: { quick: boolean; profile: boolean }):
     console.log([x.model.padEnd(21), f(x.train_img_per_s, 12), f(x.torch?.train_img_per_s && Number(x.torch.train_img_per_s.toFixed(1)), 8), f(x.ratio?.train, 6),
       f(x.infer_img_per_s, 13), f(x.torch?.infer_img_per_s && Number(x.torch.infer_img_per_s.toFixed(1)), 8), f(x.ratio?.infer, 6),
       f(x.gradcam_ms_per_img, 16), f(x.torch?.gradcam_ms_per_img && Number(x.torch.gradcam_ms_per_img.toFixed(1)), 8)].join(' '));
+    if (x.train_replicas && x.train_replicas > 1) console.log(`  training in ${x.train_replicas} data-parallel replicas; one engine on every thread: ${x.train_one_engine_img_per_s} img/s`);
     if (x.profile) {
       console.log(`  one training step: ${x.profile.step_ms} ms, ${x.profile.kernel_calls} kernel calls, ${x.profile.kernel_ms} ms in kernels; top: ${x.profile.top.slice(0, 8).map((k) => `${k.kernel} ${k.ms} ms/${k.calls}`).join(', ')}`);
     }

@@ -10,6 +10,7 @@ import { cacheKey, dataFingerprint, trainWithCache } from '../train/cache.ts';
 import { type AugmentOptions, augmenter } from '../data/augment.ts';
 import { bestCheckpoint, cosineDecay, earlyStopping, learningRateSchedule, progress, type Monitor, unfreezeFrom } from '../train/callbacks.ts';
 import { evaluate, fit } from '../train/fit.ts';
+import { trainingReplicas } from '../train/parallel.ts';
 import { evaluateProbabilities } from '../viz/evaluation.ts';
 import { batchLimits, formatBytes, measureCost, memoryBudget } from '../viz/budget.ts';
 import { predictAll } from './predict.ts';
@@ -135,6 +136,8 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
   let history: ModelReport['training'] extends infer T ? (T extends { history: infer H } ? H : never) : never = [];
   const t = spec.training;
   if (t) {
+    // Replicas change the result (batch norm per shard): their count is part of what the cache is keyed by.
+    const parallel = trainingReplicas(t.batchSize);
     const key = cacheKey({
       model: spec.identity,
       data: [dataFingerprint(t.train), dataFingerprint(t.validation), dataFingerprint(test)],
@@ -144,6 +147,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       },
       seed: spec.seed,
       backend: ctx.backend,
+      ...(parallel.replicas > 1 ? { replicas: parallel.replicas } : {}),
     });
     const result = await trainWithCache({
       dir: ctx.cacheDir ?? '.cache/models',
@@ -151,6 +155,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       noCache: ctx.noCache,
       build: spec.build,
       train: (m) => {
+        if (parallel.replicas > 1) ctx.log?.(`${slug}: training in ${parallel.replicas} data-parallel replicas (worker threads, ${parallel.threads} engine thread${parallel.threads > 1 ? 's' : ''} each)`);
         const phase = (epochs: number, learningRate: number, seed: number, label: string) =>
           fit(m, t.train, {
             epochs,
@@ -161,6 +166,9 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
             scale: t.train.scale,
             offset: t.train.offset,
             augment: t.augment ? augmenter({ ...t.augment, seed }) : undefined,
+            workers: parallel.replicas,
+            workerThreads: parallel.threads,
+            log: ctx.log,
             callbacks: [
               bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }),
               ...(t.patience ? [earlyStopping({ monitor: 'val_loss', patience: t.patience })] : []),

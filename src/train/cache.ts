@@ -41,6 +41,8 @@ export interface CacheKeyParts {
   training: unknown;
   seed: number;
   backend: string;
+  /** Data-parallel replicas (src/train/parallel.ts) when more than one: batch norm then sees each shard alone. */
+  replicas?: number;
 }
 
 export function cacheKey(parts: CacheKeyParts): string {

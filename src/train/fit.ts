@@ -199,24 +199,37 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
       let lossSum = 0;
       let correct = 0;
       let n = 0;
-      for (let start = 0; start < data.count; start += opts.batchSize) {
-        if (opts.maxImages != null && seen >= opts.maxImages) break;
-        const idx = order.subarray(start, Math.min(start + opts.batchSize, data.count));
+      const starts: number[] = [];
+      for (let start = 0, upTo = seen; start < data.count; start += opts.batchSize) {
+        if (opts.maxImages != null && upTo >= opts.maxImages) break;
+        starts.push(start);
+        upTo += Math.min(opts.batchSize, data.count - start);
+      }
+      const step0 = steps;
+      const prepare = (b: number) => {
+        const idx = order.subarray(starts[b], Math.min(starts[b] + opts.batchSize, data.count));
         const batch = makeBatch(data, idx, scale, offset);
-        const x = opts.augment ? tf.tidy(() => opts.augment!(batch.x, steps)) : batch.x;
-        const y = batch.y;
+        const x = opts.augment ? tf.tidy(() => opts.augment!(batch.x, step0 + b)) : batch.x;
+        return { count: idx.length, raw: batch.x, x, y: batch.y };
+      };
+      let next: ReturnType<typeof prepare> | undefined;
+      for (let b = 0; b < starts.length; b++) {
+        const cur = next ?? prepare(b);
+        next = undefined;
         if (replicas) {
-          const r = replicas.step(x, y, optimizer, vars);
+          replicas.post(cur.x, cur.y);
+          if (b + 1 < starts.length) next = prepare(b + 1); // made while the replicas compute
+          const r = replicas.finish(optimizer, vars);
           lossSum += r.loss;
           correct += r.hits;
         } else {
-          const s = localStep(x, y);
-          lossSum += s.loss * idx.length;
+          const s = localStep(cur.x, cur.y);
+          lossSum += s.loss * cur.count;
           correct += s.hits;
         }
-        n += idx.length;
-        seen += idx.length;
-        tf.dispose([batch.x, x, y]);
+        n += cur.count;
+        seen += cur.count;
+        tf.dispose([cur.raw, cur.x, cur.y]);
         steps++;
         for (const cb of callbacks) cb.onBatchEnd?.(steps, ctx);
         opts.onBatch?.(steps);

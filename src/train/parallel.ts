@@ -196,12 +196,22 @@ export class Replicas {
   }
 
   /**
-   * One optimizer step on the batch (x, y): the shards' gradients summed in replica order and applied by
-   * `optimizer` to `vars` (the main model's trainable variables, in model.trainableWeights order). Returns the
-   * batch's summed loss (cross-entropy plus regularisation, per image) and its correct predictions.
+   * One optimizer step on the batch (x, y): `post` hands the shards to the replicas and returns at once (the
+   * caller may prepare the next batch meanwhile); `finish` waits for them, sums their gradients in replica order
+   * and applies them with `optimizer` to `vars` (the main model's trainable variables, in model.trainableWeights
+   * order). It returns the batch's summed loss (cross-entropy plus regularisation, per image) and its correct
+   * predictions.
    */
-  step(x: tf.Tensor4D, y: tf.Tensor2D, optimizer: tf.Optimizer, vars: tf.Variable[], timeoutMs = 1_800_000): { loss: number; hits: number } {
+  step(x: tf.Tensor4D, y: tf.Tensor2D, optimizer: tf.Optimizer, vars: tf.Variable[]): { loss: number; hits: number } {
+    this.post(x, y);
+    return this.finish(optimizer, vars);
+  }
+
+  private posted = 0;
+
+  post(x: tf.Tensor4D, y: tf.Tensor2D): void {
     if (this.stopped) throw new ReplicaError('training replicas: stopped');
+    if (this.posted) throw new ReplicaError('training replicas: a step is already under way');
     const [n, H, W, Ch] = x.shape;
     const [iH, iW, iC] = this.data.inputShape;
     if (H !== iH || W !== iW || Ch !== iC || n > this.data.maxShard * this.count) {
@@ -223,6 +233,14 @@ export class Replicas {
     Atomics.store(this.c, C.DONE, 0);
     Atomics.add(this.c, C.SEQ, 1);
     Atomics.notify(this.c, C.SEQ);
+    this.posted = n;
+  }
+
+  finish(optimizer: tf.Optimizer, vars: tf.Variable[], timeoutMs = 1_800_000): { loss: number; hits: number } {
+    const n = this.posted;
+    if (!n) throw new ReplicaError('training replicas: no step under way');
+    this.posted = 0;
+    const R = this.count;
     waitFor(this.c, C.DONE, R, performance.now() + timeoutMs, 'to a training step');
     this.check();
 

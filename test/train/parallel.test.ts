@@ -74,8 +74,8 @@ function referenceTraining(model: tf.LayersModel, data: ImageArrays, o: { batchS
       moved.push(fixed.map((w) => Float32Array.from(w.read().dataSync() as Float32Array)));
     }
     model.weights.forEach((w, i) => w.write(start[i]));
-    const grads = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(sums[i], v.shape)]));
-    optimizer.applyGradients(grads);
+    const grads: tf.NamedTensorMap = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(sums[i], v.shape)]));
+    optimizer.applyGradients(grads as never);
     tf.dispose(Object.values(grads));
     fixed.forEach((w, j) => {
       const old = w.read().dataSync();
