@@ -75,8 +75,10 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
     localizationImages: 50,
     methods: { 'integrated-gradients': { steps: 32 }, 'smoothgrad-saliency': { samples: 16 } },
   });
+  // cost: seconds of each model's cold run on one core of this project's 2-core machine (a default report, 2026-12),
+  // for balancing the two processes.
   const entries: SpecEntry[] = [
-    { slug: 'lenet5-fashion-mnist', cost: 47, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: (): ModelSpec => {
+    { slug: 'lenet5-fashion-mnist', cost: 63, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: (): ModelSpec => {
       const full = fashionMnist('train', o.dataDir);
       const { train, validation } = splitDataset(full, 5000, o.seed);
       return {
@@ -92,7 +94,7 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
         seed: o.seed,
       };
     } },
-    { slug: 'random-cnn-shapes', cost: 8, inDefault: true, recipe: recipe('random-cnn-shapes'), make: (): ModelSpec => ({
+    { slug: 'random-cnn-shapes', cost: 10, inDefault: true, recipe: recipe('random-cnn-shapes'), make: (): ModelSpec => ({
       slug: 'random-cnn-shapes',
       title: 'Random 4-layer CNN on shapes',
       architecture: 'Four 9-filter 3x3 convolutions, max pooling 4, 3, 2 — untrained',
@@ -104,20 +106,20 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
       seed: o.seed,
       actmax: { maxChannels: 9, steps: 48 },
     }) },
-    { slug: 'mobilenetv2-shapes', cost: 238, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: () => mobileNetV2Shapes({
+    { slug: 'mobilenetv2-shapes', cost: 269, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: () => mobileNetV2Shapes({
       slug: 'mobilenetv2-shapes',
       title: 'MobileNetV2 (α 0.35) on shapes',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, a transfer-learning head (GAP → BN → dropout → dense 128 → BN → ReLU → dense → BN → softmax), Keras layer names',
       description: 'MobileNetV2 at width 0.35 with a transfer-learning head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 6 epochs of 6,000 images with a cosine schedule — about 2½ minutes on one core with convlens\'s fused kernels (batch norm, ReLU6 and Adam in one pass each, SIMD convolution gradients). Its 163 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
       head: 'transfer', clutter: 0, train: 6000, validation: 300, epochs: 6, learningRate: 6e-3, localizationImages: 0,
     }) },
-    { slug: 'gap-cnn-shapes', cost: 95, inDefault: true, recipe: recipe('gap-cnn-shapes'), make: () => gapCnnShapes({
+    { slug: 'gap-cnn-shapes', cost: 137, inDefault: true, recipe: recipe('gap-cnn-shapes'), make: () => gapCnnShapes({
       slug: 'gap-cnn-shapes',
       title: 'A GAP CNN on shapes',
       description: 'A small all-convolutional network ending in global average pooling — the architecture class activation maps were made for — trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds). Its \'same\' padding keeps each unit of the last 8x8 block centred on the pixels it describes, so its Grad-CAM can be scored against the objects\' masks: this is the model where Grad-CAM should point at the object, and the honest twin of the cheating model below.',
       shortcut: false, train: 3000, epochs: 6, learningRate: 3e-3,
     }) },
-    { slug: 'gap-cnn-shapes-shortcut', cost: 87, inDefault: true, recipe: recipe('gap-cnn-shapes-shortcut'), make: () => gapCnnShapes({
+    { slug: 'gap-cnn-shapes-shortcut', cost: 99, inDefault: true, recipe: recipe('gap-cnn-shapes-shortcut'), make: () => gapCnnShapes({
       slug: 'gap-cnn-shapes-shortcut',
       title: 'A cheating GAP CNN (shapes with a shortcut)',
       description: 'The same GAP CNN trained on shapes whose background colour reveals the class — in the training and validation images only. It scores perfectly on validation and near chance on the honest test images, and its explanations point at the background, not at the shapes: the wolf-in-the-snow story (Ribeiro et al. 2016), made real. Compare its pointing game with its honest twin\'s.',

@@ -129,6 +129,13 @@ describe('data-parallel training in worker threads', () => {
     model.dispose();
   }, 60_000);
 
+  it('gives the same bits with two engine threads in each replica (the 4-core layout: 2 replicas × 2 threads)', () => {
+    const model = bnModel(1);
+    fit(model, data, { epochs: 1, batchSize: 16, seed: 3, maxImages: 48, workers: 2, workerThreads: 2 });
+    weightsOf(model).forEach((w, i) => expect(Buffer.from(w.buffer).equals(Buffer.from(first[i].buffer)), model.weights[i].name).toBe(true));
+    model.dispose();
+  }, 60_000);
+
   it('gives a model without batch norm the same training as one thread (sums of shard gradients = the batch gradient)', () => {
     const digits = randomData(96, 28, 1, 10, 9);
     const one = lenet5({ seed: 4 });
