@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { requestedThreads } from '../engine/threads.ts';
 
 /** Slots of the control block (int32). */
-export const C = { SEQ: 0, DONE: 1, READY: 2, FAILED: 3, VERSION: 4, BATCH: 5, SHARD0: 8 } as const;
+export const C = { SEQ: 0, DONE: 1, READY: 2, FAILED: 3, VERSION: 4, BATCH: 5, SHARD0: 8 } as const; // replica-worker.mjs repeats READY, FAILED
 
 export interface ReplicaData {
   index: number;
@@ -136,8 +136,18 @@ export class Replicas {
   /** Start `replicas` workers on `model` and wait until each has rebuilt it (throws ReplicaError when one cannot). */
   static start(
     model: tf.LayersModel,
-    o: { replicas: number; threads?: number; batchSize: number; inputShape: [number, number, number]; numClasses: number; cut?: string; frozenNorm: boolean; timeoutMs?: number },
+    o: { replicas: number; threads?: number; batchSize: number; inputShape: [number, number, number]; numClasses: number; cut?: string; frozenNorm: boolean; timeoutMs?: number; entry?: URL },
   ): Replicas {
+    try {
+      return Replicas.launch(model, o);
+    } catch (err) {
+      // Whatever stops replicas (a model JSON cannot express, memory for the shared buffers) leaves training to
+      // this thread.
+      throw err instanceof ReplicaError ? err : new ReplicaError(`training replicas: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private static launch(model: tf.LayersModel, o: Parameters<typeof Replicas.start>[1]): Replicas {
     const R = o.replicas;
     const trainable = model.trainableWeights;
     const fixed = model.nonTrainableWeights;
@@ -167,7 +177,7 @@ export class Replicas {
       error: shared(4096),
     };
     const workers = Array.from({ length: R }, (_, index) => {
-      const w = new Worker(WORKER, { workerData: { ...data, index }, execArgv: [], stdout: false, stderr: false });
+      const w = new Worker(o.entry ?? WORKER, { workerData: { ...data, index }, execArgv: [], stdout: false, stderr: false });
       w.unref();
       return w;
     });

@@ -4,13 +4,17 @@
  * replica order, one Adam step, moving statistics averaged — and against plain one-thread training for a model
  * without batch norm (the same gradient up to float rounding). Worker threads start a wasm engine each (~2 s).
  */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ImageArrays, makeBatch, mulberry32, seededPermutation } from '../../src/data/batches.ts';
 import { adam } from '../../src/engine/adam.ts';
 import { lenet5 } from '../../src/models/lenet5.ts';
 import { categoricalCrossentropy, fit } from '../../src/train/fit.ts';
-import { MIN_SHARD, trainingReplicas } from '../../src/train/parallel.ts';
+import { MIN_SHARD, Replicas, trainingReplicas } from '../../src/train/parallel.ts';
 import { relError, useBackend } from '../helpers/backends.ts';
 
 function randomData(n: number, side: number, channels: number, classes: number, seed: number): ImageArrays {
@@ -189,6 +193,21 @@ describe('data-parallel training in worker threads', () => {
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(/custom: training in this thread alone — training replica \d of 2: .*ConvlensTestDoubler/);
     m.dispose();
+  }, 60_000);
+});
+
+describe('replicas that cannot start', () => {
+  it('report at once, with the reason, when the worker cannot load (no waiting for the start timeout)', () => {
+    // The real entry script, copied where neither tsx nor its './replica.ts' can be found.
+    const dir = mkdtempSync(join(tmpdir(), 'convlens-replica-'));
+    copyFileSync(new URL('../../src/train/replica-worker.mjs', import.meta.url), join(dir, 'replica-worker.mjs'));
+    const model = lenet5({ seed: 1 });
+    const t0 = performance.now();
+    expect(() => Replicas.start(model, { replicas: 2, batchSize: 32, inputShape: [28, 28, 1], numClasses: 10, frozenNorm: false, entry: pathToFileURL(join(dir, 'replica-worker.mjs')) }))
+      .toThrow(/training replica \d of 2: could not start: Cannot find package 'tsx'/);
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    model.dispose();
+    rmSync(dir, { recursive: true });
   }, 60_000);
 });
 
