@@ -218,6 +218,7 @@ export class Replicas {
   }
 
   private posted = 0;
+  private readonly shards: number[] = [];
 
   post(x: tf.Tensor4D, y: tf.Tensor2D): void {
     if (this.stopped) throw new ReplicaError('training replicas: stopped');
@@ -237,6 +238,7 @@ export class Replicas {
       const s0 = Math.floor((k * n) / R);
       const s1 = Math.floor(((k + 1) * n) / R);
       this.c[C.SHARD0 + k] = s1 - s0;
+      this.shards[k] = s1 - s0;
       this.inputs[k].set(xs.subarray(s0 * size, s1 * size));
       this.inputs[k].set(ys.subarray(s0 * K, s1 * K), this.layout.yOffset);
     }
@@ -270,7 +272,9 @@ export class Replicas {
     optimizer.applyGradients(grads);
     tf.dispose(Object.values(grads));
 
-    // Moving statistics (and any other non-trainable weight a step changes): the mean of the replicas' updates.
+    // Moving statistics (and any other non-trainable weight a step changes): the mean of the updates of the
+    // replicas that had images (a batch smaller than the replica count leaves some without).
+    const active = Array.from({ length: R }, (_, k) => k).filter((k) => this.shards[k] > 0);
     this.model.nonTrainableWeights.forEach((w, j) => {
       const i = T + j;
       const old = w.read().dataSync() as Float32Array;
@@ -278,8 +282,8 @@ export class Replicas {
       let changed = false;
       for (let e = 0; e < next.length; e++) {
         let delta = 0;
-        for (let k = 0; k < R; k++) delta += this.outputs[k][offsets[i] + e] - old[e];
-        next[e] = delta === 0 ? old[e] : old[e] + delta / R;
+        for (const k of active) delta += this.outputs[k][offsets[i] + e] - old[e];
+        next[e] = delta === 0 ? old[e] : old[e] + delta / active.length;
         if (next[e] !== old[e]) changed = true;
       }
       if (changed) tf.tidy(() => {
