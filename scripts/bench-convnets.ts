@@ -17,7 +17,8 @@ import { gapCnn } from '../src/models/gap-cnn.ts';
 import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
 import { forward } from '../src/engine/folded.ts';
 import { fit } from '../src/train/fit.ts';
-import { trainingReplicas } from '../src/train/parallel.ts';
+import { replicaThreads } from '../src/train/parallel.ts';
+import { requestedThreads } from '../src/engine/threads.ts';
 import { gradCam } from '../src/viz/methods/grad-cam.ts';
 
 export interface KernelShare {
@@ -57,13 +58,14 @@ function randomImages(count: number, side: number, classes: number) {
 
 /**
  * Training rates at batch 32 through `fit`: with the data-parallel replicas `fit` gets in a report
- * (trainingReplicas: 2 single-threaded replicas at 2 threads) and with one engine on every thread, alternating
+ * (2 replicas, `training.replicas: 2`, each on its share of the threads) and with one engine on every thread, alternating
  * block by block (a drifting machine biases neither). Each block is a fit of three epochs timed on the last two
  * (replicas start their engines and warm up in the first); medians of the blocks.
  */
 function trainRates(model: tf.LayersModel, steps: number): { replicas: number; parallel: number; oneEngine: number } {
   const data = randomImages(32 * steps, model.inputs[0].shape[1] as number, model.outputs[0].shape[1] as number);
-  const { replicas, threads } = trainingReplicas(32);
+  const replicas = requestedThreads() > 1 ? 2 : 1;
+  const threads = replicaThreads(replicas);
   fit(model, data, { epochs: 1, batchSize: 32, seed: 1, maxImages: 96 }); // warm-up
   const one: number[] = [];
   const par: number[] = [];

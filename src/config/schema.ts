@@ -62,7 +62,13 @@ export const TrainingConfig = z.object({
   }).strict().optional(),
   /** Early stopping: end a phase when validation loss has not improved for this many epochs (the best epoch is kept). */
   patience: positiveInt.optional(),
-}).strict();
+  /**
+   * Train in this many data-parallel replicas (worker threads, each on its share of the cores): faster on a
+   * machine with the cores for them. Part of the result — batch norm sees each replica's shard of the batch —
+   * so it is a setting of the model, never chosen from the machine: the same config gives the same report anywhere.
+   */
+  replicas: z.number().int().min(1).max(64).optional(),
+}).strict().refine((t) => (t.replicas ?? 1) <= t.batchSize, { message: 'replicas must not exceed batchSize (each replica takes a shard of every batch)', path: ['replicas'] });
 
 export const ActmaxConfig = z.object({
   /** Channels per conv layer (the first ones). */

@@ -8,7 +8,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { poolThreads } from './simd/pool.ts';
 import { requestedThreads, wasmThreadCount } from './threads.ts';
-import { trainingReplicas } from '../train/parallel.ts';
 
 export const BACKEND_IDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendId = (typeof BACKEND_IDS)[number];
@@ -130,11 +129,10 @@ function forcedFrom(req: BackendRequest): { id: BackendId; source: string } | un
   return undefined;
 }
 
-function describe(id: BackendId, threads: number, simdThreads: number, replicas: number): string {
+function describe(id: BackendId, threads: number, simdThreads: number): string {
   const count = (n: number) => `${n} thread${n > 1 ? 's' : ''}`;
   if (id === 'wasm') {
-    const training = replicas > 1 ? `; training in up to ${replicas} data-parallel replicas (worker threads)` : '';
-    return `wasm (XNNPACK SIMD, ${count(threads)}, convlens SIMD kernels on ${count(simdThreads)}: Winograd 3x3 convolutions, batch norm, gradients${training})`;
+    return `wasm (XNNPACK SIMD, ${count(threads)}, convlens SIMD kernels on ${count(simdThreads)}: Winograd 3x3 convolutions, batch norm, gradients)`;
   }
   if (id === 'node-gpu') return 'tfjs-node-gpu (CUDA)';
   if (id === 'node') return 'tfjs-node (libtensorflow CPU)';
@@ -153,7 +151,6 @@ export async function selectBackend(
   // A bad thread count is the user's error to fix, not a reason to fall back to another engine.
   try {
     requestedThreads();
-    trainingReplicas(1, process.env, 'wasm');
   } catch (err) {
     throw new BackendError((err as Error).message);
   }
@@ -183,7 +180,7 @@ export async function selectBackend(
       reason,
       skipped,
       threads,
-      line: `engine: ${describe(candidate.id, threads, candidate.id === 'wasm' ? poolThreads() : 1, trainingReplicas(Number.MAX_SAFE_INTEGER, process.env, candidate.id).replicas)}, ${reason}${skippedText ? ` — ${skippedText}` : ''}`,
+      line: `engine: ${describe(candidate.id, threads, candidate.id === 'wasm' ? poolThreads() : 1)}, ${reason}${skippedText ? ` — ${skippedText}` : ''}`,
     };
   }
   throw new BackendError(

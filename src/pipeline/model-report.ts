@@ -10,7 +10,7 @@ import { cacheKey, dataFingerprint, trainWithCache } from '../train/cache.ts';
 import { type AugmentOptions, augmenter } from '../data/augment.ts';
 import { bestCheckpoint, cosineDecay, earlyStopping, learningRateSchedule, progress, type Monitor, unfreezeFrom } from '../train/callbacks.ts';
 import { evaluate, fit } from '../train/fit.ts';
-import { trainingReplicas } from '../train/parallel.ts';
+import { replicaThreads } from '../train/parallel.ts';
 import { evaluateProbabilities } from '../viz/evaluation.ts';
 import { batchLimits, formatBytes, measureCost, memoryBudget } from '../viz/budget.ts';
 import { predictAll } from './predict.ts';
@@ -31,6 +31,8 @@ export interface TrainingSpec {
   augment?: Omit<AugmentOptions, 'seed'>;
   /** Stop when validation loss has not improved for this many epochs (Keras EarlyStopping); the best epoch is kept. */
   patience?: number;
+  /** Data-parallel replicas (src/train/parallel.ts; default 1): part of the result, so of the training's identity. */
+  replicas?: number;
   /**
    * A second phase after the (frozen-base) first: layers from `from` on become trainable — BatchNormalization
    * layers stay frozen, in inference mode, as Keras's fine-tuning guide does — and train `epochs` more at
@@ -136,8 +138,10 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
   let history: ModelReport['training'] extends infer T ? (T extends { history: infer H } ? H : never) : never = [];
   const t = spec.training;
   if (t) {
-    // Replicas change the result (batch norm per shard): their count is part of what the cache is keyed by.
-    const parallel = trainingReplicas(t.batchSize);
+    // Replicas change the result (batch norm per shard): their count is part of what the cache is keyed by; the
+    // threads each gets (its share of this process's cores) do not.
+    const replicas = t.replicas ?? 1;
+    const replicaEngineThreads = replicaThreads(replicas);
     const key = cacheKey({
       model: spec.identity,
       data: [dataFingerprint(t.train), dataFingerprint(t.validation), dataFingerprint(test)],
@@ -147,7 +151,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       },
       seed: spec.seed,
       backend: ctx.backend,
-      ...(parallel.replicas > 1 ? { replicas: parallel.replicas } : {}),
+      ...(replicas > 1 ? { replicas } : {}),
     });
     const result = await trainWithCache({
       dir: ctx.cacheDir ?? '.cache/models',
@@ -155,7 +159,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       noCache: ctx.noCache,
       build: spec.build,
       train: (m) => {
-        if (parallel.replicas > 1) ctx.log?.(`${slug}: training in ${parallel.replicas} data-parallel replicas (worker threads, ${parallel.threads} engine thread${parallel.threads > 1 ? 's' : ''} each)`);
+        if (replicas > 1) ctx.log?.(`${slug}: training in ${replicas} data-parallel replicas (worker threads, ${replicaEngineThreads} engine thread${replicaEngineThreads > 1 ? 's' : ''} each)`);
         const phase = (epochs: number, learningRate: number, seed: number, label: string) =>
           fit(m, t.train, {
             epochs,
@@ -166,8 +170,8 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
             scale: t.train.scale,
             offset: t.train.offset,
             augment: t.augment ? augmenter({ ...t.augment, seed }) : undefined,
-            workers: parallel.replicas,
-            workerThreads: parallel.threads,
+            workers: replicas,
+            workerThreads: replicaEngineThreads,
             log: ctx.log,
             callbacks: [
               bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }),

@@ -8,8 +8,8 @@
  * DistributedDataParallel without SyncBatchNorm, tf.distribute without SyncBatchNormalization) and the moving
  * averages are averaged over the replicas (old + Σ(new_k − old) / R, exact when they agree, as frozen layers'
  * do). Everything crosses in SharedArrayBuffers and the main thread waits with Atomics.wait, so `fit` stays
- * synchronous. Measured on 2 cores (batch 32, 64x64): two single-threaded replicas train the GAP CNN ~1.5x and
- * MobileNetV2 α0.35 ~1.25x faster than one engine on two threads (XNNPACK splits each operator across threads and
+ * synchronous. Measured on 2 cores (batch 32, 64x64): two single-threaded replicas train the GAP CNN 1.12x and
+ * MobileNetV2 α0.35 1.16x faster than one engine on two threads (XNNPACK splits each operator across threads and
  * synchronises after every one of a training step's hundreds; replicas synchronise once per step).
  */
 import { Worker } from 'node:worker_threads';
@@ -69,26 +69,13 @@ function readError(d: Pick<ReplicaData, 'error'>): string {
   return new TextDecoder().decode(new Uint8Array(d.error, 4, n).slice());
 }
 
-/** A replica's shard is never smaller than this (batch norm normalises each shard by its own statistics). */
-export const MIN_SHARD = 16;
-
 /**
- * How a training run at `batchSize` uses this process's cores (CONVLENS_THREADS; 'auto' = its share of the
- * machine): as many replicas as there are cores, but none with a shard under MIN_SHARD images, each replica on
- * cores / replicas threads. CONVLENS_WORKERS (a positive integer) sets the replica count, 1 = no replicas.
- * Only the wasm engine trains in replicas (tfjs-node threads its own kernels).
+ * Engine threads of each of `replicas` replicas: this process's cores (CONVLENS_THREADS; 'auto' = its share of the
+ * machine) shared among them, at least 1. The thread count never changes a result (tested); the replica count does,
+ * which is why it is a setting of the training (`training.replicas`), not chosen from the machine.
  */
-export function trainingReplicas(batchSize: number, env: NodeJS.ProcessEnv = process.env, backend = tf.getBackend()): { replicas: number; threads: number } {
-  const cores = requestedThreads(env);
-  if (backend !== 'wasm') return { replicas: 1, threads: cores };
-  const value = env.CONVLENS_WORKERS?.trim();
-  let replicas: number;
-  if (!value || value === 'auto') replicas = Math.max(1, Math.min(cores, Math.floor(batchSize / MIN_SHARD)));
-  else {
-    replicas = Number(value);
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) throw new Error(`CONVLENS_WORKERS: expected a positive integer or 'auto', got '${value}'`);
-  }
-  return { replicas, threads: replicas > 1 ? Math.max(1, Math.floor(cores / replicas)) : cores };
+export function replicaThreads(replicas: number, env: NodeJS.ProcessEnv = process.env): number {
+  return Math.max(1, Math.floor(requestedThreads(env) / Math.max(1, replicas)));
 }
 
 export class ReplicaError extends Error {}

@@ -14,7 +14,8 @@ import { type ImageArrays, makeBatch, mulberry32, seededPermutation } from '../.
 import { adam } from '../../src/engine/adam.ts';
 import { lenet5 } from '../../src/models/lenet5.ts';
 import { categoricalCrossentropy, fit } from '../../src/train/fit.ts';
-import { MIN_SHARD, Replicas, trainingReplicas } from '../../src/train/parallel.ts';
+import { Replicas, replicaThreads } from '../../src/train/parallel.ts';
+import { TrainingConfig } from '../../src/config/schema.ts';
 import { relError, useBackend } from '../helpers/backends.ts';
 
 function randomData(n: number, side: number, channels: number, classes: number, seed: number): ImageArrays {
@@ -224,20 +225,18 @@ describe('replicas that cannot start', () => {
   }, 60_000);
 });
 
-describe('how many replicas', () => {
-  const env = (threads: string, workers?: string) => ({ CONVLENS_THREADS: threads, ...(workers ? { CONVLENS_WORKERS: workers } : {}) });
-  it('one per core, none with a shard under 16 images, the cores shared among them', () => {
-    expect(MIN_SHARD).toBe(16);
-    expect(trainingReplicas(32, env('2'), 'wasm')).toEqual({ replicas: 2, threads: 1 });
-    expect(trainingReplicas(32, env('4'), 'wasm')).toEqual({ replicas: 2, threads: 2 });
-    expect(trainingReplicas(64, env('4'), 'wasm')).toEqual({ replicas: 4, threads: 1 });
-    expect(trainingReplicas(16, env('2'), 'wasm')).toEqual({ replicas: 1, threads: 2 });
-    expect(trainingReplicas(32, {}, 'wasm')).toEqual({ replicas: 1, threads: 1 });
+describe('replicas as a setting of the training', () => {
+  it('each replica gets its share of the process\'s cores, at least one thread', () => {
+    expect(replicaThreads(2, { CONVLENS_THREADS: '2' })).toBe(1);
+    expect(replicaThreads(2, { CONVLENS_THREADS: '4' })).toBe(2);
+    expect(replicaThreads(4, { CONVLENS_THREADS: '2' })).toBe(1);
+    expect(replicaThreads(1, { CONVLENS_THREADS: '4' })).toBe(4);
+    expect(replicaThreads(2, {})).toBe(1);
   });
-  it('CONVLENS_WORKERS sets the count; other engines train in one thread; bad values are refused', () => {
-    expect(trainingReplicas(32, env('4', '1'), 'wasm')).toEqual({ replicas: 1, threads: 4 });
-    expect(trainingReplicas(32, env('4', '3'), 'wasm')).toEqual({ replicas: 3, threads: 1 });
-    expect(trainingReplicas(32, env('4'), 'tensorflow')).toEqual({ replicas: 1, threads: 4 });
-    expect(() => trainingReplicas(32, env('2', 'many'), 'wasm')).toThrow(/CONVLENS_WORKERS: expected a positive integer or 'auto', got 'many'/);
+  it('a config sets them per model (never the machine), at most one per image of a batch', () => {
+    expect(TrainingConfig.parse({ replicas: 2 }).replicas).toBe(2);
+    expect(TrainingConfig.parse({}).replicas).toBeUndefined();
+    expect(() => TrainingConfig.parse({ batchSize: 8, replicas: 16 })).toThrow(/replicas must not exceed batchSize/);
+    expect(() => TrainingConfig.parse({ replicas: 0 })).toThrow();
   });
 });
