@@ -199,11 +199,6 @@ export class Replicas {
    * order). It returns the batch's summed loss (cross-entropy plus regularisation, per image) and its correct
    * predictions.
    */
-  step(x: tf.Tensor4D, y: tf.Tensor2D, optimizer: tf.Optimizer, vars: tf.Variable[]): { loss: number; hits: number } {
-    this.post(x, y);
-    return this.finish(optimizer, vars);
-  }
-
   private posted = 0;
   private readonly shards: number[] = [];
 
