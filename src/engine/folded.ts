@@ -22,7 +22,7 @@
  * nested models (convlens flattens those when it loads a model), channels-first convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type FusedLayers, runGraph } from '../viz/graph.ts';
+import { type FusedLayers, type RunOptions, type RunResult, runGraph } from '../viz/graph.ts';
 
 type Layer = tf.layers.Layer;
 type Activation = 'linear' | 'relu' | 'relu6';
@@ -160,14 +160,20 @@ function foldedWeights(g: Group): Folded {
   return folded;
 }
 
+/** A layer inside the group (not its last) that a caller reads or replaces: the group then runs layer by layer. */
+function inner(g: Group, keep: Set<string>): boolean {
+  return keep.has(g.conv.name) || (g.bn != null && g.bn !== g.last && keep.has(g.bn.name));
+}
+
 /**
  * The fused groups for one call, as runGraph's `fused` option: per group's last layer, the layer feeding the group's
  * convolution and the fused convolution with this call's filter and bias tensors (the folded arrays uploaded once per
  * call; the layers' own variables where nothing is folded).
  */
-function fusedLayers(plan: Plan): FusedLayers {
+function fusedLayers(plan: Plan, keep: Set<string> = new Set()): FusedLayers {
   const out: FusedLayers = new Map();
   for (const g of plan.groups.values()) {
+    if (inner(g, keep)) continue;
     const f = foldedWeights(g);
     const biasVar = field(g.conv, 'bias');
     const filter = f.filter ? tf.tensor4d(f.filter, f.filterShape as [number, number, number, number]) : field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!.read() as tf.Tensor4D;
@@ -181,6 +187,53 @@ function fusedLayers(plan: Plan): FusedLayers {
     });
   }
   return out;
+}
+
+/**
+ * The fused groups for a pass that is differentiated (input gradients, activation maximisation): the same folded
+ * filter and bias, but as a plain convolution, a bias add and a ReLU / ReLU6 op, so tfjs's tape differentiates each
+ * (tf.fused's own gradient would compute the filter's and bias's gradients too, and knows no ReLU6) and guided
+ * backpropagation's ReLU rules still apply. Against the layers one by one this drops, per group, the batch norm's
+ * forward pass and its gradient (tfjs's: a subtraction, a tiled scale and three multiplications over the whole
+ * activation, even when only the input's gradient is wanted), and ReLU6's second op (Keras's ReLU(max_value=6) runs
+ * as relu then clip) and its second mask.
+ */
+function differentiableLayers(plan: Plan, keep: Set<string>): FusedLayers {
+  const out: FusedLayers = new Map();
+  for (const g of plan.groups.values()) {
+    if (inner(g, keep)) continue;
+    const f = foldedWeights(g);
+    const biasVar = field(g.conv, 'bias');
+    const filter = f.filter ? tf.tensor4d(f.filter, f.filterShape as [number, number, number, number]) : field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!.read() as tf.Tensor4D;
+    const bias = f.bias ? tf.tensor1d(f.bias) : biasVar ? biasVar.read() as tf.Tensor1D : undefined;
+    out.set(g.last.name, {
+      input: g.conv.inboundNodes[0].inboundLayers[0] as Layer,
+      run: (x) => {
+        const x4 = x as tf.Tensor4D;
+        let y: tf.Tensor = g.depthwise
+          ? tf.depthwiseConv2d(x4, filter, g.strides, g.padding, 'NHWC', g.dilations)
+          : tf.conv2d(x4, filter, g.strides, g.padding, 'NHWC', g.dilations);
+        if (bias) y = tf.add(y, bias);
+        return g.activation === 'relu' ? tf.relu(y) : g.activation === 'relu6' ? tf.relu6(y) : y;
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * `runGraph` with batch normalization folded into the convolutions (a model `forward` cannot fold runs unchanged):
+ * for explanations' gradient passes and captured activations. `differentiable` passes build each group from
+ * ops tfjs can differentiate (above); the others use the fused kernels, as `forward` does. Groups whose inner
+ * layers are captured or replaced run layer by layer, so every captured tensor is the layer's own. Not for
+ * training (batch norm in training mode does not fold).
+ */
+export function foldedGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOptions & { differentiable: boolean }): RunResult {
+  const plan = opts.training ? null : planOf(model);
+  if (plan == null) return runGraph(model, x, opts);
+  const keep = new Set([...(opts.capture ?? []), ...Object.keys(opts.replace ?? {})]);
+  const fused = opts.differentiable ? differentiableLayers(plan, keep) : fusedLayers(plan, keep);
+  return runGraph(model, x, { ...opts, fused });
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../data/batches.ts';
-import { runGraph } from './graph.ts';
+import { foldedGraph } from '../engine/folded.ts';
 
 /** What to maximise for one batch row. */
 export type Objective = { kind: 'channel'; layer: string; channel: number } | { kind: 'class'; index: number };
@@ -69,7 +69,7 @@ function roll(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
 export function objectiveSum(model: tf.LayersModel, x: tf.Tensor4D, objectives: Objective[]): tf.Scalar {
   const layers = [...new Set(objectives.flatMap((o) => (o.kind === 'channel' ? [o.layer] : [])))];
   const needLogits = objectives.some((o) => o.kind === 'class');
-  const { output, captured } = runGraph(model, x, { capture: layers, logits: needLogits, captureOnly: !needLogits });
+  const { output, captured } = foldedGraph(model, x, { capture: layers, logits: needLogits, captureOnly: !needLogits, differentiable: true });
   const terms: tf.Tensor[] = [];
   objectives.forEach((o, b) => {
     if (o.kind === 'class') terms.push(tf.slice(output, [b, o.index], [1, 1]).reshape([]));

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { adam } from '../engine/adam.ts';
 import { mulberry32 } from '../data/batches.ts';
 import { type Objective, objectiveSum } from './activation-maximization.ts';
-import { runGraph } from './graph.ts';
+import { foldedGraph } from '../engine/folded.ts';
 
 export interface FourierOptions {
   steps: number;
@@ -192,7 +192,7 @@ function diversityLoss(model: tf.LayersModel, x: tf.Tensor4D, objectives: Object
   const first = objectives.find((o) => o.kind === 'channel');
   const layer = first?.kind === 'channel' ? first.layer : undefined;
   if (!layer || images < 2) return tf.scalar(0);
-  const a = runGraph(model, x, { capture: [layer], captureOnly: true }).captured[layer];
+  const a = foldedGraph(model, x, { capture: [layer], captureOnly: true, differentiable: true }).captured[layer];
   const [N, h, w, K] = a.shape as number[];
   const flat = tf.reshape(a, [N, h * w, K]);
   const gram = tf.reshape(tf.matMul(flat, flat, true, false), [N, K * K]);

@@ -4,12 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchLimits } from './budget.ts';
-import { runGraph } from './graph.ts';
-import { forward } from '../engine/folded.ts';
+import { foldedGraph, forward } from '../engine/folded.ts';
 
 /** Σ_b score[b, target_b] — summing over the batch keeps every sample's gradient independent. */
 export function targetScore(model: tf.LayersModel, x: tf.Tensor, targets: number[], replace?: Record<string, tf.Tensor>): tf.Scalar {
-  const logits = runGraph(model, x, { logits: true, replace }).output as tf.Tensor2D;
+  const logits = foldedGraph(model, x, { logits: true, replace, differentiable: true }).output as tf.Tensor2D;
   return tf.sum(tf.mul(logits, targetMask(targets, logits.shape[1]))) as tf.Scalar;
 }
 

@@ -7,7 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
-import { foldedGroups, forward } from '../../src/engine/folded.ts';
+import { foldedGraph, foldedGroups, forward } from '../../src/engine/folded.ts';
+import { runGraph } from '../../src/viz/graph.ts';
+import { targetScore } from '../../src/viz/target.ts';
+import { withGuidedRelu } from '../../src/viz/methods/guided-backprop.ts';
 import { flattenModel } from '../../src/models/flatten.ts';
 import { gapCnn } from '../../src/models/gap-cnn.ts';
 import { mobileNetV2 } from '../../src/models/mobilenet-v2.ts';
@@ -191,5 +194,102 @@ describe('forward with folded batch norm', () => {
     const b = tf.layers.batchNormalization({ name: 'b' }).apply(c) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: [b, c] });
     expect(foldedGroups(model)).toEqual([]);
+  });
+});
+
+/** Σ_b logit[b, t_b] layer by layer (no folding), as runGraph computes it. */
+function unfoldedScore(model: tf.LayersModel, x: tf.Tensor, targets: number[], replace?: Record<string, tf.Tensor>): tf.Scalar {
+  const logits = runGraph(model, x, { logits: true, replace }).output as tf.Tensor2D;
+  return tf.sum(tf.mul(logits, tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1]))) as tf.Scalar;
+}
+
+/** The input gradient of the unfolded score on the cpu backend (tfjs's own layers and gradients). */
+async function cpuGradient(model: tf.LayersModel, x: tf.Tensor, targets: number[], guided = false): Promise<Float32Array> {
+  await useBackend('cpu');
+  const run = () => tf.tidy(() => tf.grad((v: tf.Tensor) => unfoldedScore(model, v, targets))(x));
+  const g = guided ? withGuidedRelu(run) : run();
+  const out = (await g.data()) as Float32Array;
+  g.dispose();
+  await useBackend('wasm');
+  return out;
+}
+
+describe('gradient passes with folded batch norm (foldedGraph, differentiable)', () => {
+  it('MobileNetV2: input gradients of the target logit as the unfolded layers on cpu (rel. ≤ 1e-4), no batch norm or clip kernel left, nothing leaked', async () => {
+    const model = mobileNetV2({ alpha: 0.35, inputShape: [32, 32, 3], head: 'transfer', numClasses: 4, seed: 2 });
+    randomizeNorms(model, 4);
+    const x = images(3, 32, 21);
+    const targets = [0, 3, 1];
+    const before = tf.memory().numTensors;
+    const grad = () => tf.tidy(() => tf.grad((v: tf.Tensor) => targetScore(model, v, targets))(x));
+    const profile = await tf.profile(() => {
+      grad().dispose();
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    const kernels = new Set(profile.kernels.map((k) => k.name));
+    // Only the head's batch norms (after global pooling and the dense layer) remain: 3 of the model's 55.
+    expect(profile.kernels.filter((k) => k.name === 'FusedBatchNorm').length).toBe(3);
+    expect(kernels.has('ClipByValue')).toBe(false);
+    expect(kernels.has('Relu6')).toBe(true);
+    const g = grad();
+    const got = (await g.data()) as Float32Array;
+    g.dispose();
+    const want = await cpuGradient(model, x, targets);
+    expect(relError(got, want)).toBeLessThan(1e-4);
+    expect(Math.max(...want.map(Math.abs))).toBeGreaterThan(0);
+    x.dispose();
+  });
+
+  it('guided backpropagation still guides every ReLU6 of a folded group (as the unfolded layers on cpu)', async () => {
+    const model = mobileNetV2({ alpha: 0.35, inputShape: [32, 32, 3], head: 'transfer', numClasses: 4, seed: 7 });
+    randomizeNorms(model, 5);
+    const x = images(2, 32, 22);
+    const g = withGuidedRelu(() => tf.tidy(() => tf.grad((v: tf.Tensor) => targetScore(model, v, [1, 2]))(x)));
+    const got = (await g.data()) as Float32Array;
+    g.dispose();
+    const guided = await cpuGradient(model, x, [1, 2], true);
+    const plain = await cpuGradient(model, x, [1, 2]);
+    expect(relError(got, guided)).toBeLessThan(1e-4);
+    expect(relError(got, plain)).toBeGreaterThan(0.05); // guiding changes the gradient: the comparison can tell them apart
+    x.dispose();
+  });
+
+  it('a replaced or captured layer inside a group is the layer\'s own: gradients with respect to it and its values as unfolded', async () => {
+    const model = gapCnn({ seed: 8, blocks: [[8], [16]], inputShape: [16, 16, 3] });
+    randomizeNorms(model, 12);
+    const x = images(2, 16, 23);
+    for (const layer of ['conv_2', 'bn_2', 'relu_2']) { // inside the group (conv, BN) and its last layer
+      const unfolded = tf.tidy(() => {
+        const a = runGraph(model, x, { capture: [layer] }).captured[layer];
+        return [a, tf.grad((v: tf.Tensor) => unfoldedScore(model, x, [0, 4], { [layer]: v }))(a)];
+      });
+      const folded = tf.tidy(() => {
+        const a = foldedGraph(model, x, { capture: [layer], captureOnly: true, differentiable: false }).captured[layer];
+        return [a, tf.grad((v: tf.Tensor) => targetScore(model, x, [0, 4], { [layer]: v }))(a)];
+      });
+      expect(relError(folded[0].dataSync(), unfolded[0].dataSync())).toBeLessThan(1e-5);
+      expect(relError(folded[1].dataSync(), unfolded[1].dataSync())).toBeLessThan(1e-5);
+      tf.dispose([...folded, ...unfolded]);
+    }
+    x.dispose();
+  });
+
+  it('a hand-worked example: d/dx of ReLU(BN(2x + 1)) with γ 3, β −1, μ 0.5, σ² 3, ε 0.001 is 6/√3.001 where positive, else 0', () => {
+    const input = tf.input({ shape: [1, 3, 1] });
+    const c = tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'c' }).apply(input) as tf.SymbolicTensor;
+    const b = tf.layers.batchNormalization({ name: 'b' }).apply(c) as tf.SymbolicTensor;
+    const a = tf.layers.reLU({ name: 'a' }).apply(b) as tf.SymbolicTensor;
+    const out = tf.layers.flatten({ name: 'f' }).apply(a) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    model.getLayer('c').setWeights([tf.tensor4d([2], [1, 1, 1, 1]), tf.tensor1d([1])]);
+    model.getLayer('b').setWeights([tf.tensor1d([3]), tf.tensor1d([-1]), tf.tensor1d([0.5]), tf.tensor1d([3])]);
+    const x = tf.tensor4d([-1, 0.25, 2], [1, 1, 3, 1]);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(foldedGraph(model, v, { differentiable: true }).output))(x);
+    const values = Array.from(g.dataSync());
+    tf.dispose([g, x]);
+    // x = −1: BN output 3(−1.5)/√3.001 − 1 < 0 → 0; x = 0.25 and 2: positive → 2·3/√3.001.
+    expect(values[0]).toBe(0);
+    expect(values[1]).toBeCloseTo(6 / Math.sqrt(3.001), 5);
+    expect(values[2]).toBeCloseTo(6 / Math.sqrt(3.001), 5);
   });
 });

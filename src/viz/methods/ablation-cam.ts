@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { runGraph } from '../graph.ts';
+import { foldedGraph } from '../../engine/folded.ts';
 import { passLimits } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
 import { camLayer, weightedCam } from './cam.ts';
@@ -20,7 +20,7 @@ export type AblationCamParams = z.infer<typeof ablationCamParams>;
 
 /** The target's logit for activations `a` [n, h, w, K] of `layer`, the layers after it only. */
 function tailLogits(input: { model: tf.LayersModel; x: tf.Tensor4D }, layer: string, a: tf.Tensor4D, xs: tf.Tensor4D): tf.Tensor2D {
-  return runGraph(input.model, xs, { replace: { [layer]: a }, logits: true }).output as tf.Tensor2D;
+  return foldedGraph(input.model, xs, { replace: { [layer]: a }, logits: true, differentiable: false }).output as tf.Tensor2D;
 }
 
 export const ablationCam: AttributionMethod<AblationCamParams> = {
@@ -36,7 +36,7 @@ export const ablationCam: AttributionMethod<AblationCamParams> = {
     const { batchSize } = ablationCamParams.parse(params);
     const { x, targets } = input;
     const layer = camLayer(input);
-    const A = tf.tidy(() => runGraph(input.model, x, { capture: [layer], captureOnly: true }).captured[layer]) as tf.Tensor4D;
+    const A = tf.tidy(() => foldedGraph(input.model, x, { capture: [layer], captureOnly: true, differentiable: false }).captured[layer]) as tf.Tensor4D;
     if (A.rank !== 4) {
       A.dispose();
       throw new Error(`CAM layer '${layer}' has output rank ${A.rank}; it needs a spatial [B, h, w, K] output`);

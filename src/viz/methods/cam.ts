@@ -11,7 +11,8 @@
  * pointing game rose from 0.26 to 0.68 with this alignment alone (200 test images).
  */
 import * as tf from '@tensorflow/tfjs';
-import { defaultCamLayer, runGraph } from '../graph.ts';
+import { defaultCamLayer } from '../graph.ts';
+import { foldedGraph } from '../../engine/folded.ts';
 import { receptiveFields } from '../receptive-field.ts';
 import { targetScore } from '../target.ts';
 import type { AttributionInput } from '../types.ts';
@@ -75,7 +76,7 @@ export function placeOnInput(low: tf.Tensor3D, placement: Placement, inputHW: [n
 /** Activations of `layer` and the target score's gradients with respect to them. */
 export function activationsAndGradients(input: AttributionInput): { A: tf.Tensor4D; G: tf.Tensor4D } {
   const layer = camLayer(input);
-  const A = runGraph(input.model, input.x, { capture: [layer] }).captured[layer] as tf.Tensor4D;
+  const A = foldedGraph(input.model, input.x, { capture: [layer], captureOnly: true, differentiable: false }).captured[layer] as tf.Tensor4D;
   if (A.rank !== 4) throw new Error(`CAM layer '${layer}' has output rank ${A.rank}; it needs a spatial [B, h, w, K] output`);
   const G = tf.grad((a: tf.Tensor) => targetScore(input.model, input.x, input.targets, { [layer]: a }))(A) as tf.Tensor4D;
   return { A, G };

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { runGraph } from '../graph.ts';
+import { foldedGraph } from '../../engine/folded.ts';
 import type { AttributionMethod } from '../types.ts';
 import { camLayer, spatialCam } from './cam.ts';
 
@@ -92,7 +92,7 @@ export const eigenCam: AttributionMethod<Record<string, never>> = {
   passes: () => ({ forward: 1, gradient: 0 }),
   attribute(input) {
     const layer = camLayer(input);
-    const A = tf.tidy(() => runGraph(input.model, input.x, { capture: [layer], captureOnly: true }).captured[layer]) as tf.Tensor4D;
+    const A = tf.tidy(() => foldedGraph(input.model, input.x, { capture: [layer], captureOnly: true, differentiable: false }).captured[layer]) as tf.Tensor4D;
     try {
       if (A.rank !== 4) throw new Error(`CAM layer '${layer}' has output rank ${A.rank}; it needs a spatial [B, h, w, K] output`);
       const [B, h, w, K] = A.shape;

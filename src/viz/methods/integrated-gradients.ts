@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { meanGradientInChunks, passLimits, targetMask, targetScore } from '../target.ts';
 import type { AttributionMethod } from '../types.ts';
-import { runGraph } from '../graph.ts';
+import { foldedGraph } from '../../engine/folded.ts';
 
 export const integratedGradientsParams = z.object({
   /** Riemann steps m (paper: 20–300). */
@@ -42,7 +42,7 @@ export const integratedGradients: AttributionMethod<IntegratedGradientsParams> =
       const attributions = tf.mul(delta, avg) as tf.Tensor4D;
       // Completeness: |Σ IG − (S(x) − S(x'))| relative to |S(x) − S(x')|.
       const scores = (v: tf.Tensor) => {
-        const logits = runGraph(model, v, { logits: true }).output as tf.Tensor2D;
+        const logits = foldedGraph(model, v, { logits: true, differentiable: false }).output as tf.Tensor2D;
         return tf.sum(tf.mul(logits, targetMask(targets, logits.shape[1])), -1);
       };
       const diff = tf.sub(scores(x), scores(base));
