@@ -172,6 +172,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
             augment: t.augment ? augmenter({ ...t.augment, seed }) : undefined,
             workers: replicas,
             workerThreads: replicaEngineThreads,
+            workersRequired: `${spec.configKey ? `${spec.configKey}: ` : ''}training.replicas is ${replicas}, but its replicas cannot start; set training.replicas to 1 (or remove it) to train in one thread`,
             log: ctx.log,
             callbacks: [
               bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }),

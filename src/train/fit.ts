@@ -70,6 +70,12 @@ export interface FitOptions {
   workerThreads?: number;
   /** Where a note goes (replicas that could not start: training then runs here). Default console.warn. */
   log?: (line: string) => void;
+  /**
+   * Replicas that cannot start are an error, not a note, and this is the fix the error names: for a caller whose
+   * result is keyed by the replica count (a report's `training.replicas`), training alone would give a different
+   * model under that key.
+   */
+  workersRequired?: string;
 }
 
 /**
@@ -115,7 +121,7 @@ export function evaluate(
       const p = forward(model, x, { batchSize }) as tf.Tensor;
       return [
         categoricalCrossentropy(y, p).mul(idx.length).dataSync()[0],
-        tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')).dataSync()[0],
+        correctCount(p, y).dataSync()[0],
       ];
     });
     x.dispose();
@@ -142,6 +148,37 @@ export function trainingOutput(model: tf.LayersModel, x: tf.Tensor, o: { cut?: s
   return model.apply(x, { training: true }) as tf.Tensor;
 }
 
+/** Correct predictions in a batch: arg max of the output against the one-hot labels. */
+export function correctCount(p: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar;
+}
+
+/**
+ * The training objective of a batch, for a gradient tape: mean cross-entropy plus the kernel regularisers' penalty
+ * (the L2 of the transfer-learning head). A data-parallel replica (src/train/replica.ts) passes its `share` of the
+ * batch (shard / batch, so the replicas' gradients sum to the batch's) and adds the penalty in one replica only.
+ * The cross-entropy, the penalty and the correct predictions come back kept (outside the tape's scope): the
+ * caller disposes them.
+ */
+export function batchObjective(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  o: { cut?: string; features?: tf.Tensor; frozenNorm: boolean; share?: number; penalty?: boolean },
+): { objective: tf.Scalar; ce: tf.Scalar; penalty?: tf.Scalar; hits: tf.Scalar } {
+  const p = trainingOutput(model, x, o);
+  const hits = tf.keep(correctCount(p, y));
+  const ce = tf.keep(categoricalCrossentropy(y, p));
+  const losses = o.penalty === false ? [] : model.calculateLosses();
+  if (o.share == null) {
+    const objective = losses.length ? (tf.addN([ce, ...losses]) as tf.Scalar) : ce;
+    return { objective, ce, hits };
+  }
+  const penalty = losses.length ? tf.keep(tf.addN(losses) as tf.Scalar) : undefined;
+  const share = tf.mul(ce, o.share) as tf.Scalar;
+  return { objective: penalty ? (tf.add(share, penalty) as tf.Scalar) : share, ce, penalty, hits };
+}
+
 function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   // Adam reads `learningRate` at every step; tfjs keeps it protected.
   (optimizer as unknown as { learningRate: number }).learningRate = lr;
@@ -160,21 +197,18 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
   const frozenNorm = model.layers.some((l) => l.getClassName() === 'BatchNormalization' && !l.trainable);
   // One optimizer step in this thread; returns the batch's mean loss and its correct predictions.
   const localStep = (x: tf.Tensor4D, y: tf.Tensor2D): { loss: number; hits: number } => {
-    let hits: tf.Scalar | undefined;
+    let parts: ReturnType<typeof batchObjective> | undefined;
     const features = cut ? frozenFeatures(model, x, cut) : undefined;
     const cost = optimizer.minimize(
       () => {
-        const p = trainingOutput(model, x, { cut, features, frozenNorm });
-        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
-        const loss = categoricalCrossentropy(y, p);
-        const reg = model.calculateLosses(); // kernel regularisers (L2 in the transfer-learning head)
-        return reg.length ? (tf.addN([loss, ...reg]) as tf.Scalar) : loss;
+        parts = batchObjective(model, x, y, { cut, features, frozenNorm });
+        return parts.objective;
       },
       true,
       vars,
     )!;
-    const result = { loss: cost.dataSync()[0], hits: hits!.dataSync()[0] };
-    tf.dispose([cost, hits!, ...(features ? [features] : [])]);
+    const result = { loss: cost.dataSync()[0], hits: parts!.hits.dataSync()[0] };
+    tf.dispose([cost, parts!.hits, parts!.ce, ...(features ? [features] : [])]);
     return result;
   };
   let seen = 0;
@@ -186,6 +220,7 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
         replicas = Replicas.start(model, { replicas: opts.workers!, threads: opts.workerThreads, batchSize: opts.batchSize, inputShape: data.shape, numClasses: data.numClasses, cut, frozenNorm });
       } catch (err) {
         if (!(err instanceof ReplicaError)) throw err;
+        if (opts.workersRequired) throw new Error(`${model.name}: ${err.message}; ${opts.workersRequired}`);
         (opts.log ?? console.warn)(`${model.name}: training in this thread alone — ${err.message}`);
       }
     }

@@ -8,7 +8,7 @@
 import { workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../engine/backend.ts';
-import { categoricalCrossentropy, frozenFeatures, trainingOutput } from './fit.ts';
+import { batchObjective, frozenFeatures } from './fit.ts';
 import { C, type ReplicaData, replicaLayout, writeError } from './parallel.ts';
 
 const data = workerData as ReplicaData;
@@ -50,18 +50,11 @@ async function start() {
       const y = tf.tensor2d(input.subarray(layout.yOffset, layout.yOffset + n * data.numClasses), [n, data.numClasses]);
       const last = k === data.replicas - 1; // always holds ≥ 1 image: it adds the regularisation loss, once
       tf.tidy(() => {
-        let hits: tf.Scalar | undefined;
-        let ce: tf.Scalar | undefined;
-        let reg: tf.Scalar | undefined;
+        let parts: ReturnType<typeof batchObjective> | undefined;
         const features = data.cut ? frozenFeatures(model, x, data.cut) : undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const p = trainingOutput(model, x, { cut: data.cut, features, frozenNorm: data.frozenNorm });
-          hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(p, -1), tf.argMax(y, -1)), 'int32')) as tf.Scalar);
-          ce = tf.keep(categoricalCrossentropy(y, p));
-          const share = tf.mul(ce, n / batch) as tf.Scalar;
-          const losses = last ? model.calculateLosses() : [];
-          reg = losses.length ? tf.keep(tf.addN(losses) as tf.Scalar) : undefined;
-          return reg ? (tf.add(share, reg) as tf.Scalar) : share;
+          parts = batchObjective(model, x, y, { cut: data.cut, features, frozenNorm: data.frozenNorm, share: n / batch, penalty: last });
+          return parts.objective;
         }, vars);
         vars.forEach((v, i) => {
           const g = grads[v.name];
@@ -70,11 +63,12 @@ async function start() {
           present[i] = 1;
         });
         fixed.forEach((w, j) => output.set(w.read().dataSync() as Float32Array, layout.offsets[trainable.length + j]));
-        stats[0] = ce!.dataSync()[0] * n;
-        stats[1] = reg ? reg.dataSync()[0] : 0;
-        stats[2] = hits!.dataSync()[0];
+        const { ce, penalty, hits } = parts!;
+        stats[0] = ce.dataSync()[0] * n;
+        stats[1] = penalty ? penalty.dataSync()[0] : 0;
+        stats[2] = hits.dataSync()[0];
         value.dispose();
-        tf.dispose([hits!, ce!, ...(reg ? [reg] : []), ...(features ? [features] : [])]);
+        tf.dispose([hits, ce, ...(penalty ? [penalty] : []), ...(features ? [features] : [])]);
       });
       tf.dispose([x, y]);
     }

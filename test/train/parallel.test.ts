@@ -206,6 +206,12 @@ describe('data-parallel training in worker threads', () => {
     expect(history).toHaveLength(1);
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(/custom: training in this thread alone — training replica \d of 2: .*ConvlensTestDoubler/);
+    // Asked for by a setting whose result is keyed by the replica count: an error naming the cause and the fix,
+    // with nothing trained.
+    const before = m.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(() => fit(m, randomData(32, 4, 1, 2, 3), { epochs: 1, batchSize: 16, seed: 1, workers: 2, workersRequired: 'set training.replicas to 1' }))
+      .toThrow(/^custom: training replica \d of 2: [^]*ConvlensTestDoubler[^]*; set training.replicas to 1$/);
+    expect(m.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
     m.dispose();
   }, 60_000);
 });
