@@ -190,10 +190,32 @@ function fusedLayers(plan: Plan, keep: Set<string> = new Set()): FusedLayers {
 }
 
 /**
+ * conv(x, filter) + bias in one fused kernel (the bias added as the output is written), differentiated with respect
+ * to x only: dx is the convolution's input gradient of dy (the bias adds nothing to it). The filter and bias are
+ * constants of the pass, so their gradients — which tf.fused's own gradient computes — are not wanted.
+ */
+function convBias(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, g: Group): tf.Tensor4D {
+  const run = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
+    const x4 = input as tf.Tensor4D;
+    (save as tf.GradSaveFunc)([filter]); // kept for the backward pass (the forward's scope would dispose it)
+    const args = { x: x4, filter, bias, strides: g.strides, pad: g.padding, dilations: g.dilations };
+    const value = g.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d({ ...args, dataFormat: 'NHWC' });
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(
+      g.depthwise ? 'DepthwiseConv2dNativeBackpropInput' : 'Conv2DBackpropInput',
+      { dy, filter: saved[0] },
+      { strides: g.strides, pad: g.padding, dilations: g.dilations, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: x4.shape } as never,
+    ) as tf.Tensor;
+    return { value, gradFunc };
+  });
+  return run(x) as tf.Tensor4D;
+}
+
+/**
  * The fused groups for a pass that is differentiated (input gradients, activation maximisation): the same folded
- * filter and bias, but as a plain convolution, a bias add and a ReLU / ReLU6 op, so tfjs's tape differentiates each
- * (tf.fused's own gradient would compute the filter's and bias's gradients too, and knows no ReLU6) and guided
- * backpropagation's ReLU rules still apply. Against the layers one by one this drops, per group, the batch norm's
+ * filter and bias, but as a convolution with its bias (one fused kernel whose gradient is the input's only:
+ * `convBias`) and a ReLU / ReLU6 op, so tfjs's tape differentiates the activation with its registered rules (tf.fused's
+ * own gradient would compute the filter's and bias's gradients too, and knows no ReLU6) and guided backpropagation's
+ * ReLU rules still apply. Against the layers one by one this drops, per group, the batch norm's
  * forward pass and its gradient (tfjs's: a subtraction, a tiled scale and three multiplications over the whole
  * activation, even when only the input's gradient is wanted), and ReLU6's second op (Keras's ReLU(max_value=6) runs
  * as relu then clip) and its second mask.
@@ -206,14 +228,19 @@ function differentiableLayers(plan: Plan, keep: Set<string>): FusedLayers {
     const biasVar = field(g.conv, 'bias');
     const filter = f.filter ? tf.tensor4d(f.filter, f.filterShape as [number, number, number, number]) : field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!.read() as tf.Tensor4D;
     const bias = f.bias ? tf.tensor1d(f.bias) : biasVar ? biasVar.read() as tf.Tensor1D : undefined;
+    const dilated = g.dilations[0] !== 1 || g.dilations[1] !== 1;
     out.set(g.last.name, {
       input: g.conv.inboundNodes[0].inboundLayers[0] as Layer,
       run: (x) => {
         const x4 = x as tf.Tensor4D;
-        let y: tf.Tensor = g.depthwise
-          ? tf.depthwiseConv2d(x4, filter, g.strides, g.padding, 'NHWC', g.dilations)
-          : tf.conv2d(x4, filter, g.strides, g.padding, 'NHWC', g.dilations);
-        if (bias) y = tf.add(y, bias);
+        let y: tf.Tensor;
+        if (bias && !dilated) y = convBias(x4, filter, bias, g);
+        else {
+          y = g.depthwise
+            ? tf.depthwiseConv2d(x4, filter, g.strides, g.padding, 'NHWC', g.dilations)
+            : tf.conv2d(x4, filter, g.strides, g.padding, 'NHWC', g.dilations);
+          if (bias) y = tf.add(y, bias);
+        }
         return g.activation === 'relu' ? tf.relu(y) : g.activation === 'relu6' ? tf.relu6(y) : y;
       },
     });
