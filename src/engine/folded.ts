@@ -166,30 +166,6 @@ function inner(g: Group, keep: Set<string>): boolean {
 }
 
 /**
- * The fused groups for one call, as runGraph's `fused` option: per group's last layer, the layer feeding the group's
- * convolution and the fused convolution with this call's filter and bias tensors (the folded arrays uploaded once per
- * call; the layers' own variables where nothing is folded).
- */
-function fusedLayers(plan: Plan, keep: Set<string> = new Set()): FusedLayers {
-  const out: FusedLayers = new Map();
-  for (const g of plan.groups.values()) {
-    if (inner(g, keep)) continue;
-    const f = foldedWeights(g);
-    const biasVar = field(g.conv, 'bias');
-    const filter = f.filter ? tf.tensor4d(f.filter, f.filterShape as [number, number, number, number]) : field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!.read() as tf.Tensor4D;
-    const bias = f.bias ? tf.tensor1d(f.bias) : biasVar ? biasVar.read() as tf.Tensor1D : undefined;
-    out.set(g.last.name, {
-      input: g.conv.inboundNodes[0].inboundLayers[0] as Layer,
-      run: (x) => {
-        const args = { x: x as tf.Tensor4D, filter, bias, strides: g.strides, pad: g.padding, dilations: g.dilations, activation: g.activation };
-        return g.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d({ ...args, dataFormat: 'NHWC' });
-      },
-    });
-  }
-  return out;
-}
-
-/**
  * conv(x, filter) + bias in one fused kernel (the bias added as the output is written), differentiated with respect
  * to x only: dx is the convolution's input gradient of dy (the bias adds nothing to it). The filter and bias are
  * constants of the pass, so their gradients — which tf.fused's own gradient computes — are not wanted.
@@ -211,16 +187,21 @@ function convBias(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, g: Gro
 }
 
 /**
- * The fused groups for a pass that is differentiated (input gradients, activation maximisation): the same folded
- * filter and bias, but as a convolution with its bias (one fused kernel whose gradient is the input's only:
- * `convBias`) and a ReLU / ReLU6 op, so tfjs's tape differentiates the activation with its registered rules (tf.fused's
- * own gradient would compute the filter's and bias's gradients too, and knows no ReLU6) and guided backpropagation's
- * ReLU rules still apply. Against the layers one by one this drops, per group, the batch norm's
- * forward pass and its gradient (tfjs's: a subtraction, a tiled scale and three multiplications over the whole
- * activation, even when only the input's gradient is wanted), and ReLU6's second op (Keras's ReLU(max_value=6) runs
- * as relu then clip) and its second mask.
+ * The fused groups for one call, as runGraph's `fused` option: per group's last layer, the layer feeding the group's
+ * convolution and what computes the group's output from it with this call's filter and bias tensors (the folded
+ * arrays uploaded once per call; the layers' own variables where nothing is folded). Groups with an inner layer in
+ * `keep` are left out.
+ *
+ * Forward passes run each group as one fused convolution (bias and activation as the output is written). Passes
+ * that are `differentiable` (input gradients, activation maximisation) run the same folded filter and bias as a
+ * convolution with its bias (one fused kernel whose gradient is the input's only: `convBias`) and a ReLU / ReLU6
+ * op, so tfjs's tape differentiates the activation with its registered rules (tf.fused's own gradient would compute
+ * the filter's and bias's gradients too, and knows no ReLU6) and guided backpropagation's ReLU rules still apply.
+ * Against the layers one by one this drops, per group, the batch norm's forward pass and its gradient (tfjs's: a
+ * subtraction, a tiled scale and three multiplications over the whole activation, even when only the input's
+ * gradient is wanted), and ReLU6's second op (Keras's ReLU(max_value=6) runs as relu then clip) and its second mask.
  */
-function differentiableLayers(plan: Plan, keep: Set<string>): FusedLayers {
+function fusedLayers(plan: Plan, keep: Set<string>, differentiable: boolean): FusedLayers {
   const out: FusedLayers = new Map();
   for (const g of plan.groups.values()) {
     if (inner(g, keep)) continue;
@@ -229,20 +210,24 @@ function differentiableLayers(plan: Plan, keep: Set<string>): FusedLayers {
     const filter = f.filter ? tf.tensor4d(f.filter, f.filterShape as [number, number, number, number]) : field(g.conv, g.depthwise ? 'depthwiseKernel' : 'kernel')!.read() as tf.Tensor4D;
     const bias = f.bias ? tf.tensor1d(f.bias) : biasVar ? biasVar.read() as tf.Tensor1D : undefined;
     const dilated = g.dilations[0] !== 1 || g.dilations[1] !== 1;
+    const fused = (x: tf.Tensor4D) => {
+      const args = { x, filter, bias, strides: g.strides, pad: g.padding, dilations: g.dilations, activation: g.activation };
+      return g.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d({ ...args, dataFormat: 'NHWC' });
+    };
+    const stepwise = (x: tf.Tensor4D) => {
+      let y: tf.Tensor;
+      if (bias && !dilated) y = convBias(x, filter, bias, g);
+      else {
+        y = g.depthwise
+          ? tf.depthwiseConv2d(x, filter, g.strides, g.padding, 'NHWC', g.dilations)
+          : tf.conv2d(x, filter, g.strides, g.padding, 'NHWC', g.dilations);
+        if (bias) y = tf.add(y, bias);
+      }
+      return g.activation === 'relu' ? tf.relu(y) : g.activation === 'relu6' ? tf.relu6(y) : y;
+    };
     out.set(g.last.name, {
       input: g.conv.inboundNodes[0].inboundLayers[0] as Layer,
-      run: (x) => {
-        const x4 = x as tf.Tensor4D;
-        let y: tf.Tensor;
-        if (bias && !dilated) y = convBias(x4, filter, bias, g);
-        else {
-          y = g.depthwise
-            ? tf.depthwiseConv2d(x4, filter, g.strides, g.padding, 'NHWC', g.dilations)
-            : tf.conv2d(x4, filter, g.strides, g.padding, 'NHWC', g.dilations);
-          if (bias) y = tf.add(y, bias);
-        }
-        return g.activation === 'relu' ? tf.relu(y) : g.activation === 'relu6' ? tf.relu6(y) : y;
-      },
+      run: (x) => (differentiable ? stepwise : fused)(x as tf.Tensor4D),
     });
   }
   return out;
@@ -259,7 +244,7 @@ export function foldedGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOption
   const plan = opts.training ? null : planOf(model);
   if (plan == null) return runGraph(model, x, opts);
   const keep = new Set([...(opts.capture ?? []), ...Object.keys(opts.replace ?? {})]);
-  const fused = opts.differentiable ? differentiableLayers(plan, keep) : fusedLayers(plan, keep);
+  const fused = fusedLayers(plan, keep, opts.differentiable);
   return runGraph(model, x, { ...opts, fused });
 }
 
@@ -273,7 +258,7 @@ export function forward(model: tf.LayersModel, x: tf.Tensor, opts: { batchSize?:
   const n = x.shape[0];
   const size = Math.max(1, opts.batchSize ?? 32);
   return tf.tidy(() => {
-    const fused = fusedLayers(plan);
+    const fused = fusedLayers(plan, new Set(), false);
     if (n <= size) return runGraph(model, x, { fused }).output;
     const parts: tf.Tensor[] = [];
     for (let start = 0; start < n; start += size) {

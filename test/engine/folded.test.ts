@@ -53,6 +53,19 @@ function logitsModel(model: tf.LayersModel): tf.LayersModel {
   return tf.model({ inputs: model.inputs, outputs: model.layers[model.layers.length - 2].output as tf.SymbolicTensor });
 }
 
+/** 1x1 conv (w 2, b 1) → BN (γ 3, β −1, μ 0.5, σ² 3, ε 0.001) → ReLU → flatten, on a 1x3 one-channel input. */
+function handWorkedModel(): tf.LayersModel {
+  const input = tf.input({ shape: [1, 3, 1] });
+  const c = tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'c' }).apply(input) as tf.SymbolicTensor;
+  const b = tf.layers.batchNormalization({ name: 'b' }).apply(c) as tf.SymbolicTensor;
+  const a = tf.layers.reLU({ name: 'a' }).apply(b) as tf.SymbolicTensor;
+  const out = tf.layers.flatten({ name: 'f' }).apply(a) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  model.getLayer('c').setWeights([tf.tensor4d([2], [1, 1, 1, 1]), tf.tensor1d([1])]);
+  model.getLayer('b').setWeights([tf.tensor1d([3]), tf.tensor1d([-1]), tf.tensor1d([0.5]), tf.tensor1d([3])]);
+  return model;
+}
+
 describe('forward with folded batch norm', () => {
   it('GAP CNN: conv → BN → ReLU becomes one fused convolution; logits as model.predict on cpu (rel. ≤ 1e-5)', async () => {
     const model = gapCnn({ seed: 3 });
@@ -132,14 +145,7 @@ describe('forward with folded batch norm', () => {
   });
 
   it('a hand-worked example: 1x1 conv (w 2, b 1) → BN (γ 3, β −1, μ 0.5, σ² 3, ε 0.001) → ReLU', async () => {
-    const input = tf.input({ shape: [1, 3, 1] });
-    const c = tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'c' }).apply(input) as tf.SymbolicTensor;
-    const b = tf.layers.batchNormalization({ name: 'b' }).apply(c) as tf.SymbolicTensor;
-    const a = tf.layers.reLU({ name: 'a' }).apply(b) as tf.SymbolicTensor;
-    const out = tf.layers.flatten({ name: 'f' }).apply(a) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: input, outputs: out });
-    model.getLayer('c').setWeights([tf.tensor4d([2], [1, 1, 1, 1]), tf.tensor1d([1])]);
-    model.getLayer('b').setWeights([tf.tensor1d([3]), tf.tensor1d([-1]), tf.tensor1d([0.5]), tf.tensor1d([3])]);
+    const model = handWorkedModel();
     expect(foldedGroups(model)).toEqual([['c', 'b', 'relu']]);
     const xs = [-1, 0.25, 2];
     const expected = xs.map((v) => Math.max(0, (3 * (2 * v + 1 - 0.5)) / Math.sqrt(3.001) - 1));
@@ -275,14 +281,7 @@ describe('gradient passes with folded batch norm (foldedGraph, differentiable)',
   });
 
   it('a hand-worked example: d/dx of ReLU(BN(2x + 1)) with γ 3, β −1, μ 0.5, σ² 3, ε 0.001 is 6/√3.001 where positive, else 0', () => {
-    const input = tf.input({ shape: [1, 3, 1] });
-    const c = tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'c' }).apply(input) as tf.SymbolicTensor;
-    const b = tf.layers.batchNormalization({ name: 'b' }).apply(c) as tf.SymbolicTensor;
-    const a = tf.layers.reLU({ name: 'a' }).apply(b) as tf.SymbolicTensor;
-    const out = tf.layers.flatten({ name: 'f' }).apply(a) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: input, outputs: out });
-    model.getLayer('c').setWeights([tf.tensor4d([2], [1, 1, 1, 1]), tf.tensor1d([1])]);
-    model.getLayer('b').setWeights([tf.tensor1d([3]), tf.tensor1d([-1]), tf.tensor1d([0.5]), tf.tensor1d([3])]);
+    const model = handWorkedModel();
     const x = tf.tensor4d([-1, 0.25, 2], [1, 1, 3, 1]);
     const g = tf.grad((v: tf.Tensor) => tf.sum(foldedGraph(model, v, { differentiable: true }).output))(x);
     const values = Array.from(g.dataSync());
