@@ -8,10 +8,12 @@ Models (NHWC in convlens, NCHW here; same layers, widths and parameter counts as
 Training: batch 32, Adam (lr 1e-3), cross-entropy, random inputs; images/s as the median of 5 blocks after a
 warm-up. Inference: batch 32, no grad, eval mode. Grad-CAM per image (224 model): one forward + backward to the
 last conv block with batch 8. Prints one JSON object. Usage: python3 bench/torch_reference.py --threads 2 [--quick]
+With --serve it instead answers timed inference blocks on stdin (serve()), for interleaved measurements.
 """
 import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -148,13 +150,42 @@ def gradcam_ms(model, blocks, batch=8):
     return statistics.median(times)
 
 
+def serve():
+    """Timed inference blocks on request, for measurements interleaved with convlens's (scripts/bench-convnets.ts):
+    reads one JSON request per line, {"model": name, "steps": n}, and answers {"rate": images/s} for one block of n
+    batches of 32 (the first request for a model also runs one untimed batch). The models are built once, as main()
+    builds them."""
+    models = {'gap-cnn': (GapCnn(), 64), 'mobilenetv2-0.35-64': (MobileNetV2(0.35, 5, 'transfer'), 64),
+              'mobilenetv2-1.0-224': (MobileNetV2(1.0, 1000, 'imagenet'), 224)}
+    inputs = {}
+    print(json.dumps({'ready': True, 'torch': torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        model, size = models[req['model']]
+        model.eval()
+        with torch.no_grad():
+            if req['model'] not in inputs:
+                inputs[req['model']] = torch.rand(32, 3, size, size)
+                model(inputs[req['model']])
+            x = inputs[req['model']]
+            t0 = time.perf_counter()
+            for _ in range(req['steps']):
+                model(x)
+            rate = req['steps'] * 32 / (time.perf_counter() - t0)
+        print(json.dumps({'rate': rate}), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--quick', action='store_true')
+    p.add_argument('--serve', action='store_true', help='answer timed inference blocks on stdin (see serve())')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
+    if a.serve:
+        serve()
+        return
     steps = 2 if a.quick else 8
     out = {'torch': torch.__version__, 'threads': torch.get_num_threads()}
     gap = GapCnn()

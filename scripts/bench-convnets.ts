@@ -3,14 +3,14 @@
  * 32 through convlens's own training loop and Adam, inference at batch 32) and MobileNetV2 1.0 at 224x224
  * (inference at batch 32 and Grad-CAM per image at batch 8), random inputs, medians of 5 blocks after a warm-up.
  * Inference goes through `forward` (engine/folded.ts: batch norm folded into the convolutions), the path every
- * forward-only view of the report takes; PyTorch runs its eval-mode model as is (its 2-thread rates here move ±25 %
- * from block to block).
+ * forward-only view of the report takes; PyTorch runs its eval-mode model as is, in blocks interleaved with
+ * convlens's (bench/torch_reference.py --serve; `inferRates`), 7 pairs, the ratio the median of the pairs' ratios.
  * `--profile` adds a per-kernel profile of one training step of each small model. When Debian's python3-torch is
  * present, bench/torch_reference.py runs the same models in PyTorch (2 threads) in the same run — once before
  * convlens's measurements and once after, combined by geometric mean (`bracket`) — and the ratios convlens / PyTorch
  * are printed and kept in results.json.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { gapCnn } from '../src/models/gap-cnn.ts';
@@ -39,12 +39,21 @@ export interface ConvnetResult {
   gradcam_ms_per_img?: number;
   profile?: { kernel_calls: number; kernel_ms: number; step_ms: number; top: KernelShare[] };
   /** PyTorch's rates: the geometric mean of a run before and a run after convlens's (`runs`). */
-  torch?: { train_img_per_s?: number; infer_img_per_s?: number; gradcam_ms_per_img?: number; runs?: { train_img_per_s?: number; infer_img_per_s?: number; gradcam_ms_per_img?: number }[] };
+  torch?: {
+    train_img_per_s?: number;
+    infer_img_per_s?: number;
+    gradcam_ms_per_img?: number;
+    /** Inference from blocks interleaved with convlens's (`inferRates`): its rate is their median and the ratio the median of the paired ratios. */
+    infer_paired?: boolean;
+    runs?: { train_img_per_s?: number; infer_img_per_s?: number; gradcam_ms_per_img?: number }[];
+  };
   ratio?: { train?: number; infer?: number; gradcam?: number };
 }
 
 /** Timed blocks per measurement, on both sides. */
 const BLOCKS = 5;
+/** Paired inference blocks (convlens, then PyTorch). */
+const INFER_BLOCKS = 7;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -77,25 +86,89 @@ function trainRates(model: tf.LayersModel, steps: number): { replicas: number; p
   return { replicas, parallel: median(replicas > 1 ? par : one), oneEngine: median(one) };
 }
 
-function inferRate(model: tf.LayersModel, steps: number): number {
+/**
+ * Inference images/s at batch 32, `steps` batches per block — and, with a PyTorch server, PyTorch's block of the
+ * same model right after each of convlens's, so both see the machine at the same moment: a shared VM's speed moves
+ * by tens of percent within minutes, which moved the ratio of two separately timed runs more than anything either
+ * engine did. The ratio is the median of the blocks' paired ratios.
+ */
+async function inferRates(model: tf.LayersModel, name: string, steps: number, torch?: TorchServer): Promise<{ convlens: number; torch?: number; ratio?: number }> {
   const side = model.inputs[0].shape[1] as number;
   const x = tf.randomUniform([32, side, side, 3], -1, 1, 'float32', 5);
-  const once = () => {
+  const block = () => {
+    const t0 = performance.now();
     for (let k = 0; k < steps; k++) {
       const p = forward(model, x);
       p.dataSync();
       p.dispose();
     }
+    return (32 * steps) / ((performance.now() - t0) / 1000);
   };
-  once();
-  const rates: number[] = [];
-  for (let block = 0; block < BLOCKS; block++) {
-    const t0 = performance.now();
-    once();
-    rates.push((32 * steps) / ((performance.now() - t0) / 1000));
+  block(); // warm-up, both sides
+  if (torch) await torch.block(name, 1);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  const ratios: number[] = [];
+  for (let b = 0; b < INFER_BLOCKS; b++) {
+    const a = block();
+    ours.push(a);
+    if (torch) {
+      const t = await torch.block(name, steps);
+      theirs.push(t);
+      ratios.push(a / t);
+    }
   }
   x.dispose();
-  return median(rates);
+  return torch ? { convlens: median(ours), torch: median(theirs), ratio: median(ratios) } : { convlens: median(ours) };
+}
+
+/** bench/torch_reference.py --serve: PyTorch inference blocks on request, one JSON line each way. */
+class TorchServer {
+  private pending = '';
+  private readonly lines: string[] = [];
+  private wake?: () => void;
+  private constructor(private readonly child: ChildProcessWithoutNullStreams, readonly version: string) {}
+
+  static async start(): Promise<TorchServer | undefined> {
+    const py = torchPython();
+    if (!py) return undefined;
+    const child = spawn(py, ['bench/torch_reference.py', '--threads', '2', '--serve']);
+    const server = new TorchServer(child, '');
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      server.pending += chunk;
+      let i: number;
+      while ((i = server.pending.indexOf('\n')) >= 0) {
+        server.lines.push(server.pending.slice(0, i));
+        server.pending = server.pending.slice(i + 1);
+      }
+      server.wake?.();
+    });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += String(c)));
+    child.on('exit', () => server.wake?.());
+    const ready = JSON.parse(await server.next(() => stderr)) as { torch: string };
+    (server as { version: string }).version = ready.torch;
+    return server;
+  }
+
+  private async next(stderr: () => string = () => ''): Promise<string> {
+    while (this.lines.length === 0) {
+      if (this.child.exitCode != null) throw new Error(`bench/torch_reference.py --serve stopped: ${stderr().slice(-500)}`);
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    return this.lines.shift()!;
+  }
+
+  async block(model: string, steps: number): Promise<number> {
+    this.child.stdin.write(`${JSON.stringify({ model, steps })}\n`);
+    return (JSON.parse(await this.next()) as { rate: number }).rate;
+  }
+
+  stop(): void {
+    this.child.stdin.end();
+    this.child.kill();
+  }
 }
 
 function gradcamMs(model: tf.LayersModel): number {
@@ -137,17 +210,21 @@ async function profileStep(model: tf.LayersModel): Promise<ConvnetResult['profil
   return { kernel_calls: info.kernels.length, kernel_ms: Number(total.toFixed(0)), step_ms: Number(step.toFixed(0)), top };
 }
 
-/** Debian's python3 (with python3-torch) first, then whatever `python3` is. */
-function torchReference(quick: boolean): Record<string, Record<string, number>> | undefined {
+/** A python that imports torch: Debian's python3 (with python3-torch) first, then whatever `python3` is. */
+function torchPython(): string | undefined {
   for (const py of ['/usr/bin/python3', 'python3']) {
     if (py.startsWith('/') && !existsSync(py)) continue;
-    const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
-    if (probe.status !== 0) continue;
-    const run = spawnSync(py, ['bench/torch_reference.py', '--threads', '2', ...(quick ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    if (run.status !== 0) throw new Error(`bench/torch_reference.py failed: ${run.stderr.slice(-500)}`);
-    return JSON.parse(run.stdout.trim().split('\n').pop()!);
+    if (spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0) return py;
   }
   return undefined;
+}
+
+function torchReference(quick: boolean): Record<string, Record<string, number>> | undefined {
+  const py = torchPython();
+  if (!py) return undefined;
+  const run = spawnSync(py, ['bench/torch_reference.py', '--threads', '2', ...(quick ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (run.status !== 0) throw new Error(`bench/torch_reference.py failed: ${run.stderr.slice(-500)}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!);
 }
 
 /**
@@ -170,7 +247,10 @@ export function bracket(before: Record<string, Record<string, number>>, after: R
 
 export async function benchConvnets(opts: { quick: boolean; profile: boolean }): Promise<{ results: ConvnetResult[]; torch?: string }> {
   const steps = opts.quick ? 3 : 8;
+  const inferSteps = opts.quick ? 3 : 24;
   const torchBefore = torchReference(opts.quick);
+  const server = torchBefore ? await TorchServer.start() : undefined;
+  const paired = new Map<string, { torch?: number; ratio?: number }>();
   const results: ConvnetResult[] = [];
   for (const [name, build] of [
     ['gap-cnn', () => gapCnn({ seed: 1 })],
@@ -182,14 +262,19 @@ export async function benchConvnets(opts: { quick: boolean; profile: boolean }):
     r.train_img_per_s = Number(train.parallel.toFixed(1));
     r.train_replicas = train.replicas;
     r.train_one_engine_img_per_s = Number(train.oneEngine.toFixed(1));
-    r.infer_img_per_s = Number(inferRate(model, steps).toFixed(1));
+    const infer = await inferRates(model, name, inferSteps, server);
+    r.infer_img_per_s = Number(infer.convlens.toFixed(1));
+    paired.set(name, infer);
     if (opts.profile) r.profile = await profileStep(model);
     model.dispose();
     console.log(JSON.stringify(r));
     results.push(r);
   }
   const big = mobileNetV2({ alpha: 1.0, seed: 3 });
-  const r: ConvnetResult = { model: 'mobilenetv2-1.0-224', params: big.countParams(), infer_img_per_s: Number(inferRate(big, opts.quick ? 1 : 2).toFixed(2)) };
+  const bigInfer = await inferRates(big, 'mobilenetv2-1.0-224', opts.quick ? 1 : 2, server);
+  paired.set('mobilenetv2-1.0-224', bigInfer);
+  server?.stop();
+  const r: ConvnetResult = { model: 'mobilenetv2-1.0-224', params: big.countParams(), infer_img_per_s: Number(bigInfer.convlens.toFixed(2)) };
   r.gradcam_ms_per_img = Number(gradcamMs(big).toFixed(1));
   big.dispose();
   console.log(JSON.stringify(r));
@@ -202,15 +287,21 @@ export async function benchConvnets(opts: { quick: boolean; profile: boolean }):
       const t = torch[res.model];
       if (!t) continue;
       const runs = [torchBefore![res.model], torchAfter![res.model]];
+      const p = paired.get(res.model);
       res.torch = {
-        train_img_per_s: t.train_img_per_s, infer_img_per_s: t.infer_img_per_s, gradcam_ms_per_img: t.gradcam_ms_per_img,
+        train_img_per_s: t.train_img_per_s, infer_img_per_s: p?.torch ?? t.infer_img_per_s, gradcam_ms_per_img: t.gradcam_ms_per_img,
         runs: runs.map((x) => ({ train_img_per_s: x.train_img_per_s, infer_img_per_s: x.infer_img_per_s, gradcam_ms_per_img: x.gradcam_ms_per_img })),
       };
+      if (p?.torch) res.torch.infer_paired = true;
       const ratio = (a?: number, b?: number) => (a && b ? Number((a / b).toFixed(3)) : undefined);
-      res.ratio = { train: ratio(res.train_img_per_s, t.train_img_per_s), infer: ratio(res.infer_img_per_s, t.infer_img_per_s), gradcam: ratio(t.gradcam_ms_per_img, res.gradcam_ms_per_img) };
+      res.ratio = {
+        train: ratio(res.train_img_per_s, t.train_img_per_s),
+        infer: p?.ratio != null ? Number(p.ratio.toFixed(3)) : ratio(res.infer_img_per_s, t.infer_img_per_s),
+        gradcam: ratio(t.gradcam_ms_per_img, res.gradcam_ms_per_img),
+      };
     }
   }
-  console.log(`\nconvnets (batch 32; ratio = convlens / PyTorch ${torch ? `${torch.torch}, ${torch.threads} threads` : 'not installed'})`);
+  console.log(`\nconvnets (batch 32; ratio = convlens / PyTorch ${torch ? `${torch.torch}, ${torch.threads} threads; inference in ${INFER_BLOCKS} blocks interleaved with PyTorch's, the ratio the median of the pairs'` : 'not installed'})`);
   console.log('model                  train img/s  PyTorch  ratio   infer img/s  PyTorch  ratio   Grad-CAM ms/img  PyTorch');
   for (const x of results) {
     const f = (v: number | undefined, w: number) => (v == null ? '—' : String(v)).padStart(w);
