@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { im2colBudget } from '../../src/engine/kernels/conv2d-backprop-filter.ts';
 import { wasmKernels } from '../../src/engine/kernels/index.ts';
-import { winogradBudget, winogradPlan } from '../../src/engine/kernels/winograd-conv2d.ts';
+import { winogradBudget, winogradPlan, winogradTile, winogradTiles } from '../../src/engine/kernels/winograd-conv2d.ts';
 import { onBoth, relError, useBackend } from '../helpers/backends.ts';
 
 type Pad = 'valid' | 'same' | backend_util.ExplicitPadding;
@@ -152,6 +152,16 @@ beforeAll(async () => {
   await useBackend('wasm');
 });
 
+/** Run `f` with Winograd's tile size forced to `tile`, then back to the automatic choice. */
+async function withTile<T>(tile: 2 | 4, f: () => Promise<T>): Promise<T> {
+  winogradTiles.tile = tile;
+  try {
+    return await f();
+  } finally {
+    winogradTiles.tile = 'auto';
+  }
+}
+
 describe('wasm kernels match the cpu backend', () => {
   it.each(convCases)('Conv2DBackpropFilter x=%j', async (c) => {
     const fn = run('Conv2DBackpropFilter', { x: random(c.x), dy: random(convOut(c)) }, {
@@ -165,8 +175,11 @@ describe('wasm kernels match the cpu backend', () => {
     const fn = run('Conv2DBackpropInput', { dy: random(convOut(c)), filter: random([...c.f, c.x[3], c.co]) }, {
       strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x,
     });
-    const { cpu, wasm } = await onBoth(fn);
-    expect(relError(wasm, cpu)).toBeLessThan(TOL);
+    // The input gradient's convolution (Winograd where it applies) with each tile size.
+    for (const tile of [2, 4] as const) {
+      const { cpu, wasm } = await withTile(tile, () => onBoth(fn));
+      expect(relError(wasm, cpu)).toBeLessThan(TOL);
+    }
   });
 
   // tfjs's cpu kernels ignore `dilations` here (its depthwise gradient asserts dilation 1), so for d > 1 the
@@ -233,37 +246,61 @@ describe('wasm kernels match the cpu backend', () => {
     const x = random(c.x);
     const filter = random([...c.f, c.x[3], c.co]);
     const inputs: Record<string, ReturnType<typeof random>> = c.bias ? { x, filter, bias: random([c.co]) } : { x, filter };
-    const fused = await onBoth(run('FusedConv2D', inputs, { ...attrs, activation: c.act }));
-    expect(relError(fused.wasm, fused.cpu)).toBeLessThan(TOL);
-    if (c.act === 'relu' || c.act === 'relu6') expect(fused.wasm.some((v) => v === 0)).toBe(true);
-    const plain = await onBoth(run('Conv2D', { x, filter }, attrs));
-    expect(relError(plain.wasm, plain.cpu)).toBeLessThan(TOL);
+    // F(2x2, 3x3) and F(4x4, 3x3) each (the layer's size picks one of them in a report).
+    for (const tile of [2, 4] as const) {
+      const fused = await withTile(tile, () => onBoth(run('FusedConv2D', inputs, { ...attrs, activation: c.act })));
+      expect(relError(fused.wasm, fused.cpu)).toBeLessThan(TOL);
+      if (c.act === 'relu' || c.act === 'relu6') expect(fused.wasm.some((v) => v === 0)).toBe(true);
+      const plain = await withTile(tile, () => onBoth(run('Conv2D', { x, filter }, attrs)));
+      expect(relError(plain.wasm, plain.cpu)).toBeLessThan(TOL);
+    }
   });
 
-  it('Winograd convolutions give the same bits however the tiles are chunked, and pass NaN through', async () => {
+  it('F(4x4, 3x3) where a layer has enough 4x4 tiles: the GAP CNN and 224-pixel layers, not 14x14 one image at a time', () => {
+    expect(winogradTile(32, 8, 8)).toBe(4); // GAP CNN's last block at batch 32: 128 tiles
+    expect(winogradTile(32, 32, 32)).toBe(4);
+    expect(winogradTile(1, 224, 224)).toBe(4);
+    expect(winogradTile(1, 28, 28)).toBe(4); // 49 tiles
+    expect(winogradTile(1, 14, 14)).toBe(2); // 16 tiles: the transformed filter's 36 points would be read for 16 rows
+    expect(winogradTile(4, 7, 7)).toBe(2);
+    expect(winogradTile(3, 11, 10)).toBe(2); // 27 tiles
+  });
+
+  it.each([2, 4] as const)('Winograd convolutions F(%dx·, 3x3) give the same bits however the tiles are chunked, and pass NaN through', async (tile) => {
     await useBackend('wasm');
-    const x = random([3, 11, 10, 16]);
-    const dy = random([3, 11, 10, 16]);
+    const batch = tile === 2 ? 3 : 12; // 90 2x2 tiles or 108 4x4 tiles
+    const x = random([batch, 11, 10, 16]);
+    const dy = random([batch, 11, 10, 16]);
     const xNaN = { values: Float32Array.from(x.values), shape: x.shape };
     xNaN.values[5 * 16 + 3] = Number.NaN; // image 0, row 0, column 5, channel 3
     const filter = random([3, 3, 16, 16]);
     const conv = () => tf.tidy(() => run('FusedConv2D', { x: xNaN, filter }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation: 'relu' })().dataSync());
     const filterGrad = () => tf.tidy(() => run('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 16, 16] })().dataSync());
-    const whole = conv();
+    const whole = await withTile(tile, async () => conv());
     const wholeGrad = filterGrad();
     const budget = winogradBudget.floats;
-    winogradBudget.floats = 1; // 32 tiles per chunk: 90 tiles in three chunks, the last one short
+    winogradBudget.floats = 1; // 32 tiles per chunk: 90 or 108 tiles in 3 or 4 chunks, the last one short
     try {
-      expect(conv()).toEqual(whole);
+      expect(await withTile(tile, async () => conv())).toEqual(whole);
       expect(filterGrad()).toEqual(wholeGrad);
     } finally {
       winogradBudget.floats = budget;
     }
-    // The NaN reaches exactly the outputs whose 3x3 window holds it (its 2x2 tile's transform spreads it no further).
-    const nan = [...whole].map((v, i) => (Number.isNaN(v) ? i : -1)).filter((i) => i >= 0);
-    const expected: number[] = [];
-    for (let oy = 0; oy <= 1; oy++) for (let ox = 4; ox <= 6; ox++) for (let co = 0; co < 16; co++) expected.push((oy * 10 + ox) * 16 + co);
-    expect(nan).toEqual(expected);
+    const nan = new Set([...whole].map((v, i) => (Number.isNaN(v) ? i : -1)).filter((i) => i >= 0));
+    const at = (oy: number, ox: number, co: number) => (oy * 10 + ox) * 16 + co;
+    // Every output whose 3x3 window holds the NaN is NaN (rows 0–1, columns 4–6).
+    for (let oy = 0; oy <= 1; oy++) for (let ox = 4; ox <= 6; ox++) for (let co = 0; co < 16; co++) expect(nan.has(at(oy, ox, co))).toBe(true);
+    if (tile === 2) {
+      // F(2x2, 3x3)'s transforms spread it no further: exactly those outputs.
+      expect(nan.size).toBe(2 * 3 * 16);
+    } else {
+      // F(4x4, 3x3)'s transforms mix the whole 6x6 block, so the NaN may reach more of the one tile whose input
+      // block holds it (rows 0–3, columns 4–7), and nothing outside it.
+      for (const i of nan) {
+        const [oy, ox] = [Math.floor(i / 160), Math.floor(i / 16) % 10];
+        expect(oy <= 3 && ox >= 4 && ox <= 7).toBe(true);
+      }
+    }
   });
 
   it('Conv2DBackpropFilter sums im2col chunks when the batch does not fit one buffer', async () => {

@@ -37,8 +37,25 @@ export const MIN_WINOGRAD_CHANNELS = 8;
 export const winogradBudget = { floats: 1 << 16 };
 
 /** Tiles per chunk for T tiles of Ci → Co channels, at most ⌈T / parts⌉ (so `parts` threads all get one). */
-export function winogradChunk(T: number, Ci: number, Co: number, parts = 1): number {
-  return Math.min(Math.ceil(T / parts), Math.max(32, Math.floor(winogradBudget.floats / (16 * (Ci + Co)))));
+export function winogradChunk(T: number, Ci: number, Co: number, parts = 1, points = 16): number {
+  return Math.min(Math.ceil(T / parts), Math.max(32, Math.floor(winogradBudget.floats / (points * (Ci + Co)))));
+}
+
+/**
+ * Output tile size: 4 (F(4x4, 3x3), 36 products per 16 outputs) or 2 (F(2x2, 3x3), 16 per 4). 'auto' takes
+ * F(4x4, 3x3) when the layer has at least `minTiles4` of its 4x4 tiles (B·⌈OH/4⌉·⌈OW/4⌉): each transformed filter
+ * point U[p] (Ci x Co) is read once per chunk of tiles, and F(4x4, 3x3) has 2.25x as many of them, so few tiles
+ * leave its products waiting on memory. Measured against F(2x2, 3x3) (fused 3x3 conv + bias + ReLU, 2 threads,
+ * alternating 7x): batch 32 at 32x32 8 → 16 1.29x, 16x16 16 → 32 1.10x, 8x8 32 → 64 1.28x, 8x8 64 → 64 1.22x
+ * (1.09–1.46x on 1 thread); one image 224x224 64 → 64 1.55x, 112x112 128 → 128 1.45x, 56x56 256 → 256 1.51x,
+ * 28x28 512 → 512 (49 tiles) 1.22x; but 14x14 512 → 512 with 16 tiles 0.83x, batch 4 (64 tiles) 1.06x, 7x7
+ * batch 4 (16 tiles) 0.87x. `tile` forces one (tests, measurements).
+ */
+export const winogradTiles: { tile: 'auto' | 2 | 4; minTiles4: number } = { tile: 'auto', minTiles4: 48 };
+
+export function winogradTile(B: number, OH: number, OW: number): 2 | 4 {
+  if (winogradTiles.tile !== 'auto') return winogradTiles.tile;
+  return B * Math.ceil(OH / 4) * Math.ceil(OW / 4) >= winogradTiles.minTiles4 ? 4 : 2;
 }
 
 interface ConvAttrs {
@@ -76,23 +93,26 @@ export function winogradConv2D(
   const Co = filter.shape[3];
   const { outHeight: OH, outWidth: OW } = plan;
   const { top, left } = plan.padInfo;
-  const T = B * Math.ceil(OH / 2) * Math.ceil(OW / 2);
+  const tile = winogradTile(B, OH, OW);
+  const points = (tile + 2) ** 2;
+  const T = B * Math.ceil(OH / tile) * Math.ceil(OW / tile);
   const threads = poolThreads();
   // At least one chunk per thread; chunks never change the sums, only who computes them.
-  const chunk = winogradChunk(T, Ci, Co, threads);
+  const chunk = winogradChunk(T, Ci, Co, threads, points);
   const k = simdKernels();
   const out = backend.makeOutput([B, OH, OW, Co], 'float32');
   withTemps(backend, (temp) => {
-    const u = temp(backend.makeOutput([16, Ci, Co], 'float32'));
-    const v = temp(backend.makeOutput([threads, 16, chunk, Ci], 'float32')); // one chunk's scratch per thread
-    const m = temp(backend.makeOutput([threads, 16, chunk, Co], 'float32'));
+    const u = temp(backend.makeOutput([points, Ci, Co], 'float32'));
+    const v = temp(backend.makeOutput([threads, points, chunk, Ci], 'float32')); // one chunk's scratch per thread
+    const m = temp(backend.makeOutput([threads, points, chunk, Co], 'float32'));
     const counter = temp(backend.makeOutput([1], 'int32')); // the next chunk to claim
     (backend.typedArrayFromHeap(counter) as Int32Array)[0] = 0;
     // Offsets are taken after every allocation (a growing heap keeps offsets; views would go stale).
     const [pu, pv, pm, px, pg, po, pc] = [u, v, m, x, filter, out, counter].map((t) => heapOffset(backend, t));
-    k.wino_filter(pg, pu, Ci * Co);
+    (tile === 4 ? k.wino4_filter : k.wino_filter)(pg, pu, Ci * Co);
     const args = [px, pu, pv, pm, po, bias ? heapOffset(backend, bias) : 0, act, B, H, W, Ci, Co, OH, OW, top, left, chunk, pc];
-    onAllThreads('winograd', args, (tid, n) => (k.winograd as (...a: number[]) => void)(...args, tid, n));
+    const name = tile === 4 ? 'winograd4' : 'winograd';
+    onAllThreads(name, args, (tid, n) => (k[name] as (...a: number[]) => void)(...args, tid, n));
   });
   return out;
 }

@@ -32,6 +32,10 @@ export interface SimdKernels {
   winograd(x: number, u: number, V: number, M: number, out: number, bias: number, act: number, B: number, H: number,
     W: number, Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number,
     counter: number, tid: number, threads: number): void;
+  wino4_filter(g: number, u: number, CiCo: number): void;
+  winograd4(x: number, u: number, V: number, M: number, out: number, bias: number, act: number, B: number, H: number,
+    W: number, Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number,
+    counter: number, tid: number, threads: number): void;
   winograd_filter_grad(x: number, dy: number, V: number, Wd: number, dU: number, B: number, H: number, W: number,
     Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number, tid: number, threads: number): void;
   wino_filter_grad(dU: number, dg: number, CiCo: number): void;
@@ -45,7 +49,7 @@ export interface SimdKernels {
 }
 
 /** Kernels that run on every SIMD thread at once (pool.ts); each takes (…, tid, threads) last. */
-const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd_filter_grad', 'gemm_tn', 'gemm_rows', 'gemm_nt'];
+const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd4', 'winograd_filter_grad', 'gemm_tn', 'gemm_rows', 'gemm_nt'];
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
 

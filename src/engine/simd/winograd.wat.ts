@@ -58,20 +58,20 @@ function linear(terms: [number, string][]): string {
  * Y = L X R on v128 locals: X in $<x>0… (rows × cols, row-major), the product L X in $<tmp>0…, Y in $<y>0…
  * (row-major). Every transform of the algorithm is one of these with the matrices above.
  */
-function sandwich(L: number[][], x: string, cols: number, R: number[][], tmp: string, y: string): string {
+function sandwich(L: number[][], x: string, cols: number, R: number[][], tmp: string, y: string, lin = linear): string {
   const out: string[] = [];
   const n = R[0].length;
   const get = (name: string) => `(local.get $${name})`;
   L.forEach((row, i) => {
     for (let j = 0; j < cols; j++) {
       const terms = row.map((c, k) => [c, get(`${x}${k * cols + j}`)] as [number, string]).filter(([c]) => c !== 0);
-      out.push(`(local.set $${tmp}${i * cols + j} ${linear(terms)})`);
+      out.push(`(local.set $${tmp}${i * cols + j} ${lin(terms)})`);
     }
   });
   L.forEach((_, i) => {
     for (let j = 0; j < n; j++) {
       const terms = R.map((r, l) => [r[j], get(`${tmp}${i * cols + l}`)] as [number, string]).filter(([c]) => c !== 0);
-      out.push(`(local.set $${y}${i * n + j} ${linear(terms)})`);
+      out.push(`(local.set $${y}${i * n + j} ${lin(terms)})`);
     }
   });
   return out.join('\n          ');
@@ -87,6 +87,48 @@ const outputTransform = () => sandwich(AT, 'd', 4, transpose(AT), 't', 'y');
 const outputGradTransform = () => sandwich(transpose(AT), 'y', 2, AT, 't', 's');
 /** The filter gradient's Gᵀ dU G: $d0…$d15 → $g0…$g8 via $h0…$h11 ($half = 0.5). */
 const filterGradTransform = () => sandwich(transpose(G), 'd', 4, G, 'h', 'g');
+
+/**
+ * Winograd's F(4x4, 3x3) (Lavin & Gray, points 0, ±1, ±2, ∞): each 4x4 block of outputs from a 6x6 input block,
+ * 36 products per 16 outputs — 2.25 multiplies per output instead of F(2x2, 3x3)'s 4 — for layers wide enough that
+ * the products outweigh the larger transforms. Rounding grows with the points' magnitudes (~1e-6 → a few 1e-6
+ * relative on random data; tested against the cpu backend).
+ */
+const BT4 = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]];
+const G4 = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]];
+const AT4 = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]];
+
+/**
+ * Σ c·x for any coefficients, as f32x4 operations: the terms grouped by |c| (in order of first appearance), each
+ * group's ±x added and subtracted and multiplied by |c| once (not for 1), the groups then added or subtracted by
+ * their sign — e.g. 4·d1 − 4·d2 − d3 + d4 is (d4 − d3) + 4·(d1 − d2), four operations.
+ */
+function linearAny(terms: [number, string][]): string {
+  if (terms.length === 0) throw new Error('winograd: an empty combination');
+  const mags = [...new Set(terms.map(([c]) => Math.abs(c)))];
+  const parts = mags.map((m) => {
+    const group = terms.filter(([c]) => Math.abs(c) === m);
+    // A group whose terms are all negative is summed positively and subtracted as a whole.
+    const negative = group.every(([c]) => c < 0);
+    const pos = group.filter(([c]) => (c > 0) !== negative).map(([, x]) => x);
+    const neg = group.filter(([c]) => (c > 0) === negative).map(([, x]) => x);
+    let e = pos.length ? pos[0] : `(f32x4.neg ${neg.shift()})`;
+    for (const x of pos.slice(1)) e = `(f32x4.add ${e} ${x})`;
+    for (const x of neg) e = `(f32x4.sub ${e} ${x})`;
+    if (m !== 1) e = `(f32x4.mul (v128.const f32x4 ${m} ${m} ${m} ${m}) ${e})`;
+    return { e, negative };
+  }).sort((a, b) => Number(a.negative) - Number(b.negative));
+  let e = parts[0].negative ? `(f32x4.neg ${parts[0].e})` : parts[0].e;
+  for (const p of parts.slice(1)) e = `(${p.negative ? 'f32x4.sub' : 'f32x4.add'} ${e} ${p.e})`;
+  return e;
+}
+
+/** F(4x4, 3x3)'s Bᵀ d B: $d0…$d35 → $s0…$s35 via $t0…$t35. */
+const inputTransform4 = () => sandwich(BT4, 'd', 6, transpose(BT4), 't', 's', linearAny);
+/** F(4x4, 3x3)'s G g Gᵀ: $g0…$g8 → $s0…$s35 via $h0…$h17. */
+const filterTransform4 = () => sandwich(G4, 'g', 3, transpose(G4), 'h', 's', linearAny);
+/** F(4x4, 3x3)'s Aᵀ m A: $d0…$d35 → $y0…$y15 via $t0…$t23. */
+const outputTransform4 = () => sandwich(AT4, 'd', 6, transpose(AT4), 't', 'y', linearAny);
 
 /** Bias and activation on $y<k>: act 0 none, 1 ReLU, 2 ReLU6 (pmax/pmin keep NaN, like x < 0 ? 0 : x). */
 const epilogue = (k: number) => `
@@ -215,19 +257,19 @@ const overFilterPlanes = (src: string, x: string, n: number, transform: string, 
  * scratch at $V and `second` (+ $tid chunks of Ci and Co channels); chunks [$ta, $tb) of $n tiles, $ta = `first`
  * and then `next` (expressions) until $ta ≥ $T, each put through the input transform into $V, then `body`.
  */
-const overChunks = (second: string, first: string, next: string, body: string) => `
-    (local.set $tH (i32.shr_u (i32.add (local.get $OH) (i32.const 1)) (i32.const 1)))
-    (local.set $tW (i32.shr_u (i32.add (local.get $OW) (i32.const 1)) (i32.const 1)))
+const overChunks = (second: string, first: string, next: string, body: string, m = 2, input = '$wino_input') => `
+    (local.set $tH (i32.div_u (i32.add (local.get $OH) (i32.const ${m - 1})) (i32.const ${m})))
+    (local.set $tW (i32.div_u (i32.add (local.get $OW) (i32.const ${m - 1})) (i32.const ${m})))
     (local.set $T (i32.mul (local.get $B) (i32.mul (local.get $tH) (local.get $tW))))
-    (local.set $V (i32.add (local.get $V) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Ci)) (i32.const 16)) (i32.const 2)))))
-    (local.set ${second} (i32.add (local.get ${second}) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Co)) (i32.const 16)) (i32.const 2)))))
+    (local.set $V (i32.add (local.get $V) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Ci)) (i32.const ${(m + 2) ** 2})) (i32.const 2)))))
+    (local.set ${second} (i32.add (local.get ${second}) (i32.mul (local.get $tid) (i32.shl (i32.mul (i32.mul (local.get $chunk) (local.get $Co)) (i32.const ${(m + 2) ** 2})) (i32.const 2)))))
     (local.set $ta ${first})
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $ta) (local.get $T)))
       (local.set $tb (select (i32.add (local.get $ta) (local.get $chunk)) (local.get $T)
         (i32.lt_u (i32.add (local.get $ta) (local.get $chunk)) (local.get $T))))
       (local.set $n (i32.sub (local.get $tb) (local.get $ta)))
-      (call $wino_input (local.get $x) (local.get $V) (local.get $B) (local.get $H) (local.get $W) (local.get $Ci)
+      (call ${input} (local.get $x) (local.get $V) (local.get $B) (local.get $H) (local.get $W) (local.get $Ci)
         (local.get $tH) (local.get $tW) (local.get $top) (local.get $left) (local.get $ta) (local.get $tb))${body}
       (local.set $ta ${next})
       (br $next)))`;
@@ -365,6 +407,81 @@ export const winogradWat = (shared: boolean) => String.raw`${claimFunc(shared)}
         (i32.const 0) (local.get $n) (i32.const 16))
       (call $wino_output (local.get $M) (local.get $out) (local.get $bias) (local.get $act) (local.get $B) (local.get $OH)
         (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))`)}
+  )
+
+  ;; F(4x4, 3x3): U[p, ci, co] = (G g Gᵀ)[p] for its 36 points, four (ci, co) pairs per step.
+  (func (export "wino4_filter") (param $g i32) (param $u i32) (param $CiCo i32)
+    (local $e i32) (local $plane i32) (local $half v128)
+    ${locals('g', 9, 'v128')} ${locals('h', 18, 'v128')} ${locals('s', 36, 'v128')}
+    ${overFilterPlanes('$g', 'g', 9, filterTransform4(), '$u', 's', 36)}
+  )
+
+  ;; F(4x4, 3x3): V[p, t − ta, c] = (Bᵀ d B)[p], d the 6x6 input block at rows 4·ty − top …, columns 4·tx − left
+  ;; … of image b (zeros outside the image). C a multiple of 4.
+  (func $wino4_input
+    (param $x i32) (param $V i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $tH i32) (param $tW i32) (param $top i32) (param $left i32) (param $ta i32) (param $tb i32)
+    (local $t i32) (local $b i32) (local $r i32) (local $iy i32) (local $ix i32) (local $y i32) (local $xx i32)
+    (local $cb i32) (local $c i32) (local $plane i32) (local $vt i32) (local $tiles i32)
+    ${locals('p', 36, 'i32')} ${locals('m', 36, 'i32')}
+    ${locals('d', 36, 'v128')} ${locals('t', 36, 'v128')} ${locals('s', 36, 'v128')}
+    ${overTiles('$C', `
+      (local.set $iy (i32.sub (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 2)) (local.get $top)))
+      (local.set $ix (i32.sub (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 2)) (local.get $left)))
+      ${range(36).map((k) => `
+      (local.set $y (i32.add (local.get $iy) (i32.const ${Math.floor(k / 6)})))
+      (local.set $xx (i32.add (local.get $ix) (i32.const ${k % 6})))
+      (local.set $m${k} (i32.and (i32.lt_u (local.get $y) (local.get $H)) (i32.lt_u (local.get $xx) (local.get $W))))
+      (local.set $p${k} (select
+        (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $y)) (local.get $W)) (local.get $xx)) (local.get $cb)))
+        (local.get $x) (local.get $m${k})))`).join('')}
+      (local.set $vt (i32.add (local.get $V) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))`, `
+          ${range(36).map((k) => `(local.set $d${k} (select (v128.load align=4 (i32.add (local.get $p${k}) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $m${k})))`).join('\n          ')}
+          ${inputTransform4()}
+          ${range(36).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $vt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}`)}
+  )
+
+  ;; F(4x4, 3x3): out[b, 4·ty + i, 4·tx + j, co] = act((Aᵀ m A)[i, j] + bias[co]), m the tile's 36 points of M;
+  ;; rows and columns past OH / OW are not written. bias = 0: none. Co a multiple of 4.
+  (func $wino4_output
+    (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
+    (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
+    (local $t i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32) (local $cb i32) (local $c i32)
+    (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $rows i32) (local $cols i32)
+    (local $rs i32) (local $bv v128)
+    ${locals('d', 36, 'v128')} ${locals('t', 24, 'v128')} ${locals('y', 16, 'v128')}
+    ${overTiles('$Co', `
+      (local.set $oy (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 2)))
+      (local.set $ox (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 2)))
+      (local.set $rows (i32.sub (local.get $OH) (local.get $oy)))
+      (local.set $cols (i32.sub (local.get $OW) (local.get $ox)))
+      (local.set $rs (i32.mul (local.get $OW) (local.get $cb)))
+      (local.set $o (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $cb))))
+      (local.set $mt (i32.add (local.get $M) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))`, `
+          ${range(36).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
+          ${outputTransform4()}
+          (local.set $bv (if (result v128) (local.get $bias)
+            (then (v128.load align=4 (i32.add (local.get $bias) (local.get $c)))) (else (v128.const i32x4 0 0 0 0))))
+          ${range(16).map(epilogue).join('')}
+          ${range(16).map((k) => {
+            const [i, j] = [k >> 2, k & 3];
+            const addr = `(i32.add (i32.add (i32.add (local.get $o) (local.get $c)) (i32.mul (i32.const ${i}) (local.get $rs))) (i32.mul (i32.const ${j}) (local.get $cb)))`;
+            const store = `(v128.store align=4 ${addr} (local.get $y${k}))`;
+            return k === 0 ? store : `(if (i32.and (i32.gt_s (local.get $rows) (i32.const ${i})) (i32.gt_s (local.get $cols) (i32.const ${j}))) (then ${store}))`;
+          }).join('\n          ')}`)}
+  )
+
+  ;; The whole F(4x4, 3x3) convolution for one thread, as "winograd" with 36 points (V and M chunks of 36 planes).
+  (func (export "winograd4")
+    (param $x i32) (param $u i32) (param $V i32) (param $M i32) (param $out i32) (param $bias i32) (param $act i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
+    (param $top i32) (param $left i32) (param $chunk i32) (param $counter i32) (param $tid i32) (param $threads i32)
+    (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32)
+    ${overChunks('$M', claimChunk, claimChunk, `
+      (call $gemm (local.get $V) (local.get $u) (local.get $M) (local.get $n) (local.get $Ci) (local.get $Co)
+        (i32.const 0) (local.get $n) (i32.const 36))
+      (call $wino4_output (local.get $M) (local.get $out) (local.get $bias) (local.get $act) (local.get $B) (local.get $OH)
+        (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))`, 4, '$wino4_input')}
   )
 
   ;; The filter gradient (Lavin & Gray's transposed algorithm): with M = U ⊙ V and y = Aᵀ M A per tile,
