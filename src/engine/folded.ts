@@ -22,6 +22,7 @@
  * nested models (convlens flattens those when it loads a model), channels-first convolutions.
  */
 import * as tf from '@tensorflow/tfjs';
+import { CONV_POOL, convPoolApplies } from './kernels/winograd-conv2d.ts';
 import { type FusedLayers, type RunOptions, type RunResult, runGraph } from '../viz/graph.ts';
 
 type Layer = tf.layers.Layer;
@@ -42,6 +43,8 @@ interface Group {
   strides: [number, number];
   padding: 'same' | 'valid';
   dilations: [number, number];
+  /** A 2x2, stride-2 valid MaxPooling2D that is the group's last layer's only consumer (forward passes pool in the convolution's kernel). */
+  pool?: Layer;
 }
 
 interface Plan {
@@ -81,6 +84,15 @@ function usedOnce(layer: Layer): boolean {
   return layer.inboundNodes.length === 1 && layer.outboundNodes.length <= 1;
 }
 
+/** A channels-last MaxPooling2D with 2x2 windows, stride 2 and valid padding (the classic "pool_k" between blocks). */
+function isPool2x2(layer: Layer): boolean {
+  if (layer.getClassName() !== 'MaxPooling2D') return false;
+  const c = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] | null; padding?: string; dataFormat?: string };
+  const size = pair(c.poolSize ?? 2);
+  const strides = c.strides == null ? size : pair(c.strides);
+  return size.every((v) => v === 2) && strides.every((v) => v === 2) && c.padding === 'valid' && c.dataFormat !== 'channelsFirst';
+}
+
 /** The fused groups of a flat single-input, single-output model; null when the model is not one convlens folds. */
 function planOf(model: tf.LayersModel): Plan | null {
   if (PLANS.has(model)) return PLANS.get(model)!;
@@ -112,9 +124,14 @@ function planOf(model: tf.LayersModel): Plan | null {
       const act = next && next !== output && usedOnce(next) ? activationOf(next) : undefined;
       if (act) last = next!;
       if (last === conv) continue; // nothing to fold
+      const after = soleConsumer(last);
+      const strides = pair(config.strides);
+      const dilations = pair(config.dilationRate);
+      const plain = cls === 'Conv2D' && [...strides, ...dilations].every((v) => v === 1);
+      const pool = plain && after && after !== output && usedOnce(after) && isPool2x2(after) ? after : undefined;
       groups.set(last.name, {
         conv, depthwise: cls === 'DepthwiseConv2D', bn, activation: act ?? 'linear', last,
-        strides: pair(config.strides), padding: config.padding as 'same' | 'valid', dilations: pair(config.dilationRate),
+        strides, padding: config.padding as 'same' | 'valid', dilations, pool,
       });
     }
     plan = groups.size ? { groups, output } : null;
@@ -225,10 +242,19 @@ function fusedLayers(plan: Plan, keep: Set<string>, differentiable: boolean): Fu
       }
       return g.activation === 'relu' ? tf.relu(y) : g.activation === 'relu6' ? tf.relu6(y) : y;
     };
-    out.set(g.last.name, {
-      input: g.conv.inboundNodes[0].inboundLayers[0] as Layer,
-      run: (x) => (differentiable ? stepwise : fused)(x as tf.Tensor4D),
-    });
+    const input = g.conv.inboundNodes[0].inboundLayers[0] as Layer;
+    out.set(g.last.name, { input, run: (x) => (differentiable ? stepwise : fused)(x as tf.Tensor4D) });
+    // Forward passes on the wasm engine: a following 2x2 max pooling in the same kernel, unless the group's own
+    // output is wanted.
+    if (g.pool && !differentiable && !keep.has(g.last.name) && tf.getBackend() === 'wasm' && tf.getKernel(CONV_POOL, 'wasm')) {
+      const attrs = { pad: g.padding, activation: g.activation };
+      out.set(g.pool.name, {
+        input,
+        run: (x) => (x.dtype === 'float32' && convPoolApplies(x.shape, filter.shape, attrs)
+          ? tf.engine().runKernel(CONV_POOL, bias ? { x, filter, bias } : { x, filter }, attrs as never) as tf.Tensor
+          : tf.maxPool(fused(x as tf.Tensor4D), 2, 2, 'valid')),
+      });
+    }
   }
   return out;
 }

@@ -82,6 +82,43 @@ describe('forward with folded batch norm', () => {
     x.dispose();
   });
 
+  it('GAP CNN on wasm: a conv group and the 2x2 max pooling after it run as one kernel (both tile sizes); the group\'s own output when it is captured', async () => {
+    const model = gapCnn({ seed: 4 });
+    randomizeNorms(model, 2);
+    const logits = logitsModel(model);
+    const kernels = async (f: () => tf.Tensor) => (await tf.profile(() => { f().dispose(); })).kernels.map((k) => k.name);
+    // Batch 5: conv_2 and conv_3 by F(4x4, 3x3) (≥ 48 4x4 tiles); batch 1: conv_3 (4x4 tiles of a 16x16 map) by F(2x2, 3x3).
+    for (const n of [5, 1]) {
+      const x = images(n, 64, 3 + n);
+      const names = await kernels(() => forward(logits, x));
+      expect(names.filter((k) => k === 'ConvlensConvPool2x2')).toHaveLength(2); // pool_2, pool_3
+      expect(names.filter((k) => k === 'MaxPool')).toHaveLength(1); // pool_1: conv_1's 3 input channels are XNNPACK's
+      const got = forward(logits, x);
+      expect(relError(await got.data(), await predictOnCpu(logits, x))).toBeLessThan(1e-5);
+      got.dispose();
+      // Capturing relu_2 (pool_2's input) keeps its group unpooled: the capture is the layer's own output.
+      const before = tf.memory().numTensors;
+      const outs = tf.tidy(() => {
+        const r = foldedGraph(logits, x, { capture: ['relu_2', 'pool_2'], differentiable: false });
+        return [r.output, r.captured.relu_2, r.captured.pool_2];
+      });
+      const relu2 = await outs[1].data();
+      const pool2 = await outs[2].data();
+      tf.dispose(outs);
+      expect(tf.memory().numTensors).toBe(before);
+      await useBackend('cpu');
+      const ref = runGraph(logits, x, { capture: ['relu_2', 'pool_2'] });
+      const [refRelu, refPool] = [await ref.captured.relu_2.data(), await ref.captured.pool_2.data()];
+      tf.dispose([ref.output, ...Object.values(ref.captured)]);
+      await useBackend('wasm');
+      expect(relError(relu2, refRelu)).toBeLessThan(1e-5);
+      expect(relError(pool2, refPool)).toBeLessThan(1e-5);
+      const captured = await kernels(() => tf.tidy(() => foldedGraph(logits, x, { capture: ['relu_2'], differentiable: false }).output));
+      expect(captured.filter((k) => k === 'ConvlensConvPool2x2')).toHaveLength(1); // pool_3 only
+      x.dispose();
+    }
+  });
+
   it('MobileNetV2: every convolution fused (ReLU6 after expand and depthwise, linear projections feeding the residual adds)', async () => {
     const model = mobileNetV2({ alpha: 0.35, inputShape: [32, 32, 3], head: 'transfer', numClasses: 4, seed: 2 });
     randomizeNorms(model, 4);

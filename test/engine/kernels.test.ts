@@ -9,7 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { im2colBudget } from '../../src/engine/kernels/conv2d-backprop-filter.ts';
 import { wasmKernels } from '../../src/engine/kernels/index.ts';
-import { winogradBudget, winogradPlan, winogradTile, winogradTiles } from '../../src/engine/kernels/winograd-conv2d.ts';
+import { isReducibleBlock } from '../../src/engine/kernels/reduce-leading.ts';
+import { CONV_POOL, convPoolApplies, winogradBudget, winogradPlan, winogradTile, winogradTiles } from '../../src/engine/kernels/winograd-conv2d.ts';
 import { onBoth, relError, useBackend } from '../helpers/backends.ts';
 
 type Pad = 'valid' | 'same' | backend_util.ExplicitPadding;
@@ -256,6 +257,65 @@ describe('wasm kernels match the cpu backend', () => {
     }
   });
 
+  // A convolution and the 2x2 max pooling after it in one kernel: even, odd (a dropped last row / column) and
+  // 1-pixel pooled sizes; both tile sizes (an F(4x4) tile holds 4 pooling windows, some past an odd edge).
+  const convPoolCases = [
+    { x: [2, 8, 8, 16], co: 8, pad: 'same', act: 'relu', bias: true },
+    { x: [3, 11, 9, 8], co: 16, pad: 'same', act: 'relu6', bias: true },
+    { x: [2, 13, 10, 16], co: 8, pad: 'valid', act: 'linear', bias: false },
+    { x: [1, 3, 3, 8], co: 8, pad: 'same', act: 'relu', bias: true },
+    { x: [4, 7, 6, 12], co: 24, pad: 'same', act: 'relu', bias: false },
+  ] as const;
+  it.each(convPoolCases)('ConvlensConvPool2x2 = maxPool(FusedConv2D) on cpu, x=%j', async (c) => {
+    const x = random([...c.x], 0);
+    const filter = random([3, 3, c.x[3], c.co]);
+    const bias = random([c.co]);
+    expect(convPoolApplies([...c.x], filter.shape, { pad: c.pad, activation: c.act })).toBe(true);
+    await useBackend('cpu');
+    const expected = tf.tidy(() => {
+      const y = tf.fused.conv2d({ x: t(x) as tf.Tensor4D, filter: t(filter) as tf.Tensor4D, bias: c.bias ? t(bias) : undefined, strides: 1, pad: c.pad, activation: c.act });
+      const p = tf.maxPool(y, 2, 2, 'valid');
+      return { values: p.dataSync() as Float32Array, shape: p.shape };
+    });
+    for (const tile of [2, 4] as const) {
+      const got = await withTile(tile, async () => {
+        await useBackend('wasm');
+        return tf.tidy(() => {
+          const p = run(CONV_POOL, c.bias ? { x, filter, bias } : { x, filter }, { pad: c.pad, activation: c.act })();
+          return { values: p.dataSync() as Float32Array, shape: p.shape };
+        });
+      });
+      expect(got.shape).toEqual(expected.shape);
+      expect(relError(got.values, expected.values)).toBeLessThan(TOL);
+    }
+  });
+
+  it('ConvlensConvPool2x2 pools as the cpu kernel does around a NaN, and refuses shapes it does not apply to', async () => {
+    await useBackend('wasm');
+    expect(convPoolApplies([2, 8, 8, 3], [3, 3, 3, 8], { pad: 'same', activation: 'relu' })).toBe(false); // 3 channels: XNNPACK's conv
+    expect(convPoolApplies([2, 1, 8, 8], [3, 3, 8, 8], { pad: 'same', activation: 'relu' })).toBe(false); // no pooled row
+    expect(convPoolApplies([2, 8, 8, 8], [3, 3, 8, 8], { pad: 'same', activation: 'elu' })).toBe(false);
+    expect(() => tf.tidy(() => run(CONV_POOL, { x: random([2, 8, 8, 3]), filter: random([3, 3, 3, 8]) }, { pad: 'same', activation: 'relu' })())).toThrow(/does not apply/);
+    // A NaN input pixel makes its outputs NaN (linear activation); the pooled windows holding only some NaNs take
+    // the largest number, as tfjs's cpu max pooling does.
+    const x = random([1, 8, 8, 8]);
+    x.values[(3 * 8 + 3) * 8 + 2] = Number.NaN; // row 3, column 3, channel 2
+    const filter = random([3, 3, 8, 8]);
+    await useBackend('cpu');
+    const expected = tf.tidy(() => tf.maxPool(tf.conv2d(t(x) as tf.Tensor4D, t(filter) as tf.Tensor4D, 1, 'same'), 2, 2, 'valid').dataSync());
+    await useBackend('wasm');
+    for (const tile of [2, 4] as const) {
+      const got = await withTile(tile, async () => tf.tidy(() => run(CONV_POOL, { x, filter }, { pad: 'same', activation: 'linear' })().dataSync()));
+      expect(got.some((v) => Number.isNaN(v))).toBe(false);
+      if (tile === 4) continue; // F(4x4)'s transforms carry the NaN to more of its tile (see above): more −∞ windows
+      const infinite = (a: Float32Array) => [...a].map((v, i) => (v === -Infinity ? i : -1)).filter((i) => i >= 0);
+      expect(infinite(got)).toEqual(infinite(expected));
+      expect(infinite(expected).length).toBeGreaterThan(0); // the all-NaN windows around the pixel
+      const finite = (a: Float32Array) => a.map((v) => (v === -Infinity ? 0 : v));
+      expect(relError(finite(got), finite(expected))).toBeLessThan(TOL);
+    }
+  });
+
   it('F(4x4, 3x3) where a layer has enough 4x4 tiles: the GAP CNN and 224-pixel layers, not 14x14 one image at a time', () => {
     expect(winogradTile(32, 8, 8)).toBe(4); // GAP CNN's last block at batch 32: 128 tiles
     expect(winogradTile(32, 32, 32)).toBe(4);
@@ -420,9 +480,21 @@ describe('wasm kernels match the cpu backend', () => {
     { shape: [9, 4], axis: 0, keepDims: false },
     { shape: [3, 4, 5], axis: [-3], keepDims: false },
     { shape: [3, 4, 5], axis: [0, 1, 2], keepDims: false }, // everything
-    { shape: [3, 4, 5], axis: [1, 2], keepDims: false }, // not leading: tfjs's kernel
+    { shape: [3, 4, 5], axis: [1, 2], keepDims: false }, // trailing: tfjs's kernel
     { shape: [5, 3], axis: [1, 0], keepDims: true },
+    { shape: [32, 8, 8, 64], axis: [1, 2], keepDims: false }, // global average pooling: middle axes
+    { shape: [2, 3, 5, 7], axis: [-3, -2], keepDims: true },
+    { shape: [3, 5, 6, 2], axis: [1], keepDims: false }, // 5 rows: four at a time and a tail
+    { shape: [3, 4, 5, 2], axis: [0, 2], keepDims: false }, // not consecutive: tfjs's kernel
   ];
+  it('Sum and Mean run on the heap for consecutive axes that are a prefix or keep the last axis', () => {
+    expect(isReducibleBlock([0, 1, 2], 4)).toBe(true);
+    expect(isReducibleBlock([1, 2], 4)).toBe(true);
+    expect(isReducibleBlock([0, 1, 2, 3], 4)).toBe(true);
+    expect(isReducibleBlock([2, 3], 4)).toBe(false);
+    expect(isReducibleBlock([0, 2], 4)).toBe(false);
+    expect(isReducibleBlock([], 4)).toBe(false);
+  });
   it.each(reduceCases)('Sum and Mean %j', async (c) => {
     for (const name of ['Sum', 'Mean']) {
       const { cpu, wasm, shape } = await onBoth(run(name, { x: random(c.shape) }, { axis: c.axis, keepDims: c.keepDims }));
@@ -473,7 +545,7 @@ describe('wasm kernels match the cpu backend', () => {
     const tested = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'BatchMatMul', 'Tile', 'Sum', 'Mean', 'Identity', 'Slice',
       'ConvlensMaskGrad', 'ConvlensAdam', 'ConvlensBatchNormTrain', 'ConvlensBatchNormTrainGrad', 'FusedBatchNorm', 'GatherV2',
-      'Conv2D', 'FusedConv2D']; // fused.test.ts, batch-norm.test.ts
+      'Conv2D', 'FusedConv2D', CONV_POOL]; // fused.test.ts, batch-norm.test.ts
     expect(wasmKernels.map((k) => k.kernelName).sort()).toEqual([...tested].sort());
   });
 
@@ -491,6 +563,8 @@ describe('wasm kernels match the cpu backend', () => {
       })();
       run('DepthwiseConv2dNativeBackpropInput', { dy: random(depthwiseOut(d)), filter: random([...d.f, d.x[3], d.m]) },
         { strides: d.stride, dilations: d.dilation, pad: d.pad, inputShape: d.x })();
+      run(CONV_POOL, { x: random([12, 8, 8, 16]), filter: random([3, 3, 16, 8]) }, { pad: 'same', activation: 'relu' })(); // F(4x4)
+      run(CONV_POOL, { x: random([1, 8, 8, 16]), filter: random([3, 3, 16, 8]) }, { pad: 'same', activation: 'relu' })(); // F(2x2)
     });
     expect(backend.numDataIds()).toBe(before);
   });

@@ -21,7 +21,7 @@ import { meanConfig } from './mean.ts';
 import { sliceConfig } from './slice.ts';
 import { sumConfig } from './sum.ts';
 import { tileConfig } from './tile.ts';
-import { conv2dConfig, fusedConv2dConfig } from './winograd-conv2d.ts';
+import { conv2dConfig, convPoolConfig, fusedConv2dConfig } from './winograd-conv2d.ts';
 import { rememberOriginal } from './wasm-calls.ts';
 
 export const wasmKernels: readonly KernelConfig[] = [
@@ -44,6 +44,7 @@ export const wasmKernels: readonly KernelConfig[] = [
   gatherV2Config,
   conv2dConfig,
   fusedConv2dConfig,
+  convPoolConfig,
 ];
 
 let registered = false;

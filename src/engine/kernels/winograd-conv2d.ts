@@ -87,7 +87,7 @@ export function winogradPlan(xShape: number[], filterShape: number[], attrs: Con
  */
 export function winogradConv2D(
   backend: WasmBackend, x: TensorInfo, filter: TensorInfo, bias: TensorInfo | null, act: number,
-  plan: backend_util.Conv2DInfo,
+  plan: backend_util.Conv2DInfo, pool = false,
 ): TensorInfo {
   const [B, H, W, Ci] = x.shape;
   const Co = filter.shape[3];
@@ -100,7 +100,7 @@ export function winogradConv2D(
   // At least one chunk per thread; chunks never change the sums, only who computes them.
   const chunk = winogradChunk(T, Ci, Co, threads, points);
   const k = simdKernels();
-  const out = backend.makeOutput([B, OH, OW, Co], 'float32');
+  const out = backend.makeOutput(pool ? [B, OH >> 1, OW >> 1, Co] : [B, OH, OW, Co], 'float32');
   withTemps(backend, (temp) => {
     const u = temp(backend.makeOutput([points, Ci, Co], 'float32'));
     const v = temp(backend.makeOutput([threads, points, chunk, Ci], 'float32')); // one chunk's scratch per thread
@@ -111,7 +111,7 @@ export function winogradConv2D(
     const [pu, pv, pm, px, pg, po, pc] = [u, v, m, x, filter, out, counter].map((t) => heapOffset(backend, t));
     (tile === 4 ? k.wino4_filter : k.wino_filter)(pg, pu, Ci * Co);
     const args = [px, pu, pv, pm, po, bias ? heapOffset(backend, bias) : 0, act, B, H, W, Ci, Co, OH, OW, top, left, chunk, pc];
-    const name = tile === 4 ? 'winograd4' : 'winograd';
+    const name = `${tile === 4 ? 'winograd4' : 'winograd'}${pool ? '_pool' : ''}` as const;
     onAllThreads(name, args, (tid, n) => (k[name] as (...a: number[]) => void)(...args, tid, n));
   });
   return out;
@@ -136,6 +136,40 @@ function fusedConv2d({ inputs, attrs, backend }: KernelArgs): TensorInfo {
   }
   return winogradConv2D(backend, x, filter, bias ?? null, act, plan);
 }
+
+/** A convolution followed by a 2x2, stride-2 valid max pooling, computed as one kernel (engine/folded.ts). */
+export const CONV_POOL = 'ConvlensConvPool2x2';
+
+interface ConvPoolAttrs {
+  pad: 'valid' | 'same';
+  activation: string;
+}
+
+/**
+ * Whether CONV_POOL applies: a stride-1 3x3 convolution Winograd takes, with a linear / ReLU / ReLU6 activation
+ * and at least one pooled row and column.
+ */
+export function convPoolApplies(xShape: number[], filterShape: number[], attrs: ConvPoolAttrs): boolean {
+  const plan = winogradPlan(xShape, filterShape, { strides: 1, pad: attrs.pad, dataFormat: 'NHWC', dilations: 1 });
+  return plan != null && ACTIVATIONS[attrs.activation] != null && plan.outHeight >= 2 && plan.outWidth >= 2;
+}
+
+/**
+ * maxPool(act(conv(x, filter) + bias), 2, 2, 'valid') in one pass: each Winograd tile's outputs are pooled as
+ * they are written (an F(2x2, 3x3) tile is one pooling window, an F(4x4, 3x3) tile four), so the convolution's
+ * full-size output is never stored and read back. Inputs x, filter, bias (optional); attrs pad, activation.
+ */
+function convPool({ inputs, attrs, backend }: KernelArgs): TensorInfo {
+  const { x, filter, bias } = inputs;
+  const a = attrs as unknown as ConvPoolAttrs;
+  const plan = winogradPlan(x.shape, filter.shape, { strides: 1, pad: a.pad, dataFormat: 'NHWC', dilations: 1 });
+  if (plan == null || !convPoolApplies(x.shape, filter.shape, a) || x.dtype !== 'float32') {
+    throw new Error(`convlens engine: ${CONV_POOL} does not apply to x [${x.shape}], filter [${filter.shape}] (check convPoolApplies first)`);
+  }
+  return winogradConv2D(backend, x, filter, bias ?? null, ACTIVATIONS[a.activation], plan, true);
+}
+
+export const convPoolConfig: KernelConfig = { kernelName: CONV_POOL, backendName: 'wasm', kernelFunc: convPool as never };
 
 export const conv2dConfig: KernelConfig = { kernelName: Conv2D, backendName: 'wasm', kernelFunc: conv2d as never };
 export const fusedConv2dConfig: KernelConfig = { kernelName: FusedConv2D, backendName: 'wasm', kernelFunc: fusedConv2d as never };

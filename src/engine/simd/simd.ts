@@ -36,6 +36,12 @@ export interface SimdKernels {
   winograd4(x: number, u: number, V: number, M: number, out: number, bias: number, act: number, B: number, H: number,
     W: number, Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number,
     counter: number, tid: number, threads: number): void;
+  winograd_pool(x: number, u: number, V: number, M: number, out: number, bias: number, act: number, B: number, H: number,
+    W: number, Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number,
+    counter: number, tid: number, threads: number): void;
+  winograd4_pool(x: number, u: number, V: number, M: number, out: number, bias: number, act: number, B: number, H: number,
+    W: number, Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number,
+    counter: number, tid: number, threads: number): void;
   winograd_filter_grad(x: number, dy: number, V: number, Wd: number, dU: number, B: number, H: number, W: number,
     Ci: number, Co: number, OH: number, OW: number, top: number, left: number, chunk: number, tid: number, threads: number): void;
   wino_filter_grad(dU: number, dg: number, CiCo: number): void;
@@ -49,7 +55,7 @@ export interface SimdKernels {
 }
 
 /** Kernels that run on every SIMD thread at once (pool.ts); each takes (…, tid, threads) last. */
-const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd4', 'winograd_filter_grad', 'gemm_tn', 'gemm_rows', 'gemm_nt'];
+const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd4', 'winograd_pool', 'winograd4_pool', 'winograd_filter_grad', 'gemm_tn', 'gemm_rows', 'gemm_nt'];
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
 

@@ -130,6 +130,9 @@ const filterTransform4 = () => sandwich(G4, 'g', 3, transpose(G4), 'h', 's', lin
 /** F(4x4, 3x3)'s Aᵀ m A: $d0…$d35 → $y0…$y15 via $t0…$t23. */
 const outputTransform4 = () => sandwich(AT4, 'd', 6, transpose(AT4), 't', 'y', linearAny);
 
+/** The max of f32x4 expressions from −∞ by pmax(best, v) = best < v ? v : best: tfjs's cpu max pooling, NaN never wins. */
+const poolMax = (ys: string[]) => ys.reduce((best, y) => `(f32x4.pmax ${best} ${y})`, '(v128.const f32x4 -inf -inf -inf -inf)');
+
 /** Bias and activation on $y<k>: act 0 none, 1 ReLU, 2 ReLU6 (pmax/pmin keep NaN, like x < 0 ? 0 : x). */
 const epilogue = (k: number) => `
           (local.set $y${k} (f32x4.add (local.get $y${k}) (local.get $bv)))
@@ -205,7 +208,7 @@ function gemmTnBlock(): string {
  * bytes of a [16, tb − ta, C] scratch: per tile $b and $r (its index within the image), then `perTile`, then `body`
  * for each group of four channels at byte offset $c of the C = `channels` ($cb bytes).
  */
-const overTiles = (channels: string, perTile: string, body: string) => `
+const overTiles = (channels: string, perTile: string, body: string, afterTile = '') => `
     (local.set $cb (i32.shl (local.get ${channels}) (i32.const 2)))
     (local.set $tiles (i32.mul (local.get $tH) (local.get $tW)))
     (local.set $plane (i32.mul (i32.sub (local.get $tb) (local.get $ta)) (local.get $cb)))
@@ -218,7 +221,7 @@ const overTiles = (channels: string, perTile: string, body: string) => `
       (block $c_done (loop $c_next
         (br_if $c_done (i32.ge_u (local.get $c) (local.get $cb)))${body}
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $c_next)))
+        (br $c_next)))${afterTile}
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $tiles_next)))`;
 
@@ -344,71 +347,6 @@ export const winogradWat = (shared: boolean) => String.raw`${claimFunc(shared)}
               (v128.store align=4 (i32.add (i32.add (local.get $o) (i32.mul (i32.add (local.get $OW) (i32.const 1)) (local.get $cb))) (local.get $c)) (local.get $y3))))))`)}
   )
 
-  ;; C[p] = A[p] · B[p] for p < points, rows [r0, r1) of each: A [points, M, K], B [points, K, N], C [points, M, N],
-  ;; row-major, N a multiple of 8. Rows go in blocks of 64 (their A stays in cache across B's column panels), each
-  ;; block 4 rows x 8 columns at a time with a row-at-a-time tail; k runs in order, so results do not depend on
-  ;; how rows are split.
-  (func $gemm (export "gemm")
-    (param $a0 i32) (param $b0p i32) (param $c0 i32) (param $M i32) (param $K i32) (param $N i32)
-    (param $r0 i32) (param $r1 i32) (param $points i32)
-    (local $p i32) (local $a i32) (local $bb i32) (local $cc i32) (local $i i32) (local $j i32) (local $k i32)
-    (local $i0 i32) (local $iend i32) (local $i4 i32) (local $ap i32) (local $bp i32) (local $cp i32)
-    (local $ks i32) (local $ks1 i32) (local $ks2 i32) (local $ks3 i32) (local $ns i32)
-    (local $av v128) (local $b0 v128) (local $b1 v128) ${locals('c0', 2, 'v128')} ${locals('c1', 2, 'v128')} ${locals('c2', 2, 'v128')} ${locals('c3', 2, 'v128')}
-    (local.set $ks (i32.shl (local.get $K) (i32.const 2)))
-    (local.set $ks1 (local.get $ks))
-    (local.set $ks2 (i32.shl (local.get $ks) (i32.const 1)))
-    (local.set $ks3 (i32.mul (local.get $ks) (i32.const 3)))
-    (local.set $ns (i32.shl (local.get $N) (i32.const 2)))
-    (if (i32.eqz (local.get $K)) (then (return)))
-    (local.set $p (i32.const 0))
-    (block $p_done (loop $p_next
-      (br_if $p_done (i32.ge_u (local.get $p) (local.get $points)))
-      (local.set $a (i32.add (local.get $a0) (i32.mul (i32.mul (local.get $p) (local.get $M)) (local.get $ks))))
-      (local.set $bb (i32.add (local.get $b0p) (i32.mul (i32.mul (local.get $p) (local.get $K)) (local.get $ns))))
-      (local.set $cc (i32.add (local.get $c0) (i32.mul (i32.mul (local.get $p) (local.get $M)) (local.get $ns))))
-      (local.set $i0 (local.get $r0))
-      (block $blk_done (loop $blk_next
-        (br_if $blk_done (i32.ge_u (local.get $i0) (local.get $r1)))
-        (local.set $iend (select (i32.add (local.get $i0) (i32.const 64)) (local.get $r1)
-          (i32.lt_u (i32.add (local.get $i0) (i32.const 64)) (local.get $r1))))
-        (local.set $i4 (i32.add (local.get $i0) (i32.and (i32.sub (local.get $iend) (local.get $i0)) (i32.const -4))))
-        (local.set $j (i32.const 0))
-        (block $j_done (loop $j_next
-          (br_if $j_done (i32.ge_u (local.get $j) (local.get $N)))
-          (local.set $i (local.get $i0))
-          (block $i_done (loop $i_next
-            (br_if $i_done (i32.ge_u (local.get $i) (local.get $i4)))${gemmBlock(4)}
-            (local.set $i (i32.add (local.get $i) (i32.const 4)))
-            (br $i_next)))
-          (block $r_done (loop $r_next
-            (br_if $r_done (i32.ge_u (local.get $i) (local.get $iend)))${gemmBlock(1)}
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $r_next)))
-          (local.set $j (i32.add (local.get $j) (i32.const 8)))
-          (br $j_next)))
-        (local.set $i0 (local.get $iend))
-        (br $blk_next)))
-      (local.set $p (i32.add (local.get $p) (i32.const 1)))
-      (br $p_next)))
-  )
-
-  ;; The whole convolution for one thread: filter transform done (U), tiles in chunks of $chunk, each thread claiming
-  ;; the next chunk from the counter at $counter (zeroed by the caller) until none is left, with its own V and M
-  ;; scratch (at $V / $M + $tid · one chunk's bytes). Which thread computes a tile does not change its sums, so the
-  ;; output does not depend on the thread count or on which thread was faster.
-  (func (export "winograd")
-    (param $x i32) (param $u i32) (param $V i32) (param $M i32) (param $out i32) (param $bias i32) (param $act i32)
-    (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
-    (param $top i32) (param $left i32) (param $chunk i32) (param $counter i32) (param $tid i32) (param $threads i32)
-    (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32)
-    ${overChunks('$M', claimChunk, claimChunk, `
-      (call $gemm (local.get $V) (local.get $u) (local.get $M) (local.get $n) (local.get $Ci) (local.get $Co)
-        (i32.const 0) (local.get $n) (i32.const 16))
-      (call $wino_output (local.get $M) (local.get $out) (local.get $bias) (local.get $act) (local.get $B) (local.get $OH)
-        (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))`)}
-  )
-
   ;; F(4x4, 3x3): U[p, ci, co] = (G g Gᵀ)[p] for its 36 points, four (ci, co) pairs per step.
   (func (export "wino4_filter") (param $g i32) (param $u i32) (param $CiCo i32)
     (local $e i32) (local $plane i32) (local $half v128)
@@ -471,18 +409,134 @@ export const winogradWat = (shared: boolean) => String.raw`${claimFunc(shared)}
           }).join('\n          ')}`)}
   )
 
-  ;; The whole F(4x4, 3x3) convolution for one thread, as "winograd" with 36 points (V and M chunks of 36 planes).
-  (func (export "winograd4")
+  ;; wino_output with a 2x2, stride-2 max pooling of the activated outputs (the tile is one pooling window):
+  ;; pooled[b, ty, tx, co] = max of the tile's 4 outputs, for ty < floor(OH / 2), tx < floor(OW / 2) (a valid pooling drops an
+  ;; odd last row or column). The max is tfjs's cpu kernel's: from −∞, a NaN never wins.
+  (func $wino_output_pool
+    (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
+    (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
+    (local $t i32) (local $b i32) (local $r i32) (local $ty i32) (local $tx i32) (local $cb i32) (local $c i32)
+    (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $PH i32) (local $PW i32) (local $bv v128)
+    ${locals('d', 16, 'v128')} ${locals('t', 8, 'v128')} ${locals('y', 4, 'v128')}
+    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
+    ${overTiles('$Co', `
+      (local.set $ty (i32.div_u (local.get $r) (local.get $tW)))
+      (local.set $tx (i32.rem_u (local.get $r) (local.get $tW)))
+      (local.set $o (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $PH)) (local.get $ty)) (local.get $PW)) (local.get $tx)) (local.get $cb))))
+      (local.set $mt (i32.add (local.get $M) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
+      ;; a tile past the pooled output (an odd last row or column): nothing to compute
+      (if (i32.or (i32.ge_u (local.get $ty) (local.get $PH)) (i32.ge_u (local.get $tx) (local.get $PW))) (then (local.set $cb (i32.const 0))))`, `
+          ${range(16).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
+          ${outputTransform()}
+          (local.set $bv (if (result v128) (local.get $bias)
+            (then (v128.load align=4 (i32.add (local.get $bias) (local.get $c)))) (else (v128.const i32x4 0 0 0 0))))
+          ${range(4).map(epilogue).join('')}
+          (v128.store align=4 (i32.add (local.get $o) (local.get $c)) ${poolMax(range(4).map((k) => `(local.get $y${k})`))})`, `
+      (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))`)}
+  )
+
+  ;; wino4_output with a 2x2, stride-2 max pooling of the activated outputs: the 4x4 tile's 4 pooling windows
+  ;; go to pooled rows 2·ty + a, columns 2·tx + b (a, b < 2) where they are < floor(OH / 2), floor(OW / 2).
+  (func $wino4_output_pool
+    (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
+    (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
+    (local $t i32) (local $b i32) (local $r i32) (local $py i32) (local $px i32) (local $cb i32) (local $c i32)
+    (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $rows i32) (local $cols i32)
+    (local $PH i32) (local $PW i32) (local $rs i32) (local $bv v128)
+    ${locals('d', 36, 'v128')} ${locals('t', 24, 'v128')} ${locals('y', 16, 'v128')}
+    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
+    ${overTiles('$Co', `
+      (local.set $py (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)))
+      (local.set $px (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)))
+      (local.set $rows (i32.sub (local.get $PH) (local.get $py)))
+      (local.set $cols (i32.sub (local.get $PW) (local.get $px)))
+      (local.set $rs (i32.mul (local.get $PW) (local.get $cb)))
+      (local.set $o (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $PH)) (local.get $py)) (local.get $PW)) (local.get $px)) (local.get $cb))))
+      (local.set $mt (i32.add (local.get $M) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
+      (if (i32.or (i32.le_s (local.get $rows) (i32.const 0)) (i32.le_s (local.get $cols) (i32.const 0))) (then (local.set $cb (i32.const 0))))`, `
+          ${range(36).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
+          ${outputTransform4()}
+          (local.set $bv (if (result v128) (local.get $bias)
+            (then (v128.load align=4 (i32.add (local.get $bias) (local.get $c)))) (else (v128.const i32x4 0 0 0 0))))
+          ${range(16).map(epilogue).join('')}
+          ${range(4).map((w) => {
+            const [a, bb] = [w >> 1, w & 1];
+            const ys = [0, 1].flatMap((i) => [0, 1].map((j) => `(local.get $y${(2 * a + i) * 4 + 2 * bb + j})`));
+            const addr = `(i32.add (i32.add (i32.add (local.get $o) (local.get $c)) (i32.mul (i32.const ${a}) (local.get $rs))) (i32.mul (i32.const ${bb}) (local.get $cb)))`;
+            const store = `(v128.store align=4 ${addr} ${poolMax(ys)})`;
+            return w === 0 ? store : `(if (i32.and (i32.gt_s (local.get $rows) (i32.const ${a})) (i32.gt_s (local.get $cols) (i32.const ${bb}))) (then ${store}))`;
+          }).join('\n          ')}`, `
+      (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))`)}
+  )
+
+  ;; C[p] = A[p] · B[p] for p < points, rows [r0, r1) of each: A [points, M, K], B [points, K, N], C [points, M, N],
+  ;; row-major, N a multiple of 8. Rows go in blocks of 64 (their A stays in cache across B's column panels), each
+  ;; block 4 rows x 8 columns at a time with a row-at-a-time tail; k runs in order, so results do not depend on
+  ;; how rows are split.
+  (func $gemm (export "gemm")
+    (param $a0 i32) (param $b0p i32) (param $c0 i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $r0 i32) (param $r1 i32) (param $points i32)
+    (local $p i32) (local $a i32) (local $bb i32) (local $cc i32) (local $i i32) (local $j i32) (local $k i32)
+    (local $i0 i32) (local $iend i32) (local $i4 i32) (local $ap i32) (local $bp i32) (local $cp i32)
+    (local $ks i32) (local $ks1 i32) (local $ks2 i32) (local $ks3 i32) (local $ns i32)
+    (local $av v128) (local $b0 v128) (local $b1 v128) ${locals('c0', 2, 'v128')} ${locals('c1', 2, 'v128')} ${locals('c2', 2, 'v128')} ${locals('c3', 2, 'v128')}
+    (local.set $ks (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $ks1 (local.get $ks))
+    (local.set $ks2 (i32.shl (local.get $ks) (i32.const 1)))
+    (local.set $ks3 (i32.mul (local.get $ks) (i32.const 3)))
+    (local.set $ns (i32.shl (local.get $N) (i32.const 2)))
+    (if (i32.eqz (local.get $K)) (then (return)))
+    (local.set $p (i32.const 0))
+    (block $p_done (loop $p_next
+      (br_if $p_done (i32.ge_u (local.get $p) (local.get $points)))
+      (local.set $a (i32.add (local.get $a0) (i32.mul (i32.mul (local.get $p) (local.get $M)) (local.get $ks))))
+      (local.set $bb (i32.add (local.get $b0p) (i32.mul (i32.mul (local.get $p) (local.get $K)) (local.get $ns))))
+      (local.set $cc (i32.add (local.get $c0) (i32.mul (i32.mul (local.get $p) (local.get $M)) (local.get $ns))))
+      (local.set $i0 (local.get $r0))
+      (block $blk_done (loop $blk_next
+        (br_if $blk_done (i32.ge_u (local.get $i0) (local.get $r1)))
+        (local.set $iend (select (i32.add (local.get $i0) (i32.const 64)) (local.get $r1)
+          (i32.lt_u (i32.add (local.get $i0) (i32.const 64)) (local.get $r1))))
+        (local.set $i4 (i32.add (local.get $i0) (i32.and (i32.sub (local.get $iend) (local.get $i0)) (i32.const -4))))
+        (local.set $j (i32.const 0))
+        (block $j_done (loop $j_next
+          (br_if $j_done (i32.ge_u (local.get $j) (local.get $N)))
+          (local.set $i (local.get $i0))
+          (block $i_done (loop $i_next
+            (br_if $i_done (i32.ge_u (local.get $i) (local.get $i4)))${gemmBlock(4)}
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $i_next)))
+          (block $r_done (loop $r_next
+            (br_if $r_done (i32.ge_u (local.get $i) (local.get $iend)))${gemmBlock(1)}
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $r_next)))
+          (local.set $j (i32.add (local.get $j) (i32.const 8)))
+          (br $j_next)))
+        (local.set $i0 (local.get $iend))
+        (br $blk_next)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $p_next)))
+  )
+
+  ;; The whole convolution for one thread: filter transform done (U), tiles in chunks of $chunk, each thread claiming
+  ;; the next chunk from the counter at $counter (zeroed by the caller) until none is left, with its own V and M
+  ;; scratch (at $V / $M + $tid · one chunk's bytes). Which thread computes a tile does not change its sums, so the
+  ;; output does not depend on the thread count or on which thread was faster. winograd4: F(4x4, 3x3), 36 points;
+  ;; the _pool variants write the 2x2, stride-2 max pooling of the output instead of the output.
+  ${([['winograd', 2, '$wino_output'], ['winograd4', 4, '$wino4_output'], ['winograd_pool', 2, '$wino_output_pool'], ['winograd4_pool', 4, '$wino4_output_pool']] as const).map(([name, m, output]) => `
+  (func (export "${name}")
     (param $x i32) (param $u i32) (param $V i32) (param $M i32) (param $out i32) (param $bias i32) (param $act i32)
     (param $B i32) (param $H i32) (param $W i32) (param $Ci i32) (param $Co i32) (param $OH i32) (param $OW i32)
     (param $top i32) (param $left i32) (param $chunk i32) (param $counter i32) (param $tid i32) (param $threads i32)
     (local $tH i32) (local $tW i32) (local $T i32) (local $ta i32) (local $tb i32) (local $n i32)
     ${overChunks('$M', claimChunk, claimChunk, `
       (call $gemm (local.get $V) (local.get $u) (local.get $M) (local.get $n) (local.get $Ci) (local.get $Co)
-        (i32.const 0) (local.get $n) (i32.const 36))
-      (call $wino4_output (local.get $M) (local.get $out) (local.get $bias) (local.get $act) (local.get $B) (local.get $OH)
-        (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))`, 4, '$wino4_input')}
-  )
+        (i32.const 0) (local.get $n) (i32.const ${(m + 2) ** 2}))
+      (call ${output} (local.get $M) (local.get $out) (local.get $bias) (local.get $act) (local.get $B) (local.get $OH)
+        (local.get $OW) (local.get $Co) (local.get $tH) (local.get $tW) (local.get $ta) (local.get $tb))`, m, m === 4 ? '$wino4_input' : '$wino_input')}
+  )`).join('')}
 
   ;; The filter gradient (Lavin & Gray's transposed algorithm): with M = U ⊙ V and y = Aᵀ M A per tile,
   ;; dU[p, ci, co] = Σ_t V[p, t, ci] · (A dy_t Aᵀ)[p, co] and dg = Gᵀ dU G.
