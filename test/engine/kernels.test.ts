@@ -302,10 +302,10 @@ describe('wasm kernels match the cpu backend', () => {
     x.values[(3 * 8 + 3) * 8 + 2] = Number.NaN; // row 3, column 3, channel 2
     const filter = random([3, 3, 8, 8]);
     await useBackend('cpu');
-    const expected = tf.tidy(() => tf.maxPool(tf.conv2d(t(x) as tf.Tensor4D, t(filter) as tf.Tensor4D, 1, 'same'), 2, 2, 'valid').dataSync());
+    const expected = tf.tidy(() => tf.maxPool(tf.conv2d(t(x) as tf.Tensor4D, t(filter) as tf.Tensor4D, 1, 'same'), 2, 2, 'valid').dataSync() as Float32Array);
     await useBackend('wasm');
     for (const tile of [2, 4] as const) {
-      const got = await withTile(tile, async () => tf.tidy(() => run(CONV_POOL, { x, filter }, { pad: 'same', activation: 'linear' })().dataSync()));
+      const got = await withTile(tile, async () => tf.tidy(() => run(CONV_POOL, { x, filter }, { pad: 'same', activation: 'linear' })().dataSync() as Float32Array));
       expect(got.some((v) => Number.isNaN(v))).toBe(false);
       if (tile === 4) continue; // F(4x4)'s transforms carry the NaN to more of its tile (see above): more −∞ windows
       const infinite = (a: Float32Array) => [...a].map((v, i) => (v === -Infinity ? i : -1)).filter((i) => i >= 0);
