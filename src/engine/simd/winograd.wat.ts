@@ -15,6 +15,10 @@
  * fewer. The transforms are additions (and halvings for the filter), four channels per SIMD step; the products
  * run in `gemm`, a 4-row x 8-column register-blocked kernel over rows in blocks that stay in cache.
  *
+ * F(4x4, 3x3) (below: 6x6 input blocks, 36 points, 2.25 multiplies per output) runs the same way for layers with
+ * enough tiles (kernels/winograd-conv2d.ts chooses); `winoInput`, `winoOutput` and `winoFilter` write both sizes'
+ * functions, and the `_pool` drivers' output transforms max-pool each tile's 2x2 windows as they store them.
+ *
  * Layouts (float32, byte-offset pointers): x [B, H, W, C] (NHWC); g [3, 3, Ci, Co] (tfjs's filter layout);
  * U [16, Ci, Co]; out [B, OH, OW, Co]. Tiles are numbered in (b, ty, tx) order, T = B·tH·tW of them; the transforms
  * take a range of tiles [ta, tb), so V [16, tb − ta, C] and M [16, tb − ta, Co] hold one chunk of tiles at a time.
@@ -291,185 +295,128 @@ const claimFunc = (shared: boolean) => `
     (i32.store (local.get $counter) (i32.add (i32.load (local.get $counter)) (i32.const 1)))`})
 `;
 
+/** Per tile size m: its points (m + 2)², the input block's side, and the transforms' code. */
+const TILES = {
+  2: { side: 4, input: inputTransform, output: outputTransform, tmp: 8, filter: filterTransform, filterTmp: 12 },
+  4: { side: 6, input: inputTransform4, output: outputTransform4, tmp: 24, filter: filterTransform4, filterTmp: 18 },
+} as const;
+
+/** The filter transform of F(m x m, 3x3): U[p, ci, co] = (G g[:, :, ci, co] Gᵀ)[p], four (ci, co) pairs per step. */
+function winoFilter(m: 2 | 4): string {
+  const { side, filter, filterTmp } = TILES[m];
+  return `
+  ;; F(${m}x${m}, 3x3)'s filter transform (winoFilter in winograd.wat.ts); Ci·Co a multiple of 4.
+  (func (export "wino${m === 2 ? '' : '4'}_filter") (param $g i32) (param $u i32) (param $CiCo i32)
+    (local $e i32) (local $plane i32) (local $half v128)
+    ${locals('g', 9, 'v128')} ${locals('h', filterTmp, 'v128')} ${locals('s', side * side, 'v128')}
+    ${overFilterPlanes('$g', 'g', 9, filter(), '$u', 's', side * side)}
+  )`;
+}
+
+/**
+ * The input transform of F(m x m, 3x3): V[p, t − ta, c] = (Bᵀ d B)[p] for tiles t in [ta, tb), d the (m + 2)²
+ * input block at rows m·ty − top …, columns m·tx − left … of image b (zeros outside the image). C a multiple of 4.
+ * F(2x2) exports it as "wino_input".
+ */
+function winoInput(m: 2 | 4): string {
+  const { side, input } = TILES[m];
+  const n = side * side;
+  return `
+  ;; F(${m}x${m}, 3x3)'s input transform (winoInput in winograd.wat.ts).
+  (func ${m === 2 ? '$wino_input (export "wino_input")' : '$wino4_input'}
+    (param $x i32) (param $V i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
+    (param $tH i32) (param $tW i32) (param $top i32) (param $left i32) (param $ta i32) (param $tb i32)
+    (local $t i32) (local $b i32) (local $r i32) (local $iy i32) (local $ix i32) (local $y i32) (local $xx i32)
+    (local $cb i32) (local $c i32) (local $plane i32) (local $vt i32) (local $tiles i32)
+    ${locals('p', n, 'i32')} ${locals('m', n, 'i32')}
+    ${locals('d', n, 'v128')} ${locals('t', n, 'v128')} ${locals('s', n, 'v128')}
+    ${overTiles('$C', `
+      (local.set $iy (i32.sub (i32.mul (i32.div_u (local.get $r) (local.get $tW)) (i32.const ${m})) (local.get $top)))
+      (local.set $ix (i32.sub (i32.mul (i32.rem_u (local.get $r) (local.get $tW)) (i32.const ${m})) (local.get $left)))
+      ${range(n).map((k) => `
+      (local.set $y (i32.add (local.get $iy) (i32.const ${Math.floor(k / side)})))
+      (local.set $xx (i32.add (local.get $ix) (i32.const ${k % side})))
+      (local.set $m${k} (i32.and (i32.lt_u (local.get $y) (local.get $H)) (i32.lt_u (local.get $xx) (local.get $W))))
+      (local.set $p${k} (select
+        (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $y)) (local.get $W)) (local.get $xx)) (local.get $cb)))
+        (local.get $x) (local.get $m${k})))`).join('')}
+      (local.set $vt (i32.add (local.get $V) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))`, `
+          ${range(n).map((k) => `(local.set $d${k} (select (v128.load align=4 (i32.add (local.get $p${k}) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $m${k})))`).join('\n          ')}
+          ${input()}
+          ${range(n).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $vt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}`)}
+  )`;
+}
+
+/**
+ * The output transform of F(m x m, 3x3): y = act((Aᵀ M A)[i, j] + bias[co]) for tiles t in [ta, tb), M the tile's
+ * (m + 2)² points (M[p, t − ta, co]); bias = 0: none; Co a multiple of 4. Unpooled, y goes to out[b, m·ty + i,
+ * m·tx + j, co] where that is inside OH x OW. `pool`: out is the 2x2, stride-2 max pooling of y instead
+ * ([B, floor(OH / 2), floor(OW / 2), Co]; the tile holds (m / 2)² windows, each written where it is inside — a valid
+ * pooling drops an odd last row or column), by tfjs's cpu pooling's rule (from −∞, NaN never wins). F(2x2)
+ * unpooled is exported as "wino_output".
+ */
+function winoOutput(m: 2 | 4, pool: boolean): string {
+  const { side, output, tmp } = TILES[m];
+  const n = side * side;
+  const w = pool ? m / 2 : m; // stores per tile row and column
+  const name = `$wino${m === 2 ? '' : '4'}_output${pool ? '_pool' : ''}`;
+  const stores = range(w * w).map((k) => {
+    const [i, j] = [Math.floor(k / w), k % w];
+    const value = pool
+      ? poolMax([0, 1].flatMap((a) => [0, 1].map((b) => `(local.get $y${(2 * i + a) * m + 2 * j + b})`)))
+      : `(local.get $y${i * m + j})`;
+    const addr = `(i32.add (i32.add (i32.add (local.get $o) (local.get $c)) (i32.mul (i32.const ${i}) (local.get $rs))) (i32.mul (i32.const ${j}) (local.get $cb)))`;
+    const store = `(v128.store align=4 ${addr} ${value})`;
+    return k === 0 ? store : `(if (i32.and (i32.gt_s (local.get $rows) (i32.const ${i})) (i32.gt_s (local.get $cols) (i32.const ${j}))) (then ${store}))`;
+  });
+  return `
+  ;; F(${m}x${m}, 3x3)'s output transform${pool ? ' with 2x2 max pooling' : ''} (winoOutput in winograd.wat.ts).
+  (func ${name}${m === 2 && !pool ? ' (export "wino_output")' : ''}
+    (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
+    (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
+    (local $t i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32) (local $cb i32) (local $c i32)
+    (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $rows i32) (local $cols i32)
+    (local $OHs i32) (local $OWs i32) (local $rs i32) (local $bv v128)
+    ${locals('d', n, 'v128')} ${locals('t', tmp, 'v128')} ${locals('y', m * m, 'v128')}
+    ;; the stored map's size: the output's, or the pooled output's
+    (local.set $OHs ${pool ? '(i32.shr_u (local.get $OH) (i32.const 1))' : '(local.get $OH)'})
+    (local.set $OWs ${pool ? '(i32.shr_u (local.get $OW) (i32.const 1))' : '(local.get $OW)'})
+    ${overTiles('$Co', `
+      (local.set $oy (i32.mul (i32.div_u (local.get $r) (local.get $tW)) (i32.const ${w})))
+      (local.set $ox (i32.mul (i32.rem_u (local.get $r) (local.get $tW)) (i32.const ${w})))
+      (local.set $rows (i32.sub (local.get $OHs) (local.get $oy)))
+      (local.set $cols (i32.sub (local.get $OWs) (local.get $ox)))
+      (local.set $rs (i32.mul (local.get $OWs) (local.get $cb)))
+      (local.set $o (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OHs)) (local.get $oy)) (local.get $OWs)) (local.get $ox)) (local.get $cb))))
+      (local.set $mt (i32.add (local.get $M) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))${pool ? `
+      ;; a tile wholly past the pooled output (an odd last row or column): nothing to store
+      (if (i32.or (i32.le_s (local.get $rows) (i32.const 0)) (i32.le_s (local.get $cols) (i32.const 0))) (then (local.set $cb (i32.const 0))))` : ''}`, `
+          ${range(n).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
+          ${output()}
+          (local.set $bv (if (result v128) (local.get $bias)
+            (then (v128.load align=4 (i32.add (local.get $bias) (local.get $c)))) (else (v128.const i32x4 0 0 0 0))))
+          ${range(m * m).map(epilogue).join('')}
+          ${stores.join('\n          ')}`, pool ? `
+      (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))` : '')}
+  )`;
+}
+
 export const winogradWat = (shared: boolean) => String.raw`${claimFunc(shared)}
-  ;; U[p, ci, co] = (G g[:, :, ci, co] Gᵀ)[p]: four (ci, co) pairs per step (Ci·Co a multiple of 4).
-  (func (export "wino_filter") (param $g i32) (param $u i32) (param $CiCo i32)
-    (local $e i32) (local $plane i32) (local $half v128)
-    ${locals('g', 9, 'v128')} ${locals('h', 12, 'v128')} ${locals('s', 16, 'v128')}
-    ${overFilterPlanes('$g', 'g', 9, filterTransform(), '$u', 's', 16)}
-  )
+  ${winoFilter(2)}
 
-  ;; V[p, t − ta, c] = (Bᵀ d B)[p] for tiles t in [ta, tb), d the 4x4 input block at rows 2·ty − top …, columns
-  ;; 2·tx − left … of image b (zeros outside the image). C a multiple of 4.
-  (func $wino_input (export "wino_input")
-    (param $x i32) (param $V i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
-    (param $tH i32) (param $tW i32) (param $top i32) (param $left i32) (param $ta i32) (param $tb i32)
-    (local $t i32) (local $b i32) (local $r i32) (local $iy i32) (local $ix i32) (local $y i32) (local $xx i32)
-    (local $cb i32) (local $c i32) (local $plane i32) (local $vt i32) (local $tiles i32)
-    ${locals('p', 16, 'i32')} ${locals('m', 16, 'i32')}
-    ${locals('d', 16, 'v128')} ${locals('t', 16, 'v128')} ${locals('s', 16, 'v128')}
-    ${overTiles('$C', `
-      (local.set $iy (i32.sub (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)) (local.get $top)))
-      (local.set $ix (i32.sub (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)) (local.get $left)))
-      ${range(16).map((k) => `
-      (local.set $y (i32.add (local.get $iy) (i32.const ${k >> 2})))
-      (local.set $xx (i32.add (local.get $ix) (i32.const ${k & 3})))
-      (local.set $m${k} (i32.and (i32.lt_u (local.get $y) (local.get $H)) (i32.lt_u (local.get $xx) (local.get $W))))
-      (local.set $p${k} (select
-        (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $y)) (local.get $W)) (local.get $xx)) (local.get $cb)))
-        (local.get $x) (local.get $m${k})))`).join('')}
-      (local.set $vt (i32.add (local.get $V) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))`, `
-          ${range(16).map((k) => `(local.set $d${k} (select (v128.load align=4 (i32.add (local.get $p${k}) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $m${k})))`).join('\n          ')}
-          ${inputTransform()}
-          ${range(16).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $vt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}`)}
-  )
+  ${winoInput(2)}
 
-  ;; out[b, 2·ty + i, 2·tx + j, co] = act((Aᵀ m A)[i, j] + bias[co]) for tiles t in [ta, tb), m the tile's 16
-  ;; points of M (M[p, t − ta, co]); rows and columns past OH / OW are not written. bias = 0: none. Co a multiple of 4.
-  (func $wino_output (export "wino_output")
-    (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
-    (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
-    (local $t i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32) (local $cb i32) (local $c i32)
-    (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $right i32) (local $below i32) (local $bv v128)
-    ${locals('d', 16, 'v128')} ${locals('t', 8, 'v128')} ${locals('y', 4, 'v128')}
-    ${overOutputTiles('$out', '$mt', '$M', `
-          ${range(16).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
-          ${outputTransform()}
-          (local.set $bv (if (result v128) (local.get $bias)
-            (then (v128.load align=4 (i32.add (local.get $bias) (local.get $c)))) (else (v128.const i32x4 0 0 0 0))))
-          ${range(4).map(epilogue).join('')}
-          (v128.store align=4 (i32.add (local.get $o) (local.get $c)) (local.get $y0))
-          (if (local.get $right) (then
-            (v128.store align=4 (i32.add (i32.add (local.get $o) (local.get $cb)) (local.get $c)) (local.get $y1))))
-          (if (local.get $below) (then
-            (v128.store align=4 (i32.add (i32.add (local.get $o) (i32.mul (local.get $OW) (local.get $cb))) (local.get $c)) (local.get $y2))
-            (if (local.get $right) (then
-              (v128.store align=4 (i32.add (i32.add (local.get $o) (i32.mul (i32.add (local.get $OW) (i32.const 1)) (local.get $cb))) (local.get $c)) (local.get $y3))))))`)}
-  )
+  ${winoOutput(2, false)}
 
-  ;; F(4x4, 3x3): U[p, ci, co] = (G g Gᵀ)[p] for its 36 points, four (ci, co) pairs per step.
-  (func (export "wino4_filter") (param $g i32) (param $u i32) (param $CiCo i32)
-    (local $e i32) (local $plane i32) (local $half v128)
-    ${locals('g', 9, 'v128')} ${locals('h', 18, 'v128')} ${locals('s', 36, 'v128')}
-    ${overFilterPlanes('$g', 'g', 9, filterTransform4(), '$u', 's', 36)}
-  )
+  ${winoFilter(4)}
 
-  ;; F(4x4, 3x3): V[p, t − ta, c] = (Bᵀ d B)[p], d the 6x6 input block at rows 4·ty − top …, columns 4·tx − left
-  ;; … of image b (zeros outside the image). C a multiple of 4.
-  (func $wino4_input
-    (param $x i32) (param $V i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32)
-    (param $tH i32) (param $tW i32) (param $top i32) (param $left i32) (param $ta i32) (param $tb i32)
-    (local $t i32) (local $b i32) (local $r i32) (local $iy i32) (local $ix i32) (local $y i32) (local $xx i32)
-    (local $cb i32) (local $c i32) (local $plane i32) (local $vt i32) (local $tiles i32)
-    ${locals('p', 36, 'i32')} ${locals('m', 36, 'i32')}
-    ${locals('d', 36, 'v128')} ${locals('t', 36, 'v128')} ${locals('s', 36, 'v128')}
-    ${overTiles('$C', `
-      (local.set $iy (i32.sub (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 2)) (local.get $top)))
-      (local.set $ix (i32.sub (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 2)) (local.get $left)))
-      ${range(36).map((k) => `
-      (local.set $y (i32.add (local.get $iy) (i32.const ${Math.floor(k / 6)})))
-      (local.set $xx (i32.add (local.get $ix) (i32.const ${k % 6})))
-      (local.set $m${k} (i32.and (i32.lt_u (local.get $y) (local.get $H)) (i32.lt_u (local.get $xx) (local.get $W))))
-      (local.set $p${k} (select
-        (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $y)) (local.get $W)) (local.get $xx)) (local.get $cb)))
-        (local.get $x) (local.get $m${k})))`).join('')}
-      (local.set $vt (i32.add (local.get $V) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))`, `
-          ${range(36).map((k) => `(local.set $d${k} (select (v128.load align=4 (i32.add (local.get $p${k}) (local.get $c))) (v128.const i32x4 0 0 0 0) (local.get $m${k})))`).join('\n          ')}
-          ${inputTransform4()}
-          ${range(36).map((k) => `(v128.store align=4 (i32.add (i32.add (local.get $vt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane))) (local.get $s${k}))`).join('\n          ')}`)}
-  )
+  ${winoInput(4)}
 
-  ;; F(4x4, 3x3): out[b, 4·ty + i, 4·tx + j, co] = act((Aᵀ m A)[i, j] + bias[co]), m the tile's 36 points of M;
-  ;; rows and columns past OH / OW are not written. bias = 0: none. Co a multiple of 4.
-  (func $wino4_output
-    (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
-    (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
-    (local $t i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32) (local $cb i32) (local $c i32)
-    (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $rows i32) (local $cols i32)
-    (local $rs i32) (local $bv v128)
-    ${locals('d', 36, 'v128')} ${locals('t', 24, 'v128')} ${locals('y', 16, 'v128')}
-    ${overTiles('$Co', `
-      (local.set $oy (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 2)))
-      (local.set $ox (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 2)))
-      (local.set $rows (i32.sub (local.get $OH) (local.get $oy)))
-      (local.set $cols (i32.sub (local.get $OW) (local.get $ox)))
-      (local.set $rs (i32.mul (local.get $OW) (local.get $cb)))
-      (local.set $o (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ox)) (local.get $cb))))
-      (local.set $mt (i32.add (local.get $M) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))`, `
-          ${range(36).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
-          ${outputTransform4()}
-          (local.set $bv (if (result v128) (local.get $bias)
-            (then (v128.load align=4 (i32.add (local.get $bias) (local.get $c)))) (else (v128.const i32x4 0 0 0 0))))
-          ${range(16).map(epilogue).join('')}
-          ${range(16).map((k) => {
-            const [i, j] = [k >> 2, k & 3];
-            const addr = `(i32.add (i32.add (i32.add (local.get $o) (local.get $c)) (i32.mul (i32.const ${i}) (local.get $rs))) (i32.mul (i32.const ${j}) (local.get $cb)))`;
-            const store = `(v128.store align=4 ${addr} (local.get $y${k}))`;
-            return k === 0 ? store : `(if (i32.and (i32.gt_s (local.get $rows) (i32.const ${i})) (i32.gt_s (local.get $cols) (i32.const ${j}))) (then ${store}))`;
-          }).join('\n          ')}`)}
-  )
+  ${winoOutput(4, false)}
 
-  ;; wino_output with a 2x2, stride-2 max pooling of the activated outputs (the tile is one pooling window):
-  ;; pooled[b, ty, tx, co] = max of the tile's 4 outputs, for ty < floor(OH / 2), tx < floor(OW / 2) (a valid pooling drops an
-  ;; odd last row or column). The max is tfjs's cpu kernel's: from −∞, a NaN never wins.
-  (func $wino_output_pool
-    (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
-    (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
-    (local $t i32) (local $b i32) (local $r i32) (local $ty i32) (local $tx i32) (local $cb i32) (local $c i32)
-    (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $PH i32) (local $PW i32) (local $bv v128)
-    ${locals('d', 16, 'v128')} ${locals('t', 8, 'v128')} ${locals('y', 4, 'v128')}
-    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
-    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
-    ${overTiles('$Co', `
-      (local.set $ty (i32.div_u (local.get $r) (local.get $tW)))
-      (local.set $tx (i32.rem_u (local.get $r) (local.get $tW)))
-      (local.set $o (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $PH)) (local.get $ty)) (local.get $PW)) (local.get $tx)) (local.get $cb))))
-      (local.set $mt (i32.add (local.get $M) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
-      ;; a tile past the pooled output (an odd last row or column): nothing to compute
-      (if (i32.or (i32.ge_u (local.get $ty) (local.get $PH)) (i32.ge_u (local.get $tx) (local.get $PW))) (then (local.set $cb (i32.const 0))))`, `
-          ${range(16).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
-          ${outputTransform()}
-          (local.set $bv (if (result v128) (local.get $bias)
-            (then (v128.load align=4 (i32.add (local.get $bias) (local.get $c)))) (else (v128.const i32x4 0 0 0 0))))
-          ${range(4).map(epilogue).join('')}
-          (v128.store align=4 (i32.add (local.get $o) (local.get $c)) ${poolMax(range(4).map((k) => `(local.get $y${k})`))})`, `
-      (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))`)}
-  )
+  ${winoOutput(2, true)}
 
-  ;; wino4_output with a 2x2, stride-2 max pooling of the activated outputs: the 4x4 tile's 4 pooling windows
-  ;; go to pooled rows 2·ty + a, columns 2·tx + b (a, b < 2) where they are < floor(OH / 2), floor(OW / 2).
-  (func $wino4_output_pool
-    (param $M i32) (param $out i32) (param $bias i32) (param $act i32) (param $B i32) (param $OH i32) (param $OW i32)
-    (param $Co i32) (param $tH i32) (param $tW i32) (param $ta i32) (param $tb i32)
-    (local $t i32) (local $b i32) (local $r i32) (local $py i32) (local $px i32) (local $cb i32) (local $c i32)
-    (local $plane i32) (local $mt i32) (local $o i32) (local $tiles i32) (local $rows i32) (local $cols i32)
-    (local $PH i32) (local $PW i32) (local $rs i32) (local $bv v128)
-    ${locals('d', 36, 'v128')} ${locals('t', 24, 'v128')} ${locals('y', 16, 'v128')}
-    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
-    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
-    ${overTiles('$Co', `
-      (local.set $py (i32.shl (i32.div_u (local.get $r) (local.get $tW)) (i32.const 1)))
-      (local.set $px (i32.shl (i32.rem_u (local.get $r) (local.get $tW)) (i32.const 1)))
-      (local.set $rows (i32.sub (local.get $PH) (local.get $py)))
-      (local.set $cols (i32.sub (local.get $PW) (local.get $px)))
-      (local.set $rs (i32.mul (local.get $PW) (local.get $cb)))
-      (local.set $o (i32.add (local.get $out) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $PH)) (local.get $py)) (local.get $PW)) (local.get $px)) (local.get $cb))))
-      (local.set $mt (i32.add (local.get $M) (i32.mul (i32.sub (local.get $t) (local.get $ta)) (local.get $cb))))
-      (if (i32.or (i32.le_s (local.get $rows) (i32.const 0)) (i32.le_s (local.get $cols) (i32.const 0))) (then (local.set $cb (i32.const 0))))`, `
-          ${range(36).map((k) => `(local.set $d${k} (v128.load align=4 (i32.add (i32.add (local.get $mt) (local.get $c)) (i32.mul (i32.const ${k}) (local.get $plane)))))`).join('\n          ')}
-          ${outputTransform4()}
-          (local.set $bv (if (result v128) (local.get $bias)
-            (then (v128.load align=4 (i32.add (local.get $bias) (local.get $c)))) (else (v128.const i32x4 0 0 0 0))))
-          ${range(16).map(epilogue).join('')}
-          ${range(4).map((w) => {
-            const [a, bb] = [w >> 1, w & 1];
-            const ys = [0, 1].flatMap((i) => [0, 1].map((j) => `(local.get $y${(2 * a + i) * 4 + 2 * bb + j})`));
-            const addr = `(i32.add (i32.add (i32.add (local.get $o) (local.get $c)) (i32.mul (i32.const ${a}) (local.get $rs))) (i32.mul (i32.const ${bb}) (local.get $cb)))`;
-            const store = `(v128.store align=4 ${addr} ${poolMax(ys)})`;
-            return w === 0 ? store : `(if (i32.and (i32.gt_s (local.get $rows) (i32.const ${a})) (i32.gt_s (local.get $cols) (i32.const ${bb}))) (then ${store}))`;
-          }).join('\n          ')}`, `
-      (local.set $cb (i32.shl (local.get $Co) (i32.const 2)))`)}
-  )
+  ${winoOutput(4, true)}
 
   ;; C[p] = A[p] · B[p] for p < points, rows [r0, r1) of each: A [points, M, K], B [points, K, N], C [points, M, N],
   ;; row-major, N a multiple of 8. Rows go in blocks of 64 (their A stays in cache across B's column panels), each
