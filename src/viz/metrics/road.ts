@@ -55,10 +55,10 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
     let n = 0;
     for (let p = 0; p < H * W; p++) if (!removed[p]) (sum += pixels[p * C + c]), n++;
     const mean = n > 0 ? sum / n : 0;
-    holes.forEach((p, h) => {
+    for (let h = 0; h < holes.length; h++) {
       const den = start0[h * (C + 1) + C];
-      out[p * C + c] = den > 1e-6 ? start0[h * (C + 1) + c] / den : mean;
-    });
+      out[holes[h] * C + c] = den > 1e-6 ? start0[h * (C + 1) + c] / den : mean;
+    }
   }
   let scale = 0;
   for (let i = 0; i < out.length; i++) scale = Math.max(scale, Math.abs(out[i]));
@@ -70,21 +70,23 @@ export function linearImpute(pixels: ArrayLike<number>, removed: Uint8Array, H: 
   const nbWeight = new Float64Array(holes.length * NEIGHBOURS.length);
   const wsums = new Float64Array(holes.length);
   let n = 0;
-  holes.forEach((p, h) => {
+  for (let h = 0; h < holes.length; h++) {
+    const p = holes[h];
     const y = Math.floor(p / W);
     const x = p % W;
     let wsum = 0;
-    for (const [dy, dx, w] of NEIGHBOURS) {
-      const yy = y + dy;
-      const xx = x + dx;
+    for (let k = 0; k < NEIGHBOURS.length; k++) {
+      const nb = NEIGHBOURS[k];
+      const yy = y + nb[0];
+      const xx = x + nb[1];
       if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
       nbOffset[n] = (yy * W + xx) * C;
-      nbWeight[n++] = w;
-      wsum += w;
+      nbWeight[n++] = nb[2];
+      wsum += nb[2];
     }
     start[h + 1] = n;
     wsums[h] = wsum;
-  });
+  }
   const threshold = tolerance * Math.max(scale, 1e-12);
   const inWasm = (C === 3 || C === 1) && tf.getBackend() === 'wasm' && hasSimdKernels()
     && sweepsInWasm(out, holes, C, start, nbOffset.subarray(0, n), nbWeight.subarray(0, n), wsums, iterations, omega, threshold);
@@ -206,21 +208,27 @@ function coarseNormalizedConvolution(pixels: ArrayLike<number>, removed: Uint8Ar
   }
   const blurred = blurImage(sums, h, w, D, sigma / f);
   const out = new Float64Array(holes.length * D);
-  const coord = (t: number, n: number) => {
-    const g = Math.min(n - 1, Math.max(0, (t + 0.5) / f - 0.5));
-    const i0 = Math.floor(g);
-    return { i0, i1: Math.min(n - 1, i0 + 1), a: g - i0 };
-  };
-  holes.forEach((p, k) => {
-    const cy = coord(Math.floor(p / W), h);
-    const cx = coord(p % W, w);
+  // Plain loops, no closure per hole: this runs for every hole of every ROAD image.
+  for (let k = 0; k < holes.length; k++) {
+    const p = holes[k];
+    const gy = Math.min(h - 1, Math.max(0, (Math.floor(p / W) + 0.5) / f - 0.5));
+    const y0 = Math.floor(gy);
+    const y1 = Math.min(h - 1, y0 + 1);
+    const ay = gy - y0;
+    const gx = Math.min(w - 1, Math.max(0, ((p % W) + 0.5) / f - 0.5));
+    const x0 = Math.floor(gx);
+    const x1 = Math.min(w - 1, x0 + 1);
+    const ax = gx - x0;
+    const q00 = (y0 * w + x0) * D;
+    const q01 = (y0 * w + x1) * D;
+    const q10 = (y1 * w + x0) * D;
+    const q11 = (y1 * w + x1) * D;
     for (let c = 0; c < D; c++) {
-      const at = (i: number, j: number) => blurred[(i * w + j) * D + c];
-      const top = at(cy.i0, cx.i0) * (1 - cx.a) + at(cy.i0, cx.i1) * cx.a;
-      const bottom = at(cy.i1, cx.i0) * (1 - cx.a) + at(cy.i1, cx.i1) * cx.a;
-      out[k * D + c] = top * (1 - cy.a) + bottom * cy.a;
+      const top = blurred[q00 + c] * (1 - ax) + blurred[q01 + c] * ax;
+      const bottom = blurred[q10 + c] * (1 - ax) + blurred[q11 + c] * ax;
+      out[k * D + c] = top * (1 - ay) + bottom * ay;
     }
-  });
+  }
   return out;
 }
 
