@@ -80,14 +80,18 @@ export interface FitOptions {
 
 /**
  * The last layer of a frozen base: every layer up to it has nothing to train, and every layer after it reads only
- * it or layers after it (so its output is all the top needs). Undefined when the model has no such base.
+ * it or layers after it (so its output is all the top needs). Undefined when the model has no such base. The scan
+ * starts at the first layer: a functional model's is its InputLayer (never a cut), a Sequential model's is its first
+ * real layer — LeNet-5's trainable conv2d, which must stop the scan (it once began at index 1, and a Sequential
+ * model whose trainable first layer was followed by pooling trained with that layer frozen).
  */
 export function frozenPrefix(model: tf.LayersModel): string | undefined {
   const layers = model.layers;
   const index = new Map(layers.map((l, i) => [l.name, i]));
   let cut: string | undefined;
-  for (let i = 1; i < layers.length - 1; i++) {
+  for (let i = 0; i < layers.length - 1; i++) {
     if (layers[i].trainable && layers[i].trainableWeights.length > 0) break;
+    if (layers[i].getClassName() === 'InputLayer') continue;
     const after = layers.slice(i + 1);
     const closed = after.every((l) => ((l.inboundNodes[0]?.inboundLayers ?? []) as tf.layers.Layer[]).every((p) => (index.get(p.name) ?? -1) >= i));
     if (closed) cut = layers[i].name;

@@ -5,7 +5,7 @@ import { lenet5 } from '../../src/models/lenet5.ts';
 import {
   bestCheckpoint, cosineDecay, earlyStopping, freezeUntil, learningRateSchedule, stepDecay,
 } from '../../src/train/callbacks.ts';
-import { type EpochLogs, fit, type TrainContext } from '../../src/train/fit.ts';
+import { type EpochLogs, fit, frozenPrefix, type TrainContext } from '../../src/train/fit.ts';
 import { useBackend } from '../helpers/backends.ts';
 
 const logs = (val_loss: number, val_acc = 0): EpochLogs => ({ loss: 1, acc: 0, val_loss, val_acc, lr: 1e-3, seconds: 1, imagesPerSecond: 1 });
@@ -80,6 +80,20 @@ describe('callbacks', () => {
     expect(Array.from(model.getWeights()[0].dataSync())).toEqual(snapshots[best.bestEpoch!]);
     model.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('trains every trainable layer of a Sequential model, its first one too', () => {
+    // A Sequential model's layers start with its first real layer (no InputLayer): LeNet-5's conv2d, followed by
+    // weightless pooling, once counted as a frozen base and never trained.
+    const model = lenet5({ seed: 10 });
+    expect(frozenPrefix(model)).toBeUndefined();
+    const before = model.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+    fit(model, toy(64, 4), { epochs: 1, batchSize: 32, seed: 1 });
+    model.trainableWeights.forEach((w, i) => expect(Array.from(w.read().dataSync()), w.name).not.toEqual(before[i]));
+    // A frozen first block is still a base: the cut is its last layer.
+    for (const l of model.layers.slice(0, 4)) l.trainable = false;
+    expect(frozenPrefix(model)).toBe('flatten'); // the last weightless layer before dense
+    model.dispose();
   });
 
   it('frozen layers do not change (fine-tuning)', () => {
