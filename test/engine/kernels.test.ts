@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backend_util } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
-import { im2colBudget } from '../../src/engine/kernels/conv2d-backprop-filter.ts';
+import { directFilterGrad, filterGradPath, im2colBudget } from '../../src/engine/kernels/conv2d-backprop-filter.ts';
 import { wasmKernels } from '../../src/engine/kernels/index.ts';
 import { isReducibleBlock } from '../../src/engine/kernels/reduce-leading.ts';
 import { CONV_POOL, convPoolApplies, winogradBudget, winogradPlan, winogradTile, winogradTiles } from '../../src/engine/kernels/winograd-conv2d.ts';
@@ -68,8 +68,12 @@ const convCases: ConvCase[] = [
   { x: [2, 30, 30, 8], f: [1, 1], co: 8, stride: 1, pad: 'valid' },
   { x: [2, 6, 6, 4], f: [1, 1], co: 8, stride: 1, pad: 'valid' }, // filter gradient only (Ci 4: XNNPACK for dx)
   // The filter gradient by Winograd with channels padded: 3 → 8 (an RGB input layer), 7 → 14 (both padded).
-  { x: [3, 9, 9, 3], f: [3, 3], co: 8, stride: 1, pad: 'same' },
+  { x: [3, 9, 9, 3], f: [3, 3], co: 8, stride: 1, pad: 'same' }, // (since the direct sums: Ci 3 → 8 outputs)
   { x: [2, 7, 8, 7], f: [3, 3], co: 14, stride: 1, pad: 'valid' },
+  // The direct filter gradient (Ci ≤ 8 outside Winograd; filter-grad.wat.ts): three 8-output chunks with 75 taps in
+  // blocks of 6 (the last repeating a tap), stride 2 and 'same'; 4 taps and one output padded to 8.
+  { x: [3, 10, 9, 5], f: [5, 3], co: 19, stride: 2, pad: 'same' },
+  { x: [2, 13, 11, 1], f: [2, 2], co: 1, stride: 1, pad: 'valid' },
 ];
 
 /** Forward convolutions: Winograd's F(2x2, 3x3) where it applies (odd and even sizes, a 1x1 image, every
@@ -170,6 +174,39 @@ describe('wasm kernels match the cpu backend', () => {
     });
     const { cpu, wasm } = await onBoth(fn);
     expect(relError(wasm, cpu)).toBeLessThan(TOL);
+  });
+
+  it('Conv2DBackpropFilter with few input channels: the direct sums and the im2col route both match cpu', async () => {
+    // LeNet-5's first layer and MobileNetV2's stride-2 RGB stem, each way (the two sum each element in the same
+    // order, so they agree to the bit here; the path choice is tested below).
+    for (const c of [convCases[6], { x: [4, 33, 33, 3], f: [3, 3], co: 16, stride: 2, pad: 'same' } as ConvCase]) {
+      const fn = run('Conv2DBackpropFilter', { x: random(c.x), dy: random(convOut(c)) }, {
+        strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: [...c.f, c.x[3], c.co],
+      });
+      const { cpu, wasm: direct } = await onBoth(fn);
+      const limit = directFilterGrad.maxChannels;
+      directFilterGrad.maxChannels = 0;
+      try {
+        const { wasm: im2col } = await onBoth(fn);
+        expect(relError(direct, cpu)).toBeLessThan(TOL);
+        expect(relError(im2col, cpu)).toBeLessThan(TOL);
+      } finally {
+        directFilterGrad.maxChannels = limit;
+      }
+    }
+  });
+
+  it('Conv2DBackpropFilter takes the path measured fastest for each layer', () => {
+    const path = (x: Shape4, f: [number, number, number, number], stride: number, pad: Pad) =>
+      filterGradPath(x[3], f, backend_util.computeConv2DInfo(x, f, stride, 1, pad as never));
+    expect(path([32, 28, 28, 1], [5, 5, 1, 6], 1, 'valid')).toBe('direct'); // LeNet-5 conv2d
+    expect(path([32, 12, 12, 6], [5, 5, 6, 16], 1, 'valid')).toBe('direct'); // LeNet-5 conv2d_1
+    expect(path([32, 64, 64, 3], [3, 3, 3, 8], 1, 'same')).toBe('direct'); // GAP CNN conv_1 (Winograd would pad Ci)
+    expect(path([32, 32, 32, 8], [3, 3, 8, 16], 1, 'same')).toBe('winograd'); // GAP CNN conv_2
+    expect(path([1, 224, 224, 3], [3, 3, 3, 64], 1, 'same')).toBe('winograd'); // VGG16's first layer: 64 outputs
+    expect(path([32, 65, 65, 3], [3, 3, 3, 16], 2, 'valid')).toBe('direct'); // MobileNetV2 Conv1
+    expect(path([32, 16, 16, 16], [5, 5, 16, 32], 1, 'valid')).toBe('im2col');
+    expect(path([32, 8, 8, 16], [1, 1, 16, 32], 1, 'valid')).toBe('pointwise');
   });
 
   it.each(convCases)('Conv2DBackpropInput x=%j', async (c) => {

@@ -5,6 +5,7 @@
  * per step, then a scalar tail.
  */
 import { forFromTo, forRange } from './wat.ts';
+import { filterGradWat } from './filter-grad.wat.ts';
 import { winogradWat } from './winograd.wat.ts';
 
 // Elementwise loops (mask_grad, adam): $i is the byte offset, 4 lanes per step, then a scalar tail up to $n.
@@ -669,5 +670,6 @@ export const kernelsWat = (sharedMemory: boolean) => String.raw`
     (local.get $it)
   )
 ${winogradWat(sharedMemory)}
+${filterGradWat()}
 )
 `;

@@ -4,6 +4,7 @@
  * take tensors' heap offsets and never copy. `simdKernels()` is what the kernels call.
  */
 import wabtInit from 'wabt';
+import { FILTER_GRAD_TAPS } from './filter-grad.wat.ts';
 import { kernelsWat } from './kernels.wat.ts';
 import { startPool } from './pool.ts';
 
@@ -52,10 +53,14 @@ export interface SimdKernels {
   gemm_rows(a: number, b: number, c: number, M: number, K: number, N: number, tid: number, threads: number): void;
   road_sor(out: number, holes: number, start: number, nbo: number, nbw: number, wsum: number, n: number, C: number,
     iterations: number, omega: number, threshold: number): number;
+  /** filter-grad.wat.ts, one per block of 1–6 taps. */
+  [direct: `filter_grad_direct${number}`]: (x: number, dy: number, out: number, taps: number, T: number, B: number, Hp: number, Wp: number,
+    Ci: number, OH: number, OW: number, Co8: number, sy: number, sx: number, tid: number, threads: number) => void;
 }
 
 /** Kernels that run on every SIMD thread at once (pool.ts); each takes (…, tid, threads) last. */
-const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd4', 'winograd_pool', 'winograd4_pool', 'winograd_filter_grad', 'gemm_tn', 'gemm_rows', 'gemm_nt'];
+const THREADED: (keyof SimdKernels)[] = ['winograd', 'winograd4', 'winograd_pool', 'winograd4_pool', 'winograd_filter_grad', 'gemm_tn', 'gemm_rows', 'gemm_nt',
+  ...FILTER_GRAD_TAPS.map((tb) => `filter_grad_direct${tb}` as const)];
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | undefined;
 
