@@ -30,7 +30,7 @@ const COMPUTE_OPTIONS: Record<string, OptionDef> = {
   scale: SCALE,
   samples: { type: 'string', value: 'n', help: 'photos of an unlabeled folder to explain (default 32, in file-name order)' },
   backend: BACKEND,
-  epochs: { type: 'string', value: 'n', help: "epochs of the default report's LeNet-5" },
+  epochs: { type: 'string', value: 'n', help: "epochs of the default report's LeNet-5 (default 3)" },
   seed: { type: 'string', value: 'n', help: 'seed of every random choice (default 2)' },
   only: { type: 'string', value: 'model,…', help: 'compute only these models (slugs)' },
   'no-cache': { type: 'boolean', help: 'recompute everything instead of reusing cached models and reports' },

@@ -165,7 +165,7 @@ function loadedEntry(m: LoadedModelConfig, config: Config, index: number, baseDi
 /** The config's models (paths relative to `baseDir`, the config file's folder), or the default report's. */
 export function configEntries(config: Config, cli: { epochs?: number } = {}, baseDir = process.cwd()): SpecEntry[] {
   if (!config.models) {
-    const entries = defaultEntries({ epochs: cli.epochs ?? config.epochs ?? 5, seed: config.seed });
+    const entries = defaultEntries({ epochs: cli.epochs ?? config.epochs ?? 3, seed: config.seed });
     return entries.map((e) => ({
       ...e,
       recipe: e.recipe && (() => ({ base: e.recipe!(), samples: config.samples, methods: config.methods, layers: config.layers, size: sizeOptions(config) })),

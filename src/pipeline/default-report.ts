@@ -3,8 +3,9 @@
  * - LeNet-5 trained on Fashion-MNIST.
  * - A 4-layer CNN with its random initial weights, on the synthetic shapes: what untrained filters see.
  * - MobileNetV2 (alpha 0.35, 64x64, a transfer-learning head) on shapes, trained within the report's time budget: it
- *   trains at ~250 images/s on one core with this engine (fused batch norm, ReLU6 and Adam; SIMD convolution
- *   gradients), so the default gives it 36,000 images (~2½ minutes on its own core; 0.99 test accuracy measured).
+ *   trains at ~200–250 images/s on one core with this engine (fused batch norm, ReLU6 and Adam; SIMD convolution
+ *   gradients), so the default gives it 30,000 images (5 epochs of 6,000: ~2¼ minutes on its own core; 97.6 % test
+ *   accuracy measured — 6 epochs reached 100 % in 30 s more, which the 5-minute cold budget does not have).
  *   `--only mobilenetv2-shapes-full` runs the full recipe (14 epochs of 6,000; ~30 minutes; 0.98 validation).
  * - TinyVGG trained on shapes whose background colour gives the class away in training only: the cheating model.
  */
@@ -78,7 +79,7 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
   // cost: seconds of each model's cold run on one core of this project's 2-core machine (a default report, 2026-12),
   // for balancing the two processes.
   const entries: SpecEntry[] = [
-    { slug: 'lenet5-fashion-mnist', cost: 63, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: (): ModelSpec => {
+    { slug: 'lenet5-fashion-mnist', cost: 50, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: (): ModelSpec => {
       const full = fashionMnist('train', o.dataDir);
       const { train, validation } = splitDataset(full, 5000, o.seed);
       return {
@@ -88,7 +89,10 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
         description: 'The classic LeNet-5 layout (two 5x5 convolutions with max pooling, three dense layers) trained from scratch on Fashion-MNIST\'s 28x28 grayscale clothing images.',
         identity: { zoo: 'lenet5', inputShape: [28, 28, 1], numClasses: 10 },
         build: () => lenet5({ seed: o.seed }),
-        training: { train, validation, epochs: o.epochs, batchSize: 32, learningRate: 1e-3 },
+        // 3 epochs (the default) at batch 64 from 3e-3 down a cosine: 88.8 % test accuracy in 32 s of one core, against
+        // 89.3 % in 63 s for 5 epochs at 2e-3 and 89.0 % in 96 s for Keras's batch 32 at 1e-3 (measured side by side,
+        // 2026-12).
+        training: { train, validation, epochs: o.epochs, batchSize: 64, learningRate: 3e-3, cosine: true },
         test: fashionMnist('test', o.dataDir),
         classifier: true,
         seed: o.seed,
@@ -106,20 +110,20 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
       seed: o.seed,
       actmax: { maxChannels: 9, steps: 48 },
     }) },
-    { slug: 'mobilenetv2-shapes', cost: 269, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: () => mobileNetV2Shapes({
+    { slug: 'mobilenetv2-shapes', cost: 232, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: () => mobileNetV2Shapes({
       slug: 'mobilenetv2-shapes',
       title: 'MobileNetV2 (α 0.35) on shapes',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, a transfer-learning head (GAP → BN → dropout → dense 128 → BN → ReLU → dense → BN → softmax), Keras layer names',
-      description: 'MobileNetV2 at width 0.35 with a transfer-learning head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 6 epochs of 6,000 images with a cosine schedule — about 2½ minutes on one core with convlens\'s fused kernels (batch norm, ReLU6 and Adam in one pass each, SIMD convolution gradients). Its 163 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
-      head: 'transfer', clutter: 0, train: 6000, validation: 300, epochs: 6, learningRate: 6e-3, localizationImages: 0,
+      description: 'MobileNetV2 at width 0.35 with a transfer-learning head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 5 epochs of 6,000 images with a cosine schedule — about 2¼ minutes on one core with convlens\'s fused kernels (batch norm, ReLU6 and Adam in one pass each, SIMD convolution gradients). Its 163 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
+      head: 'transfer', clutter: 0, train: 6000, validation: 300, epochs: 5, learningRate: 6e-3, localizationImages: 0,
     }) },
-    { slug: 'gap-cnn-shapes', cost: 137, inDefault: true, recipe: recipe('gap-cnn-shapes'), make: () => gapCnnShapes({
+    { slug: 'gap-cnn-shapes', cost: 121, inDefault: true, recipe: recipe('gap-cnn-shapes'), make: () => gapCnnShapes({
       slug: 'gap-cnn-shapes',
       title: 'A GAP CNN on shapes',
       description: 'A small all-convolutional network ending in global average pooling — the architecture class activation maps were made for — trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds). Its \'same\' padding keeps each unit of the last 8x8 block centred on the pixels it describes, so its Grad-CAM can be scored against the objects\' masks: this is the model where Grad-CAM should point at the object, and the honest twin of the cheating model below.',
       shortcut: false, train: 3000, epochs: 6, learningRate: 3e-3,
     }) },
-    { slug: 'gap-cnn-shapes-shortcut', cost: 99, inDefault: true, recipe: recipe('gap-cnn-shapes-shortcut'), make: () => gapCnnShapes({
+    { slug: 'gap-cnn-shapes-shortcut', cost: 71, inDefault: true, recipe: recipe('gap-cnn-shapes-shortcut'), make: () => gapCnnShapes({
       slug: 'gap-cnn-shapes-shortcut',
       title: 'A cheating GAP CNN (shapes with a shortcut)',
       description: 'The same GAP CNN trained on shapes whose background colour reveals the class — in the training and validation images only. It scores perfectly on validation and near chance on the honest test images, and its explanations point at the background, not at the shapes: the wolf-in-the-snow story (Ribeiro et al. 2016), made real. Compare its pointing game with its honest twin\'s.',
