@@ -63,6 +63,14 @@ export function filterGradPath(ci: number, filterShape: number[], info: backend_
  */
 export const directFilterGrad = { maxChannels: 8 };
 
+/** The sizes a filter gradient works with: x [B, H, W, Ci], the filter's [fh, fw, ·, Co], strides, dilations, output, padding. */
+function geometry(x: TensorInfo, filterShape: number[], info: backend_util.Conv2DInfo) {
+  const [B, H, W, Ci] = x.shape;
+  const [fh, fw, , Co] = filterShape;
+  const { strideHeight: sy, strideWidth: sx, dilationHeight: dh, dilationWidth: dw, outHeight: OH, outWidth: OW } = info;
+  return { B, H, W, Ci, fh, fw, Co, sy, sx, dh, dw, OH, OW, top: info.padInfo.top, left: info.padInfo.left };
+}
+
 /**
  * dW by simd/filter-grad.wat.ts: x padded so every tap lies inside, dy padded to a multiple of 8 channels, a table
  * of the taps' byte offsets, then blocks of ≤ 6 taps x 8 channels summed in registers, shared out over the SIMD
@@ -71,10 +79,7 @@ export const directFilterGrad = { maxChannels: 8 };
 function directGrad(
   backend: KernelArgs['backend'], x: TensorInfo, dy: TensorInfo, filterShape: number[], info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const [B, H, W, Ci] = x.shape;
-  const [fh, fw, , Co] = filterShape;
-  const { strideHeight: sy, strideWidth: sx, dilationHeight: dh, dilationWidth: dw, outHeight: OH, outWidth: OW } = info;
-  const { top, left } = info.padInfo;
+  const { B, H, W, Ci, fh, fw, Co, sy, sx, dh, dw, OH, OW, top, left } = geometry(x, filterShape, info);
   const Co8 = roundUp(Co, 8);
   const T = fh * fw * Ci;
   // Rows and columns the windows reach: padded below / right only as far as they do.
@@ -171,10 +176,7 @@ export const im2colBudget = { floats: 1 << 24 };
 function im2colFilterGrad(
   backend: KernelArgs['backend'], x: TensorInfo, dy: TensorInfo, filterShape: number[], info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const [B, H, W, Ci] = x.shape;
-  const [fh, fw, , Co] = filterShape;
-  const { strideHeight: sy, strideWidth: sx, dilationHeight: dh, dilationWidth: dw, outHeight: OH, outWidth: OW } = info;
-  const { top, left } = info.padInfo;
+  const { B, H, W, Ci, fh, fw, Co, sy, sx, dh, dw, OH, OW, top, left } = geometry(x, filterShape, info);
   const K = fh * fw * Ci;
   const widening = fh === 1 && fw === 1 && sy === 1 && sx === 1 && top === 0 && left === 0 && Co > Ci;
   const chunk = Math.max(1, Math.min(B, Math.floor(im2colBudget.floats / (OH * OW * (widening ? Co : K)))));
