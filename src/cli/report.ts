@@ -105,8 +105,9 @@ export class ReportRun {
   private sized(c: Config): Config {
     const b = this.str('budget');
     if (b == null) return c;
+    if (b === 'off' || b === 'false') return { ...c, budget: false };
     const budget = Number(b);
-    if (!(budget > 0)) throw new UsageError(`--budget: expected seconds (a positive number), got '${b}'`);
+    if (!(budget > 0)) throw new UsageError(`--budget: expected seconds (a positive number) or 'off', got '${b}'`);
     return { ...c, budget };
   }
 

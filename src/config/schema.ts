@@ -163,11 +163,13 @@ export const Config = z.object({
   /** Layers to show (activation grids, filters, actmax); default all. */
   layers: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
   /**
-   * Seconds each model's explanations should take: optional work (activation maximization, class images, the
-   * randomization check's depth, curve steps, IG steps) is trimmed to fit, and the model page lists each cut.
-   * Makes the report depend on the machine's speed. Default: no limit.
+   * Seconds each model's explanations should take on the reference machine (2 cores), estimated from the model's
+   * counted cost, not a clock: optional work (extra curve steps, class images, the randomization check's depth,
+   * activation maximization, dataset examples, then IG steps and SmoothGrad copies) is trimmed to fit, and the
+   * model page lists each cut. Default 240 (a loaded model's whole report within five minutes); `false`: nothing
+   * is trimmed.
    */
-  budget: z.number().positive().optional(),
+  budget: z.union([z.number().positive(), z.literal(false)]).optional(),
   /** MiB a batch may hold (default: three quarters of what the engine's 4 GiB heap has free beside the weights). */
   memory: z.number().int().min(16).optional(),
   /**

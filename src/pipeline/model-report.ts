@@ -92,8 +92,8 @@ export interface ModelSpec {
   part?: { index: number; count: number };
   /** Bytes a batch may hold (config `memory`, MiB × 2^20); default: three quarters of the engine's free heap. */
   memory?: number;
-  /** Seconds the optional work should fit in (config/CLI `budget`). */
-  budget?: number;
+  /** Seconds the optional work should fit in (config/CLI `budget`; false: no trim). */
+  budget?: number | false;
   /** Deletion/insertion curves: what removed pixels become (default 'blur'). */
   faithfulnessBaseline?: 'blur' | 'black';
   /** ROAD curves (default: on for small models). */

@@ -12,7 +12,8 @@ import { defaultCamLayer, isSpatial } from '../viz/graph.ts';
 import { blurSigma } from '../viz/metrics/faithfulness.ts';
 import { ROAD_FRACTIONS } from '../viz/metrics/road.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
-import { sizing, type Sizing, trimToBudget, type Trim, methodPasses } from './work.ts';
+import { COST_TABLE, modelWork, msPerImage } from './cost-model.ts';
+import { sizing, type Rates, type Sizing, trimToBudget, type Trim, methodPasses } from './work.ts';
 import type { Method, Plan } from './views/types.ts';
 import { CONV, cumulativeFlops } from './views/util.ts';
 import { actmaxLayers, type VisualizeOptions } from './visualize.ts';
@@ -68,29 +69,23 @@ function predictProbs(model: tf.LayersModel, data: Dataset, sampleIndices: numbe
   return out;
 }
 
-/** What the model's size changed from the defaults, for the model page. */
+/** What the page should say of the defaults the plan keeps. */
 function sizeNotes(plan: Plan): void {
-  const { size, methods, opts, notes } = plan;
-  const listed = (p: Record<string, unknown>) => Object.entries(p).map(([k, v]) => `${k} ${String(v)}`).join(', ');
-  if (size.tier > 0) {
-    notes.push(`${(plan.flops / 1e9).toFixed(2)} GFLOPs per image: a ${size.tier === 2 ? 'very ' : ''}large model, so the defaults scale down (the config's own settings win).`);
-    for (const [id, p] of Object.entries(size.methodParams)) {
-      const m = methods.find((x) => x.id === id);
-      if (m && opts.methodParams?.[id] == null) notes.push(`${m.title}: ${listed(p)}.`);
-    }
-    notes.push(`Deletion and insertion curves: ${size.faithfulnessSteps} steps.`);
-    const cheaper = Object.entries(size.randomizationParams).filter(([id]) => methods.some((m) => m.id === id) && opts.methodParams?.[id] == null);
-    notes.push(`Randomization check: ${size.randomization.samples} sample, layers in ${size.randomization.steps} groups${cheaper.length ? `; inside it ${cheaper.map(([id, p]) => `${methods.find((m) => m.id === id)!.title} with ${listed(p)}`).join(' and ')}` : ''}.`);
-  }
-  if (size.tier === 0 && methods.some((m) => m.id === 'rise') && opts.methodParams?.rise == null) {
+  const { methods, opts, notes } = plan;
+  if (methods.some((m) => m.id === 'rise') && opts.methodParams?.rise == null) {
     notes.push(`RISE: ${String(plan.checkParamsOf('rise').masks)} masks in the randomization check and the pointing game, ${String(plan.paramsOf.get('rise')!.masks)} on the samples.`);
   }
-  if (!plan.road && opts.road == null && plan.classifier) notes.push('ROAD curves: off for a large model (set `faithfulness.road: true` to compute them).');
   if (plan.classifier && plan.limits?.gradient === 0 && methods.length > 0) notes.push('Randomization check: only the methods without a gradient pass could run.');
-  const K = opts.data.numClasses;
-  if (plan.classifier && K > size.classImages && plan.classList.length > 0) notes.push(`Class images: ${plan.classList.length === 1 ? 'the class the samples are all predicted as' : `the ${plan.classList.length} classes the samples are predicted as`}, of ${K}.`);
-  if (size.tier > 0 && plan.maxLayers.size > 0) notes.push(`Activation maximization: ${plan.actmax.maxChannels} channels of ${plan.maxLayers.size} conv layers, ${plan.actmax.steps} steps.`);
 }
+
+/** Notes the trims leave for the model page (what the page shows after the cuts). */
+function trimNotes(plan: Plan): void {
+  const K = plan.opts.data.numClasses;
+  if (plan.classifier && K > plan.classImages && plan.classImages > 0) notes(plan, `Class images: ${plan.classImages === 1 ? 'the class the samples are predicted as first' : `the ${plan.classImages} classes the samples are predicted as first`}, of ${K}.`);
+  if (!plan.road && plan.opts.road == null && plan.classifier) notes(plan, 'ROAD curves: off (set `faithfulness.road: true` to compute them).');
+}
+
+const notes = (plan: Plan, line: string) => plan.notes.push(line);
 
 /** Activation-grid values drawn over the shown spatial layers. */
 function drawnValues(model: tf.LayersModel, wanted: Set<string> | undefined, size: Sizing): number {
@@ -101,6 +96,25 @@ function drawnValues(model: tf.LayersModel, wanted: Set<string> | undefined, siz
   }, 0);
 }
 
+/** Classes by how many samples are predicted as each (ties: lower index first). */
+function byFrequency(predicted: number[]): number[] {
+  const count = new Map<number, number>();
+  for (const p of predicted) count.set(p, (count.get(p) ?? 0) + 1);
+  return [...count.keys()].sort((a, b) => count.get(b)! - count.get(a)! || a - b);
+}
+
+/**
+ * Milliseconds per image of the views' forward and gradient passes, from the cost model: calls of up to 16 images
+ * forward and 8 with a gradient (what the views' batches mostly hold), within the memory plan.
+ */
+export function passRates(model: tf.LayersModel, limits?: BatchLimits, table = COST_TABLE): Rates {
+  const work = modelWork(model);
+  return {
+    forward: msPerImage(work, 'forward', Math.min(16, limits?.forward || 16), table),
+    gradient: msPerImage(work, 'gradient', Math.min(8, limits?.gradient || 8), table),
+  };
+}
+
 export function makePlan(opts: VisualizeOptions): Plan {
   const { model, data, sampleIndices } = opts;
   const [H, W] = data.shape;
@@ -109,7 +123,8 @@ export function makePlan(opts: VisualizeOptions): Plan {
   const camLayer = classifier ? opts.camLayer ?? defaultCamLayer(model) : undefined;
   const shape = { input: [H, W] as [number, number], channels: camLayer ? ((model.getLayer(camLayer).outputShape as number[])[3] ?? 1) : 1 };
   const flops = opts.cost?.flops ?? modelFlops(model);
-  const size = sizing(flops, [H, W], { actmax: opts.actmax, randomizationSteps: opts.randomizationSteps });
+  const size = sizing({ actmax: opts.actmax, randomizationSteps: opts.randomizationSteps });
+  const rates = passRates(model, opts.limits, opts.costTable);
   const skipped: Plan['skipped'] = [];
   const methods = chooseMethods(opts, classifier, shape, skipped);
   const paramsOf = new Map(methods.map((m) => [m.id, m.params.parse({ ...size.methodParams[m.id], ...opts.methodParams?.[m.id] }) as Record<string, unknown>]));
@@ -126,17 +141,18 @@ export function makePlan(opts: VisualizeOptions): Plan {
     for (let k = 1; k < K; k++) if (row[k] > row[p]) p = k;
     return p;
   });
-  const classList = !classifier || !gradientsFit ? [] : K <= size.classImages ? data.classes.map((_, k) => k) : [...new Set(predicted)].slice(0, size.classImages);
+  // Every class up to classImages; more classes: the samples' predicted ones, most frequent first.
+  const classList = !classifier || !gradientsFit ? [] : K <= size.classImages ? data.classes.map((_, k) => k) : byFrequency(predicted).slice(0, size.classImages);
   const exampleLayers = convLayers.filter((name) => !wanted || wanted.has(name));
   const faithfulness = { steps: size.faithfulnessSteps };
-  const road = opts.road ?? size.tier === 0;
+  const road = opts.road ?? true;
   const plan: Plan = {
-    opts, size, flops, classifier, camLayer, shape, wanted, methods, paramsOf, limits: opts.limits,
+    opts, size, flops, rates, costTable: opts.costTable ?? COST_TABLE, classifier, camLayer, shape, wanted, methods, paramsOf, limits: opts.limits,
     checkParamsOf: (id) => (opts.methodParams?.[id] == null && size.randomizationParams[id] ? { ...paramsOf.get(id)!, ...size.randomizationParams[id] } : paramsOf.get(id)!),
     actmax, convLayers, maxLayers: gradientsFit ? actmaxLayers(convLayers, actmax.maxLayers) : new Set(),
     featureMethod: opts.actmax?.method ?? 'fourier',
-    classSteps: () => (size.tier === 0 ? Math.max(actmax.steps, 128) : actmax.steps),
-    faithfulness, road, curvePasses: () => 2 * (faithfulness.steps - 1) + (road ? 2 * ROAD_FRACTIONS.length : 0),
+    classSteps: () => Math.max(actmax.steps, plan.classStepFloor), classStepFloor: 128,
+    faithfulness, road, curvePasses: () => 2 * (faithfulness.steps - 1) + (plan.road ? 2 * ROAD_FRACTIONS.length : 0),
     randomization: { samples: Math.min(size.randomization.samples, sampleIndices.length), steps: Math.min(size.randomization.steps, model.layers.filter((l) => l.trainableWeights.length > 0).length) },
     localizationImages: classifier && data.masks ? Math.min(opts.localizationImages ?? 100, data.count) : 0,
     exampleLayers, exampleImages: exampleLayers.length > 0 ? Math.min(opts.datasetExamples?.images ?? size.exampleImages, data.count) : 0,
@@ -151,46 +167,114 @@ export function makePlan(opts: VisualizeOptions): Plan {
   return plan;
 }
 
+/** After the budget's cuts: the page's notes on what they left. */
+export function finishPlan(plan: Plan): void {
+  trimNotes(plan);
+}
+
 /**
- * Trim optional work while the estimate (measured seconds per pass) exceeds the budget, in a fixed order; each cut
- * is listed with the seconds it saves. The samples' own maps are never cut.
+ * Activation maximization's layers when only `k` of them fit: the ones nearest the output (what the classes are
+ * made of) and a third of them from the start (edges and colours), in the model's order.
+ */
+export function actmaxKeep(names: string[], k: number): Set<string> {
+  if (k >= names.length) return new Set(names);
+  const early = Math.floor(k / 3);
+  return new Set([...names.slice(0, early), ...names.slice(names.length - (k - early))]);
+}
+
+/**
+ * Trim optional work while the estimate (seconds on the reference machine, from the counted cost) exceeds the
+ * budget, least valued first: extra curve steps and ROAD, class images, the randomization cascade's depth,
+ * activation maximization (the layers nearest the output and a few early ones kept longest), dataset examples and
+ * grid channels, and last the samples' own method parameters (IG steps, SmoothGrad copies, RISE masks, occlusion
+ * patches) — never a sample's maps, curves or top 5. A setting the config made is never cut. Each cut is listed
+ * with the seconds it saves.
  */
 export function applyBudget(plan: Plan, budget: number, estimate: () => number): Trim[] {
-  const { actmax, randomization, faithfulness, paramsOf, opts } = plan;
+  const { actmax, randomization, faithfulness, paramsOf, opts, size } = plan;
+  const [H, W] = opts.data.shape;
   const cut = (what: string, apply: () => void): Trim | undefined => {
     const before = estimate();
     apply();
     const saved = before - estimate();
     return saved > 0 ? { what, saved } : undefined;
   };
+  const userSet = (id: string, key: string) => opts.methodParams?.[id]?.[key as never] != null;
   const tuneParam = (id: string, key: string, to: number, title: string): Trim | undefined => {
     const p = paramsOf.get(id);
-    if (!p || typeof p[key] !== 'number' || (p[key] as number) <= to || opts.methodParams?.[id]?.[key as never] != null) return undefined;
+    if (!p || typeof p[key] !== 'number' || (p[key] as number) <= to || userSet(id, key)) return undefined;
     return cut(`${title}: ${String(p[key])} → ${to} ${key}`, () => paramsOf.set(id, { ...p, [key]: to }));
   };
+  const checkParam = (id: string, key: string, to: number, title: string): Trim | undefined => {
+    const now = plan.checkParamsOf(id)?.[key];
+    if (!plan.methods.some((m) => m.id === id) || typeof now !== 'number' || now <= to || userSet(id, key)) return undefined;
+    return cut(`randomization check and pointing game: ${title} with ${to} ${key}`, () => (size.randomizationParams[id] = { ...size.randomizationParams[id], [key]: to }));
+  };
+  const ownActmax = opts.actmax != null;
+  const actmaxSteps = (to: number) => () => (!ownActmax && actmax.steps > to && plan.maxLayers.size > 0 ? cut(`activation maximization: ${actmax.steps} → ${to} steps`, () => (actmax.steps = to)) : undefined);
+  const actmaxChannels = (to: number) => () => (!ownActmax && actmax.maxChannels > to && plan.maxLayers.size > 0 ? cut(`activation maximization: ${actmax.maxChannels} → ${to} channels per layer`, () => (actmax.maxChannels = to)) : undefined);
+  const actmaxLayerCount = (to: number) => () => (!ownActmax && plan.maxLayers.size > to ? cut(`activation maximization: ${plan.maxLayers.size} → ${to} conv layers (the last ${to - Math.floor(to / 3)} and the first ${Math.floor(to / 3)})`, () => (plan.maxLayers = actmaxKeep([...plan.maxLayers], to))) : undefined);
+  const examples = (to: number) => () => (opts.datasetExamples?.images == null && plan.exampleImages > to ? cut(to === 0 ? 'dataset examples: dropped' : `dataset examples: ${plan.exampleImages} → ${to} test images scanned`, () => (plan.exampleImages = to)) : undefined);
+  const curveSteps = (to: number) => () => (faithfulness.steps > to ? cut(`deletion/insertion curves: ${faithfulness.steps} → ${to} steps`, () => (faithfulness.steps = to)) : undefined);
+  const classes = (to: number) => () => (plan.classImages > to ? cut(to === 0 ? 'class images: dropped' : `class images: ${plan.classImages} → ${to === 1 ? "the class" : `the ${to} classes`} predicted most often`, () => {
+    plan.classList = byFrequency(plan.predicted).slice(0, to).sort((a, b) => a - b);
+    plan.classImages = Math.min(to, plan.classList.length);
+  }) : undefined);
+  const ownRandomization = opts.randomizationSteps != null;
   return trimToBudget(estimate, budget, [
-    () => (actmax.steps > 16 ? cut(`activation maximization: ${actmax.steps} → 16 steps`, () => (actmax.steps = 16)) : undefined),
-    () => (plan.maxLayers.size > 2 ? cut(`activation maximization: ${plan.maxLayers.size} → 2 conv layers`, () => (plan.maxLayers = actmaxLayers(plan.convLayers, 2))) : undefined),
-    () => (actmax.maxChannels > 2 ? cut(`activation maximization: ${actmax.maxChannels} → 2 channels per layer`, () => (actmax.maxChannels = 2)) : undefined),
-    () => (plan.classImages > 0 ? cut(`class images: all ${plan.classImages} dropped`, () => (plan.classImages = 0)) : undefined),
-    () => (randomization.steps > 2 ? cut(`randomization check: ${randomization.steps} → 2 groups of layers`, () => (randomization.steps = 2)) : undefined),
+    curveSteps(8),
+    () => (plan.road && opts.road == null ? cut('ROAD curves: off', () => (plan.road = false)) : undefined),
+    () => (plan.classImages > 0 && plan.classStepFloor > actmax.steps ? cut(`class images: ${plan.classSteps()} → ${actmax.steps} steps`, () => (plan.classStepFloor = 0)) : undefined),
+    classes(4),
     () => (randomization.samples > 1 ? cut(`randomization check: ${randomization.samples} → 1 sample`, () => (randomization.samples = 1)) : undefined),
-    () => (faithfulness.steps > 4 ? cut(`deletion/insertion curves: ${faithfulness.steps} → 4 steps`, () => (faithfulness.steps = 4)) : undefined),
-    () => tuneParam('integrated-gradients', 'steps', 8, 'Integrated Gradients'),
-    () => tuneParam('smoothgrad-saliency', 'samples', 4, 'SmoothGrad'),
-    () => (plan.maxLayers.size > 0 ? cut('activation maximization: dropped', () => (plan.maxLayers = new Set())) : undefined),
-    () => (randomization.steps > 0 ? cut('randomization check: dropped', () => (randomization.steps = 0)) : undefined),
+    () => (!ownRandomization && randomization.steps > 3 ? cut(`randomization check: ${randomization.steps} → 3 groups of layers`, () => (randomization.steps = 3)) : undefined),
+    () => checkParam('rise', 'masks', 50, 'RISE'),
+    () => checkParam('integrated-gradients', 'steps', 12, 'Integrated Gradients'),
+    () => checkParam('smoothgrad-saliency', 'samples', 6, 'SmoothGrad'),
+    classes(1),
+    actmaxSteps(48),
+    actmaxChannels(8),
+    actmaxLayerCount(9),
+    actmaxSteps(24),
+    actmaxChannels(4),
+    actmaxLayerCount(3),
+    classes(0),
+    () => (!ownRandomization && randomization.steps > 2 ? cut(`randomization check: ${randomization.steps} → 2 groups of layers`, () => (randomization.steps = 2)) : undefined),
+    examples(300),
+    () => (size.gridChannels > 64 ? cut('activation grids: the first 64 channels of each layer', () => { size.gridChannels = 64; size.channelImages = 16; plan.drawn = drawnValues(opts.model, plan.wanted, size); }) : undefined),
+    examples(100),
+    () => (!ownActmax && plan.maxLayers.size > 0 ? cut('activation maximization: dropped', () => (plan.maxLayers = new Set())) : undefined),
+    () => (!ownRandomization && randomization.steps > 0 ? cut('randomization check: dropped', () => (randomization.steps = 0)) : undefined),
+    examples(0),
+    // The samples' own maps stay; their parameters scale down (the page of each sample says how well IG converged).
+    () => tuneParam('rise', 'masks', 300, 'RISE'),
+    () => tuneParam('integrated-gradients', 'steps', 32, 'Integrated Gradients'),
+    () => tuneParam('smoothgrad-saliency', 'samples', 16, 'SmoothGrad'),
+    () => {
+      const p = paramsOf.get('occlusion');
+      const side = Math.max(2, Math.round(Math.min(H, W) / 8));
+      if (!p || userSet('occlusion', 'patch') || userSet('occlusion', 'stride') || p.stride === side) return undefined;
+      return cut(`Occlusion: ${side}-pixel patches side by side (stride ${side})`, () => paramsOf.set('occlusion', { ...p, patch: side, stride: side }));
+    },
+    () => tuneParam('integrated-gradients', 'steps', 20, 'Integrated Gradients'),
+    () => tuneParam('smoothgrad-saliency', 'samples', 10, 'SmoothGrad'),
+    () => tuneParam('score-cam', 'maxChannels', 16, 'Score-CAM'),
+    () => tuneParam('rise', 'masks', 100, 'RISE'),
+    curveSteps(6),
+    () => tuneParam('integrated-gradients', 'steps', 12, 'Integrated Gradients'),
+    () => tuneParam('smoothgrad-saliency', 'samples', 6, 'SmoothGrad'),
+    curveSteps(4),
   ]);
 }
 
 /** The model page's "How the work was sized" and the protocols the pages describe. */
 export function workSummary(plan: Plan): ModelReport['work'] {
-  const { opts, size } = plan;
+  const { opts } = plan;
   const [H, W] = opts.data.shape;
   const baseline = opts.faithfulnessBaseline ?? 'blur';
   return {
-    flops: plan.flops, heavy: size.tier > 0, batch: { forward: plan.limits?.forward ?? 0, gradient: plan.limits?.gradient ?? 0 }, memory: opts.memory ?? 0,
-    notes: plan.notes, ...(opts.budget != null ? { budget: opts.budget } : {}), trimmed: plan.trimmed, skipped: plan.skipped,
+    flops: plan.flops, heavy: plan.trimmed.length > 0, batch: { forward: plan.limits?.forward ?? 0, gradient: plan.limits?.gradient ?? 0 }, memory: opts.memory ?? 0,
+    notes: plan.notes, ...(plan.budget != null ? { budget: plan.budget } : {}), trimmed: plan.trimmed, skipped: plan.skipped,
     featureVisualization: { method: plan.featureMethod, steps: plan.actmax.steps, ...(plan.classifier ? { classSteps: plan.classSteps() } : {}) },
     ...(plan.classifier ? { faithfulness: { baseline, ...(baseline === 'blur' ? { blurSigma: blurSigma(H, W) } : {}), steps: plan.faithfulness.steps, road: plan.road } } : {}),
   };

@@ -18,12 +18,13 @@ import type { BatchLimits, ModelCost } from '../viz/budget.ts';
 import type { FaithfulnessBaseline } from '../viz/metrics/faithfulness.ts';
 import type { Passes } from '../viz/types.ts';
 import { AssetWriter } from './assets.ts';
-import { applyBudget, makePlan, workSummary } from './plan.ts';
+import type { CostTable } from './cost-model.ts';
+import { applyBudget, finishPlan, makePlan, workSummary } from './plan.ts';
 import { workProgress } from './progress.ts';
 import { sampleCost } from './views/attributions.ts';
 import { VIEWS } from './views/registry.ts';
-import { addPasses, type Plan, type ViewContext } from './views/types.ts';
-import { gradientFactor, passSeconds } from './work.ts';
+import type { Plan, ViewContext } from './views/types.ts';
+import { passSeconds } from './work.ts';
 
 /** Which conv layers get activation maximisation: all, or `maxLayers` spread evenly (first and last included). */
 export function actmaxLayers(names: string[], maxLayers?: number): Set<string> {
@@ -81,14 +82,47 @@ export interface VisualizeOptions {
   limits?: BatchLimits;
   /** Bytes the memory plan allowed a batch (shown on the model page). */
   memory?: number;
-  /** Seconds the optional work should fit in (config/CLI `budget`); trims are listed on the model page. */
-  budget?: number;
+  /**
+   * Seconds the views should take on the reference machine (config/CLI `budget`; default DEFAULT_BUDGET; false: no
+   * trim); the cuts are listed on the model page.
+   */
+  budget?: number | false;
+  /** The cost model's coefficients (default: src/pipeline/cost-table.json; tests pass a fixed one). */
+  costTable?: CostTable;
+  /** Each view's estimated and actual seconds in this process. */
+  onTimes?: (times: ViewTimes) => void;
   /** Dataset examples: test images scanned (0: none), images per list, channels per layer (see defaultExampleChannels). */
   datasetExamples?: { images?: number; k?: number; maxChannels?: number };
   /** What deleted pixels become in the deletion/insertion curves (default 'blur', RISE's protocol). */
   faithfulnessBaseline?: FaithfulnessBaseline;
   /** ROAD's curves (imputed removals) beside deletion/insertion; default: on for models under HEAVY_FLOPS. */
   road?: boolean;
+}
+
+/** Estimated (cost model) and actual seconds per view. */
+export type ViewTimes = Record<string, { estimated: number; actual: number }>;
+
+/**
+ * Seconds the views take by default on the reference machine (2 cores): a loaded model's report splits its samples
+ * over two processes, so 240 s of views leave a minute within five for loading, evaluation and the site.
+ */
+export const DEFAULT_BUDGET = 240;
+
+/**
+ * Seconds of a model's views on the reference machine, shared by its two processes (the plan's explained samples
+ * are all of them). The first process runs the model-wide views and fewer samples; when the model-wide views alone
+ * outweigh the samples it ends later than this.
+ */
+export function wallSeconds(plan: Plan, sizes: { sampleCount: number; layerCount: number }): number {
+  let model = 0;
+  let samples = 0;
+  for (const v of VIEWS) {
+    if (!v.enabled(plan)) continue;
+    const s = passSeconds(plan.rates, v.cost(plan, sizes));
+    if (v.scope === 'model') model += s;
+    else samples += s;
+  }
+  return (model + samples) / 2;
 }
 
 type Views = Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization' | 'localization' | 'work'> & { explained?: number[] };
@@ -160,22 +194,24 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const { model, data, sampleIndices } = opts;
   const plan = makePlan(opts);
   const sizes = { sampleCount: sampleIndices.length, layerCount: model.layers.length };
-  const factor = gradientFactor(model.layers);
-  const flopUnits = (p: Passes) => p.forward + factor * p.gradient;
+  const seconds = (p: Passes) => passSeconds(plan.rates, p);
   const active = () => VIEWS.filter((v) => (v.scope === 'sample' || plan.modelViews) && v.enabled(plan));
-  // Which samples this part explains: from counted passes before any budget trim, so every part agrees (the
-  // model-wide views count in every part, though only part 1 runs them).
-  const modelWide = () => VIEWS.filter((v) => v.scope === 'model' && v.enabled(plan)).reduce((t, v) => addPasses(t, v.cost(plan, sizes)), { forward: 0, gradient: 0 });
   const part = opts.part && opts.part.count > 1 ? opts.part : undefined;
-  plan.explained = partPositions(sampleIndices.length, part, flopUnits(modelWide()) / Math.max(1, flopUnits(sampleCost(plan))));
-  const cost = opts.cost;
-  const estimate = () => (cost ? active().reduce((t, v) => t + passSeconds(cost, v.cost(plan, sizes)), 0) : 0);
-  if (opts.budget != null && cost) plan.trimmed = applyBudget(plan, opts.budget, estimate);
-  // Progress in estimated seconds (or passes when nothing was measured): the ETA follows the work, not the count.
-  const unit = (p: Passes) => (cost ? passSeconds(cost, p) : flopUnits(p)) || 1e-3;
+  const all = Array.from({ length: sampleIndices.length }, (_, i) => i);
+  // The budget sizes the whole model (every part computes the same plan): its model-wide views and all its samples.
+  plan.explained = all;
+  plan.budget = opts.budget === false ? undefined : opts.budget ?? DEFAULT_BUDGET;
+  if (plan.budget != null) plan.trimmed = applyBudget(plan, plan.budget, () => wallSeconds(plan, sizes));
+  finishPlan(plan);
+  // Which samples this part explains, from the counted cost, so every part agrees (part 1 also runs the model-wide views).
+  const modelWide = () => VIEWS.filter((v) => v.scope === 'model' && v.enabled(plan)).reduce((t, v) => t + seconds(v.cost(plan, sizes)), 0);
+  plan.explained = partPositions(sampleIndices.length, part, modelWide() / Math.max(1e-9, seconds(sampleCost(plan))));
+  // Progress in estimated seconds: the ETA follows the work, not the count.
+  const unit = (p: Passes) => seconds(p) || 1e-3;
   const views = active();
-  const bar = workProgress({ label: `${opts.slug}: visualize`, total: views.reduce((t, v) => t + unit(v.cost(plan, sizes)), 0), stream: opts.progressStream });
-  if (cost) opts.log?.(`${opts.slug}: estimated ${Math.round(estimate())} s of work (${(plan.flops / 1e9).toFixed(2)} GFLOPs per image; ${cost.forward.msPerImage.toFixed(0)} ms per forward and ${cost.gradient.msPerImage.toFixed(0)} ms per gradient pass per image)`);
+  const estimates = views.map((v) => seconds(v.cost(plan, sizes)));
+  const bar = workProgress({ label: `${opts.slug}: visualize`, total: estimates.reduce((a, b) => a + b, 0), stream: opts.progressStream });
+  opts.log?.(`${opts.slug}: estimated ${Math.round(estimates.reduce((a, b) => a + b, 0))} s of work in this process (${(plan.flops / 1e9).toFixed(2)} GFLOPs per image; ${plan.rates.forward.toFixed(1)} ms per forward and ${plan.rates.gradient.toFixed(1)} ms per gradient pass per image on the reference machine)${plan.trimmed.length ? `; ${plan.trimmed.length} cuts to fit ${plan.budget} s` : ''}`);
   let clock = performance.now();
   const stage = (what: string) => {
     const now = performance.now();
@@ -190,7 +226,14 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   })();
   try {
     const ctx = viewContext(opts, plan, x, out, { unit, tick: (what, weight) => bar.tick(what, weight), stage });
-    for (const view of views) await view.run(ctx);
+    const timing: ViewTimes = {};
+    for (const [i, view] of views.entries()) {
+      const t0 = performance.now();
+      await view.run(ctx);
+      timing[view.id] = { estimated: Number(estimates[i].toFixed(1)), actual: Number(((performance.now() - t0) / 1000).toFixed(1)) };
+    }
+    opts.log?.(`${opts.slug}: views, estimated → took: ${Object.entries(timing).map(([id, t]) => `${id} ${t.estimated} → ${t.actual} s`).join(', ')}`);
+    opts.onTimes?.(timing);
     bar.end();
     await out.flush();
     const { layerViews, localization, randomization, classMax } = ctx.result;

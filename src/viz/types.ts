@@ -62,6 +62,8 @@ export interface AttributionMethod<P extends Record<string, unknown> = Record<st
 export interface Passes {
   forward: number;
   gradient: number;
+  /** Milliseconds of work outside the engine (drawing, encoding), on the reference machine. */
+  ms?: number;
 }
 
 /** A method that produces gradients with respect to the input, so SmoothGrad can wrap it. */

@@ -1,4 +1,5 @@
 /** The class-image view: each shown class's logit maximised (feature visualization), a memory-sized batch at a time. */
+import { featureMs } from '../cost-model.ts';
 import type { View } from './types.ts';
 
 export const classImagesView: View = {
@@ -6,7 +7,7 @@ export const classImagesView: View = {
   scope: 'model',
   section: 'models/<model>/#class-visualization',
   enabled: (plan) => plan.classifier && plan.classImages > 0,
-  cost: (plan) => ({ forward: 0, gradient: plan.classImages * plan.classSteps() }),
+  cost: (plan) => ({ forward: 0, gradient: 0, ms: featureMs(plan.opts.model, undefined, plan.classImages * Math.max(1, plan.opts.actmax?.images ?? 1), plan.classSteps(), Math.max(1, plan.limits?.gradient ?? plan.classImages), plan.costTable) }),
   run(ctx) {
     const { plan, data, out } = ctx;
     const [H, W, C] = data.shape;

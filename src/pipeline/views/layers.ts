@@ -13,6 +13,8 @@ import { minMax, standardizeChannel } from '../../render/normalize.ts';
 import { allActivations, channelStats } from '../../viz/activations.ts';
 import { isSpatial } from '../../viz/graph.ts';
 import type { Passes } from '../../viz/types.ts';
+import { addPasses } from './types.ts';
+import { featureMs } from '../cost-model.ts';
 import type { Plan, View, ViewContext } from './types.ts';
 import { CONV, channelsOf } from './util.ts';
 
@@ -78,9 +80,17 @@ function spatialViews(ctx: ViewContext, view: LayerView, slug: string, a: { shap
   });
 }
 
-/** Passes of activation maximization in one layer. */
+/** Channels per call of activation maximization in a layer: the memory plan's gradient batch, more for early layers. */
+function actmaxBatch(plan: Plan, layer: string): number {
+  const images = Math.max(1, plan.opts.actmax?.images ?? 1);
+  return Math.max(1, Math.floor((plan.limits?.gradient ?? plan.opts.sampleIndices.length) / images / Math.max(1e-6, plan.layerFraction.get(layer) ?? 1)));
+}
+
+/** Activation maximization in one layer: its passes to the layer and the Fourier parametrisation's work, in ms. */
 function actmaxPasses(plan: Plan, layer: string, channels: number): Passes {
-  return { forward: 0, gradient: Math.min(plan.actmax.maxChannels, channels) * plan.actmax.steps * (plan.layerFraction.get(layer) ?? 1) * Math.max(1, plan.opts.actmax?.images ?? 1) };
+  const images = Math.max(1, plan.opts.actmax?.images ?? 1);
+  const k = Math.min(plan.actmax.maxChannels, channels) * images;
+  return { forward: 0, gradient: 0, ms: featureMs(plan.opts.model, layer, k, plan.actmax.steps, actmaxBatch(plan, layer) * images, plan.costTable) };
 }
 
 /** Feature images of the first channels of one conv layer, a memory-sized batch of channels at a time. */
@@ -88,8 +98,7 @@ function actmaxOf(ctx: ViewContext, view: LayerView, slug: string, channels: num
   const { plan, out } = ctx;
   const [H, W, C] = ctx.data.shape;
   const k = Math.min(channels, plan.actmax.maxChannels);
-  const images = Math.max(1, plan.opts.actmax?.images ?? 1);
-  const per = Math.max(1, Math.floor((ctx.limits?.gradient ?? ctx.sampleIndices.length) / images / Math.max(1e-6, plan.layerFraction.get(view.layer) ?? 1)));
+  const per = actmaxBatch(plan, view.layer);
   for (let c0 = 0; c0 < k; c0 += per) {
     const list = Array.from({ length: Math.min(per, k - c0) }, (_, i) => c0 + i);
     const r = ctx.feature(list.map((c) => ({ kind: 'channel' as const, layer: view.layer, channel: c })));
@@ -108,9 +117,12 @@ function actmaxOf(ctx: ViewContext, view: LayerView, slug: string, channels: num
   ctx.tick(`actmax ${view.layer}`, ctx.unit(actmaxPasses(plan, view.layer, channels)));
 }
 
-/** Grids and statistics of every shown layer (JS work, counted as one forward unit per 100,000 values drawn). */
+/** Milliseconds per activation value drawn into a grid (standardised, coloured, encoded) on the reference machine. */
+export const DRAW_MS = 2e-4;
+
+/** The samples' capture pass, and the grids and statistics of every shown layer (JS work). */
 function gridPasses(plan: Plan, sampleCount: number): Passes {
-  return { forward: sampleCount * (2 + plan.drawn / 1e5), gradient: 0 };
+  return { forward: sampleCount, gradient: 0, ms: sampleCount * plan.drawn * DRAW_MS };
 }
 
 export const layersView: View = {
@@ -120,8 +132,7 @@ export const layersView: View = {
   enabled: () => true,
   cost(plan, { sampleCount }) {
     const model = plan.opts.model;
-    const actmax = [...plan.maxLayers].reduce((t, name) => t + actmaxPasses(plan, name, channelsOf(model, name)).gradient, 0);
-    return { forward: gridPasses(plan, sampleCount).forward, gradient: actmax };
+    return [...plan.maxLayers].reduce((t, name) => addPasses(t, actmaxPasses(plan, name, channelsOf(model, name))), gridPasses(plan, sampleCount));
   },
   run(ctx) {
     const { model, plan } = ctx;

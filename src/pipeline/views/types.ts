@@ -16,7 +16,8 @@ import type { Objective } from '../../viz/activation-maximization.ts';
 import type { AttributionMethod, Passes } from '../../viz/types.ts';
 import type { AssetWriter } from '../assets.ts';
 import type { VisualizeOptions } from '../visualize.ts';
-import type { Sizing, Trim } from '../work.ts';
+import type { Rates, Sizing, Trim } from '../work.ts';
+import type { CostTable } from '../cost-model.ts';
 
 export type Method = AttributionMethod<never>;
 
@@ -25,6 +26,12 @@ export interface Plan {
   opts: VisualizeOptions;
   size: Sizing;
   flops: number;
+  /** Milliseconds per image of the views' forward and gradient passes on the reference machine (the cost model). */
+  rates: Rates;
+  /** The cost model's coefficients. */
+  costTable: CostTable;
+  /** Seconds the work was trimmed to fit (undefined: `budget: false`). */
+  budget?: number;
   classifier: boolean;
   camLayer?: string;
   /** The methods' cost shape: the [H, W] input and the CAM layer's channels. */
@@ -43,6 +50,8 @@ export interface Plan {
   maxLayers: Set<string>;
   featureMethod: 'fourier' | 'pixel';
   classSteps(): number;
+  /** Class images take at least this many steps (128; 0 once the budget cut it). */
+  classStepFloor: number;
   faithfulness: { steps: number };
   road: boolean;
   /** Forward passes of one map's curves. */
@@ -111,5 +120,5 @@ export interface View {
   run(ctx: ViewContext): void | Promise<void>;
 }
 
-export const addPasses = (a: Passes, b: Passes): Passes => ({ forward: a.forward + b.forward, gradient: a.gradient + b.gradient });
-export const scalePasses = (a: Passes, k: number): Passes => ({ forward: a.forward * k, gradient: a.gradient * k });
+export const addPasses = (a: Passes, b: Passes): Passes => ({ forward: a.forward + b.forward, gradient: a.gradient + b.gradient, ms: (a.ms ?? 0) + (b.ms ?? 0) });
+export const scalePasses = (a: Passes, k: number): Passes => ({ forward: a.forward * k, gradient: a.gradient * k, ms: (a.ms ?? 0) * k });
