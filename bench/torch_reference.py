@@ -150,6 +150,29 @@ def gradcam_ms(model, blocks, batch=8):
     return statistics.median(times)
 
 
+def user_models():
+    """The user-size models of the passes section (scripts/bench-passes.ts), torchvision's own builds with random
+    weights, eval mode, outputs as logits: a Teachable-Machine-style MobileNetV2 width 0.35 at 224 with TM's head
+    (Linear 1280 -> 100, ReLU, Linear 100 -> 3 without bias) and ResNet-18 at 224 (1000 classes)."""
+    import torchvision
+    tm = torchvision.models.mobilenet_v2(width_mult=0.35)
+    tm.classifier = nn.Sequential(nn.Linear(1280, 100), nn.ReLU(), nn.Linear(100, 3, bias=False))
+    return {'teachable-224': (tm.eval(), 224), 'resnet18-224': (torchvision.models.resnet18().eval(), 224)}
+
+
+def pass_ms(model, size, kind, batch, steps, x):
+    """Milliseconds per image of `steps` forward passes (no grad) or input-gradient passes (d logit 0 / d x)."""
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        if kind == 'forward':
+            with torch.no_grad():
+                model(x)
+        else:
+            v = x.clone().requires_grad_(True)
+            model(v)[:, 0].sum().backward()
+    return (time.perf_counter() - t0) * 1000 / (steps * batch)
+
+
 def serve():
     """Timed inference blocks on request, for measurements interleaved with convlens's (scripts/bench-convnets.ts):
     reads one JSON request per line, {"model": name, "steps": n}, and answers {"rate": images/s} for one block of n
@@ -158,9 +181,20 @@ def serve():
     models = {'gap-cnn': (GapCnn(), 64), 'mobilenetv2-0.35-64': (MobileNetV2(0.35, 5, 'transfer'), 64),
               'mobilenetv2-1.0-224': (MobileNetV2(1.0, 1000, 'imagenet'), 224)}
     inputs = {}
+    users = None
     print(json.dumps({'ready': True, 'torch': torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
+        if 'pass' in req:
+            # {"model": "teachable-224" | "resnet18-224", "pass": "forward" | "gradient", "batch": b, "steps": n}
+            users = users or user_models()
+            model, size = users[req['model']]
+            key = (req['model'], req['batch'])
+            if key not in inputs:
+                inputs[key] = torch.rand(req['batch'], 3, size, size) * 2 - 1
+                pass_ms(model, size, 'gradient', req['batch'], 1, inputs[key])
+            print(json.dumps({'ms': pass_ms(model, size, req['pass'], req['batch'], req['steps'], inputs[key])}), flush=True)
+            continue
         model, size = models[req['model']]
         model.eval()
         with torch.no_grad():

@@ -123,7 +123,7 @@ async function inferRates(model: tf.LayersModel, name: string, steps: number, to
 }
 
 /** bench/torch_reference.py --serve: PyTorch inference blocks on request, one JSON line each way. */
-class TorchServer {
+export class TorchServer {
   private pending = '';
   private readonly lines: string[] = [];
   private wake?: () => void;
@@ -158,6 +158,12 @@ class TorchServer {
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
     return this.lines.shift()!;
+  }
+
+  /** One request of bench/torch_reference.py's serve(), its JSON answer. */
+  async ask<T>(request: Record<string, unknown>): Promise<T> {
+    this.child.stdin.write(`${JSON.stringify(request)}\n`);
+    return JSON.parse(await this.next()) as T;
   }
 
   async block(model: string, steps: number): Promise<number> {

@@ -8,7 +8,9 @@
  * A user's model: MobileNetV2 1.0 and VGG16 at 224x224 with random weights, the whole visualize step (every method
  * with faithfulness, every layer, activation maximization, randomization, class images) on photo-like inputs with the
  * default engine — seconds per view per image, the memory plan and the process's peak RSS, in results.json under
- * `userModels`. --skip-user-models leaves them out.
+ * `userModels`, with each view's estimate (the cost model) beside the seconds it took. --skip-user-models leaves them out.
+ * Passes (scripts/bench-passes.ts): forward and input-gradient ms per image of a Teachable-Machine-style model and
+ * ResNet-18 at 224, against PyTorch interleaved (`passes` in results.json; --skip-passes leaves them out).
  * Convnets (scripts/bench-convnets.ts): the GAP CNN and MobileNetV2 α0.35 @64 training and inference, MobileNetV2
  * 1.0 @224 inference and Grad-CAM, against PyTorch in the same run when Debian's python3-torch is installed
  * (`convnets` in results.json; --profile adds per-kernel profiles; --skip-convnets leaves them out).
@@ -32,7 +34,8 @@ import { occlusion } from '../src/viz/methods/occlusion.ts';
 import type { Dataset } from '../src/data/dataset.ts';
 import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
 import { vgg } from '../src/models/vgg.ts';
-import { visualize } from '../src/pipeline/visualize.ts';
+import { type ViewTimes, visualize } from '../src/pipeline/visualize.ts';
+import { benchPasses, type PassResult } from './bench-passes.ts';
 import { batchLimits, measureCost, memoryBudget } from '../src/viz/budget.ts';
 import { benchConvnets, type ConvnetResult } from './bench-convnets.ts';
 
@@ -47,6 +50,8 @@ interface UserModelResult {
   stages_s: Record<string, number>;
   total_s: number;
   peak_rss_gib: number;
+  /** Each view's seconds: the cost model's estimate (before running) and what it took. */
+  views: ViewTimes;
 }
 
 /** The visualize step of a 224x224 model with random weights on `images` photo-like inputs (seeded noise + shapes). */
@@ -65,11 +70,13 @@ async function userModel(name: string, build: () => tf.LayersModel, images: numb
   const memory = memoryBudget(cost);
   const limits = batchLimits(cost, memory);
   const stages: Record<string, number> = {};
+  let views: ViewTimes = {};
   const dir = mkdtempSync(join(tmpdir(), 'convlens-bench-'));
   const t0 = performance.now();
   try {
     const v = await visualize({
       model, slug: name, data, sampleIndices: Array.from({ length: images }, (_, i) => i), publicDir: dir, seed: 2, cost, limits, memory,
+      onTimes: (t) => (views = t),
       log: (line) => {
         const m = /: (.*) in ([\d.]+) s$/.exec(line);
         if (m) stages[m[1]] = Number(m[2]);
@@ -79,7 +86,7 @@ async function userModel(name: string, build: () => tf.LayersModel, images: numb
       model: name, images, gflops: Number((cost.flops / 1e9).toFixed(2)), batch: limits,
       method_s_per_img: Object.fromEntries(v.samples[0].attributions.map((a) => [a.method, Number((a.milliseconds / 1000).toFixed(2))])),
       stages_s: stages, total_s: Number(((performance.now() - t0) / 1000).toFixed(1)),
-      peak_rss_gib: Number((process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)),
+      peak_rss_gib: Number((process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)), views,
     };
   } finally {
     model.dispose();
@@ -245,6 +252,12 @@ async function main(): Promise<void> {
       );
     }
   }
+  let passes: PassResult[] | undefined;
+  if (!process.argv.includes('--skip-passes')) {
+    const engine = await selectBackend({});
+    console.log(`\npasses of user-size models: ${engine.line}`);
+    passes = await benchPasses({ quick });
+  }
   const userModels: UserModelResult[] = [];
   if (!process.argv.includes('--skip-user-models')) {
     await selectBackend({});
@@ -266,6 +279,8 @@ async function main(): Promise<void> {
         stage(/randomization/).toFixed(1).padStart(16), r.total_s.toFixed(1).padStart(8), r.peak_rss_gib.toFixed(2).padStart(13),
       ].join(' '));
     }
+    console.log('\nestimate (cost model, default budget) → actual seconds per view');
+    for (const r of userModels) console.log(`${r.model.padEnd(21)} ${Object.entries(r.views).map(([id, t]) => `${id} ${t.estimated} → ${t.actual}`).join(', ')}`);
   }
   mkdirSync('bench', { recursive: true });
   // A skipped section keeps its previous numbers.
@@ -273,6 +288,7 @@ async function main(): Promise<void> {
   const merged = {
     lenet5: results.length ? results : previous.lenet5,
     convnets: convnets ?? previous.convnets,
+    passes: passes ?? previous.passes,
     userModels: userModels.length ? userModels : previous.userModels,
   };
   writeFileSync('bench/results.json', `${JSON.stringify(merged, null, 2)}\n`);

@@ -16,8 +16,9 @@ import { gapCnn } from '../src/models/gap-cnn.ts';
 import { lenet5 } from '../src/models/lenet5.ts';
 import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
 import { vgg } from '../src/models/vgg.ts';
-import { COST_TABLE, type Coefficients, type CostTable, modelWork, type PassKind, passMs, type Work } from '../src/pipeline/cost-model.ts';
+import { COST_TABLE, type Coefficients, type CostTable, featureStepMs, modelWork, type PassKind, passMs, type Work } from '../src/pipeline/cost-model.ts';
 import { targetScore } from '../src/viz/target.ts';
+import { fourierMaximize } from '../src/viz/feature-visualization.ts';
 import { resnet20, teachableMobileNet } from '../test/fixtures/user-models.ts';
 import { flattenModel } from '../src/models/flatten.ts';
 
@@ -50,6 +51,24 @@ function time(model: tf.LayersModel, kind: PassKind, batch: number, reps: number
 }
 
 interface Row { model: string; kind: PassKind; batch: number; work: Work; ms: number }
+
+/**
+ * Feature visualization's own milliseconds per step beyond the gradient pass to its layer, on `images` objectives
+ * (channels of the model's first conv layer, whose pass is cheapest): median step time of 6 steps after 2, minus the
+ * modelled pass with the fitted table.
+ */
+function featureStep(model: tf.LayersModel, images: number): { shape: [number, number, number]; images: number; ms: number; layer: string } {
+  const layer = model.layers.find((l) => l.getClassName() === 'Conv2D')!.name;
+  const objectives = Array.from({ length: images }, (_, c) => ({ kind: 'channel' as const, layer, channel: c }));
+  const run = (steps: number) => {
+    const t0 = performance.now();
+    fourierMaximize(model, objectives, { steps, seed: 1 } as never).images.dispose();
+    return performance.now() - t0;
+  };
+  run(2);
+  const ms = (run(8) - run(2)) / 6;
+  return { shape: model.inputs[0].shape.slice(1) as [number, number, number], images, ms, layer };
+}
 
 const KEYS = ['conv', 'depthwise', 'dense', 'values', 'layer', 'call'] as const;
 const features = (w: Work, batch: number) => [batch * w.conv, batch * w.depthwise, batch * w.dense, batch * w.values, w.layers, 1];
@@ -111,13 +130,33 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     }
     model.dispose();
   }
+  const steps: Array<ReturnType<typeof featureStep> & { work: Work }> = [];
+  for (const [name, make] of [['ResNet20 @32', () => resnet20()], ['GAP CNN @64', () => gapCnn({})], ['Teachable Machine @224', () => flattenModel(teachableMobileNet(3))]] as const) {
+    const model = make();
+    for (const images of [1, 8]) {
+      const f = featureStep(model, images);
+      steps.push({ ...f, work: modelWork(model, f.layer) });
+      console.log(`${name}: feature visualization step, ${images} images: ${f.ms.toFixed(1)} ms${check ? `, ${(passMs(modelWork(model, f.layer), 'gradient', images) + featureStepMs(f.shape, images)).toFixed(1)} modelled` : ''}`);
+    }
+    model.dispose();
+  }
   if (!check) {
     const coefficients = (kind: PassKind): Coefficients => {
       const x = fit(rows.filter((r) => r.kind === kind).map((r) => ({ x: features(r.work, r.batch), y: r.ms })));
       return Object.fromEntries(KEYS.map((k, i) => [k, Number(x[i].toPrecision(4))])) as unknown as Coefficients;
     };
-    const table: CostTable = { reference: `${backend.line.split(" — ")[0]}; 2-core x86-64 VM, one engine thread per report process`, forward: coefficients('forward'), gradient: coefficients('gradient') };
-    for (const r of rows) console.log(`${r.model} ${r.kind} b${r.batch}: measured ${r.ms.toFixed(1)}, fitted ${passMs(r.work, r.kind, r.batch, table).toFixed(1)} ms`);
+    const passes = { forward: coefficients('forward'), gradient: coefficients('gradient') };
+    // Feature visualization's own work: the step time less the modelled gradient pass to its layer.
+    const alone = { ...COST_TABLE, ...passes, parallel: 1 };
+    const f = fit(steps.map((r) => {
+      const [H, W, C] = r.shape;
+      return { x: [r.images * H * W * (H + W) * C, r.images * H * W * C, 1], y: Math.max(0.1, r.ms - passMs(r.work, 'gradient', r.images, alone)) };
+    }));
+    const table: CostTable = {
+      ...COST_TABLE, reference: `${backend.line.split(' — ')[0]}; 2-core x86-64 VM, one engine thread per report process`, ...passes,
+      feature: { dft: Number(f[0].toPrecision(4)), pixel: Number(f[1].toPrecision(4)), step: Number(f[2].toPrecision(4)) },
+    };
+    for (const r of rows) console.log(`${r.model} ${r.kind} b${r.batch}: measured ${r.ms.toFixed(1)}, fitted ${passMs(r.work, r.kind, r.batch, { ...table, parallel: 1 }).toFixed(1)} ms (alone)`);
     writeFileSync(new URL('../src/pipeline/cost-table.json', import.meta.url), `${JSON.stringify(table, null, 2)}\n`);
     console.log('wrote src/pipeline/cost-table.json');
   } else {

@@ -22,7 +22,7 @@ import { configEntries, sizeOptions } from '../config/specs.ts';
 import { loadedModelEntry, MIN_SAMPLES_PER_JOB } from '../pipeline/loaded-model.ts';
 import { mergeManifests } from '../pipeline/merge.ts';
 import { cachedModelReport, hasCachedReport } from '../pipeline/report-cache.ts';
-import { parseShard, selectEntries, type SpecEntry } from '../pipeline/shards.ts';
+import { parseShard, referenceProcesses, selectEntries, type SpecEntry } from '../pipeline/shards.ts';
 import type { Manifest } from '../manifest/schema.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
 import { intValue, type Parsed, UsageError } from './args.ts';
@@ -154,6 +154,9 @@ export class ReportRun {
     return this.engineInfo;
   }
 
+  /** Processes of this report on the reference machine (set by compute). */
+  private processes = 1;
+
   /** The pipeline into this run's paths, in this process or in parallel shard processes. */
   async compute(): Promise<void> {
     const t0 = performance.now();
@@ -162,6 +165,8 @@ export class ReportRun {
     const only = this.str('only')?.split(',');
     const all = await this.specEntries();
     const chosen = selectEntries(all, { only, shard });
+    // What the estimates assume: the processes of this report on the reference machine (never this machine's cores).
+    this.processes = referenceProcesses(only ? all.filter((e) => only.includes(e.slug)) : all, MIN_SAMPLES_PER_JOB);
     // One process per core, at most one per model — or, for a loaded model, its samples split over the cores when
     // each process gets at least MIN_SAMPLES_PER_JOB of them (a process costs seconds to start and load the model;
     // a large model's sample costs more than that, and its first process also computes the model-wide views).
@@ -171,7 +176,7 @@ export class ReportRun {
     if (jobs > 1 && !this.flag('no-cache')) {
       // Everything cached (a warm rerun): one process is faster than starting several.
       const engine = await this.engine();
-      if (chosen.every((e) => hasCachedReport(e, engine.id, this.home.reportCache))) jobs = 1;
+      if (chosen.every((e) => hasCachedReport(e, engine.id, this.home.reportCache, this.processes))) jobs = 1;
     }
     if (jobs > 1 && (chosen.length > 1 || splittable)) await this.computeInParallel(chosen.map((e) => e.slug), jobs);
     else {
@@ -200,7 +205,7 @@ export class ReportRun {
     for (const entry of entries) {
       const tensors = tf.memory().numTensors;
       models.push(await cachedModelReport(entry, {
-        backend: engine.id, publicDir: this.paths.publicDir, noCache: this.flag('no-cache'), log: (line) => console.log(line), timings,
+        backend: engine.id, publicDir: this.paths.publicDir, noCache: this.flag('no-cache'), log: (line) => console.log(line), timings, processes: this.processes,
         cacheDir: this.home.modelCache, reportCacheDir: this.home.reportCache,
       }));
       timings[entry.slug].tensorsLeaked = tf.memory().numTensors - tensors;

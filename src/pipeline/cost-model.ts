@@ -43,6 +43,29 @@ export interface CostTable {
   parallel?: number;
   forward: Coefficients;
   gradient: Coefficients;
+  /** Feature visualization's own work per step (featureStepMs): per image DFT product and pixel, and per step. */
+  feature: { dft: number; pixel: number; step: number };
+  /**
+   * What a method costs beyond its passes, per method id: `inputValue` ms per input value of each image it passes
+   * (SmoothGrad's noise, occlusion's and RISE's masks, Score-CAM's masked copies, made in JS), `camValue` ms per value
+   * of the CAM layer per channel (Ablation-CAM zeroes each channel in turn), `gradientScale` for gradient passes
+   * that cannot run folded (guided backprop guides every ReLU). Fitted from the per-method milliseconds a report
+   * records against the passes' estimate, so measured with two processes side by side (no `parallel` factor).
+   */
+  methods?: Record<string, { inputValue?: number; camValue?: number; gradientScale?: number }>;
+  /** Ms per input value of each deletion/insertion image (the blend, the order, the copy). */
+  curveInputValue?: number;
+  /** Ms per input value of each ROAD image (noisy linear imputation by over-relaxation sweeps), timed alone. */
+  roadInputValue?: number;
+  /**
+   * The estimate's factor by the report's layout on the reference machine: the coefficients are calibrated for two
+   * processes side by side; one process alone (both cores to its engine) takes `'1'` of that.
+   */
+  layout?: Record<string, number>;
+  /** Ms per activation value drawn into a grid (standardised, coloured, encoded). */
+  drawValue?: number;
+  /** Ms per channel's dataset-examples picture: a base and per input value (twenty tiles cut, marked, scaled, encoded). */
+  exampleChannel?: { base: number; inputValue: number };
 }
 
 export const COST_TABLE: CostTable = table;
@@ -75,7 +98,18 @@ export function layerWork(layer: tf.layers.Layer): Work {
 const add = (a: Work, b: Work): Work => ({ conv: a.conv + b.conv, depthwise: a.depthwise + b.depthwise, dense: a.dense + b.dense, values: a.values + b.values, layers: a.layers + b.layers });
 
 /** The counts of a whole model, or of its layers up to and including `upTo` (a truncated pass). */
+const counted = new WeakMap<tf.LayersModel, Map<string, Work>>();
+
 export function modelWork(model: tf.LayersModel, upTo?: string): Work {
+  let cache = counted.get(model);
+  if (!cache) counted.set(model, (cache = new Map()));
+  const key = upTo ?? '\u0000all';
+  let work = cache.get(key);
+  if (!work) cache.set(key, (work = countWork(model, upTo)));
+  return work;
+}
+
+function countWork(model: tf.LayersModel, upTo?: string): Work {
   let total: Work = { conv: 0, depthwise: 0, dense: 0, values: 0, layers: 0 };
   for (const layer of model.layers) {
     total = add(total, layer instanceof Object && 'layers' in layer && Array.isArray((layer as tf.LayersModel).layers) ? modelWork(layer as tf.LayersModel) : layerWork(layer));
@@ -104,13 +138,13 @@ export function msPerImage(work: Work, kind: PassKind, batch: number, t: CostTab
 /**
  * Milliseconds of one step of feature visualization (Lucid's Fourier parametrisation: an inverse DFT as matrix
  * products, colour decorrelation, pad, scale, rotation and jitter, Adam) on `images` H×W×C images, outside the
- * model's own gradient pass: the DFT products grow as H·W·(H+W)·C per image, the transforms' ops per step with
- * the pixels. Measured on the reference machine: ~86 ms per image and ~25 ms per step at 224×224×3, ~2.5 and ~5 ms
- * at 32×32×3.
+ * model's own gradient pass: the DFT products grow as H·W·(H+W)·C per image, the transforms with the pixels, and
+ * each step has its ops' fixed cost. The coefficients are the table's `feature` (calibrated with the passes).
  */
-export function featureStepMs(shape: [number, number, number], images: number): number {
+export function featureStepMs(shape: [number, number, number], images: number, t: CostTable = COST_TABLE): number {
   const [H, W, C] = shape;
-  return (COST_TABLE.parallel ?? 1) * (images * (1.28e-6 * H * W * (H + W) * C + 2) + 4 + 1.4e-4 * H * W * C);
+  const f = t.feature;
+  return (t.parallel ?? 1) * (images * (f.dft * H * W * (H + W) * C + f.pixel * H * W * C) + f.step);
 }
 
 /**
@@ -124,6 +158,6 @@ export function featureMs(model: tf.LayersModel, upTo: string | undefined, objec
   const b = Math.max(1, Math.min(batch, objectives));
   const full = Math.floor(objectives / b);
   const rest = objectives - full * b;
-  const call = (n: number) => passMs(work, 'gradient', n, t) + featureStepMs(shape, n);
+  const call = (n: number) => passMs(work, 'gradient', n, t) + featureStepMs(shape, n, t);
   return steps * (full * call(b) + (rest > 0 ? call(rest) : 0));
 }

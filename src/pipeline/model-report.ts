@@ -129,6 +129,8 @@ export interface RunContext {
   log?: (line: string) => void;
   /** Seconds per stage, filled in per model (for the closing summary; not part of the manifest). */
   timings?: Record<string, { train: number; evaluate: number; visualize: number }>;
+  /** Processes the report runs in on the reference machine (shards.ts referenceProcesses; default 1). */
+  processes?: number;
 }
 
 export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<ModelReport> {
@@ -259,7 +261,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       camLayer: spec.camLayer,
       localizationImages: spec.localizationImages,
       part: spec.part,
-      cost, limits, memory, budget: spec.budget, faithfulnessBaseline: spec.faithfulnessBaseline, road: spec.road, datasetExamples: spec.datasetExamples,
+      cost, limits, memory, budget: spec.budget, processes: ctx.processes, faithfulnessBaseline: spec.faithfulnessBaseline, road: spec.road, datasetExamples: spec.datasetExamples,
     });
     const { explained, ...viewFields } = views;
     ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -121,7 +121,8 @@ export function makePlan(opts: VisualizeOptions): Plan {
   const classifier = opts.attributions ?? true;
   const wanted = checkLayers(opts);
   const camLayer = classifier ? opts.camLayer ?? defaultCamLayer(model) : undefined;
-  const shape = { input: [H, W] as [number, number], channels: camLayer ? ((model.getLayer(camLayer).outputShape as number[])[3] ?? 1) : 1 };
+  const camShape = camLayer ? (model.getLayer(camLayer).outputShape as number[]) : [1, 1, 1, 1];
+  const shape = { input: [H, W] as [number, number], channels: camShape[3] ?? 1, values: H * W * data.shape[2], camValues: (camShape[1] ?? 1) * (camShape[2] ?? 1) * (camShape[3] ?? 1) };
   const flops = opts.cost?.flops ?? modelFlops(model);
   const size = sizing({ actmax: opts.actmax, randomizationSteps: opts.randomizationSteps });
   const rates = passRates(model, opts.limits, opts.costTable);
@@ -147,7 +148,7 @@ export function makePlan(opts: VisualizeOptions): Plan {
   const faithfulness = { steps: size.faithfulnessSteps };
   const road = opts.road ?? true;
   const plan: Plan = {
-    opts, size, flops, rates, costTable: opts.costTable ?? COST_TABLE, classifier, camLayer, shape, wanted, methods, paramsOf, limits: opts.limits,
+    opts, size, flops, rates, processes: Math.max(1, opts.processes ?? 1), ratesAt: (b) => passRates(model, { forward: Math.max(1, b), gradient: Math.max(1, b) }, opts.costTable), costTable: opts.costTable ?? COST_TABLE, classifier, camLayer, shape, wanted, methods, paramsOf, limits: opts.limits,
     checkParamsOf: (id) => (opts.methodParams?.[id] == null && size.randomizationParams[id] ? { ...paramsOf.get(id)!, ...size.randomizationParams[id] } : paramsOf.get(id)!),
     actmax, convLayers, maxLayers: gradientsFit ? actmaxLayers(convLayers, actmax.maxLayers) : new Set(),
     featureMethod: opts.actmax?.method ?? 'fourier',
@@ -172,6 +173,26 @@ export function finishPlan(plan: Plan): void {
   trimNotes(plan);
 }
 
+/** The plan's fields the budget's cuts change, copied. */
+function snapshot(plan: Plan) {
+  return {
+    actmax: { ...plan.actmax }, randomization: { ...plan.randomization }, faithfulness: { ...plan.faithfulness }, paramsOf: new Map(plan.paramsOf),
+    maxLayers: plan.maxLayers, classList: plan.classList, classImages: plan.classImages, classStepFloor: plan.classStepFloor, road: plan.road,
+    exampleImages: plan.exampleImages, drawn: plan.drawn, gridChannels: plan.size.gridChannels, channelImages: plan.size.channelImages,
+    randomizationParams: { ...plan.size.randomizationParams },
+  };
+}
+
+function restore(plan: Plan, s: ReturnType<typeof snapshot>): void {
+  Object.assign(plan.actmax, s.actmax);
+  Object.assign(plan.randomization, s.randomization);
+  Object.assign(plan.faithfulness, s.faithfulness);
+  plan.paramsOf.clear();
+  for (const [k, v] of s.paramsOf) plan.paramsOf.set(k, v);
+  Object.assign(plan, { maxLayers: s.maxLayers, classList: s.classList, classImages: s.classImages, classStepFloor: s.classStepFloor, road: s.road, exampleImages: s.exampleImages, drawn: s.drawn });
+  Object.assign(plan.size, { gridChannels: s.gridChannels, channelImages: s.channelImages, randomizationParams: s.randomizationParams });
+}
+
 /**
  * Activation maximization's layers when only `k` of them fit: the ones nearest the output (what the classes are
  * made of) and a third of them from the start (edges and colours), in the model's order.
@@ -193,11 +214,15 @@ export function actmaxKeep(names: string[], k: number): Set<string> {
 export function applyBudget(plan: Plan, budget: number, estimate: () => number): Trim[] {
   const { actmax, randomization, faithfulness, paramsOf, opts, size } = plan;
   const [H, W] = opts.data.shape;
+  // A cut that saves nothing (sample work while the model-wide views decide the wall time) is undone.
   const cut = (what: string, apply: () => void): Trim | undefined => {
     const before = estimate();
+    const state = snapshot(plan);
     apply();
     const saved = before - estimate();
-    return saved > 0 ? { what, saved } : undefined;
+    if (saved > 1e-9) return { what, saved };
+    restore(plan, state);
+    return undefined;
   };
   const userSet = (id: string, key: string) => opts.methodParams?.[id]?.[key as never] != null;
   const tuneParam = (id: string, key: string, to: number, title: string): Trim | undefined => {

@@ -72,10 +72,11 @@ function linkTree(from: string, to: string): void {
 }
 
 /** The entry's report key, or undefined when it has no recipe or the recipe cannot be read (then make() reports why). */
-export function entryKey(entry: SpecEntry, backend: string): string | undefined {
+export function entryKey(entry: SpecEntry, backend: string, processes = 1): string | undefined {
   if (!entry.recipe) return undefined;
   try {
-    return reportKey({ slug: entry.slug, recipe: entry.recipe(), backend });
+    // The reference layout sizes the default budget's cuts (one process, or models side by side).
+    return reportKey({ slug: entry.slug, recipe: entry.recipe(), backend, ...(processes !== 1 ? { processes } : {}) });
   } catch {
     return undefined;
   }
@@ -83,15 +84,15 @@ export function entryKey(entry: SpecEntry, backend: string): string | undefined 
 
 export const REPORT_CACHE = '.cache/reports';
 
-export function hasCachedReport(entry: SpecEntry, backend: string, dir = REPORT_CACHE): boolean {
-  const key = entryKey(entry, backend);
+export function hasCachedReport(entry: SpecEntry, backend: string, dir = REPORT_CACHE, processes = 1): boolean {
+  const key = entryKey(entry, backend, processes);
   return key != null && existsSync(join(dir, key, 'report.json'));
 }
 
 /** The entry's report: from the cache when its recipe and the code are unchanged, else computed and stored. */
 export async function cachedModelReport(entry: SpecEntry, ctx: RunContext): Promise<ModelReport> {
   const dir = ctx.reportCacheDir ?? REPORT_CACHE;
-  const key = entryKey(entry, ctx.backend);
+  const key = entryKey(entry, ctx.backend, ctx.processes);
   if (key && !ctx.noCache) {
     const hit = loadCachedReport(dir, key, ctx.publicDir, entry.slug);
     if (hit) {

@@ -43,6 +43,21 @@ export interface Shard {
   count: number;
 }
 
+/** Cores of the reference machine the default budget is sized for. */
+export const REFERENCE_CORES = 2;
+
+/**
+ * The processes a report of these models runs in on the reference machine (2 cores) — what its estimates assume,
+ * whatever this machine has, so the budget's cuts are the same everywhere: several models side by side; one loaded
+ * model split by sample when each process gets `samplesPerJob` of them (default `perJob`); else one process.
+ */
+export function referenceProcesses(entries: ReadonlyArray<Pick<SpecEntry, 'splitBySample' | 'sampleCount' | 'samplesPerJob'>>, perJob: number): number {
+  if (entries.length > 1) return REFERENCE_CORES;
+  const e = entries[0];
+  if (!e?.splitBySample) return 1;
+  return Math.max(1, Math.min(REFERENCE_CORES, Math.floor((e.sampleCount?.() ?? 0) / (e.samplesPerJob?.() ?? perJob))));
+}
+
 /** "k/n" with 1 ≤ k ≤ n. */
 export function parseShard(text: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());

@@ -87,6 +87,8 @@ export interface VisualizeOptions {
    * trim); the cuts are listed on the model page.
    */
   budget?: number | false;
+  /** Processes the report runs in on the reference machine (1: alone with both cores; 2: side by side). */
+  processes?: number;
   /** The cost model's coefficients (default: src/pipeline/cost-table.json; tests pass a fixed one). */
   costTable?: CostTable;
   /** Each view's estimated and actual seconds in this process. */
@@ -104,25 +106,33 @@ export type ViewTimes = Record<string, { estimated: number; actual: number }>;
 
 /**
  * Seconds the views take by default on the reference machine (2 cores): a loaded model's report splits its samples
- * over two processes, so 240 s of views leave a minute within five for loading, evaluation and the site.
+ * over two processes; 150 s of views keep a small model's whole report within three minutes and a 224-pixel one's
+ * within five, its loading, evaluation and site included.
  */
-export const DEFAULT_BUDGET = 240;
+export const DEFAULT_BUDGET = 150;
 
 /**
- * Seconds of a model's views on the reference machine, shared by its two processes (the plan's explained samples
- * are all of them). The first process runs the model-wide views and fewer samples; when the model-wide views alone
- * outweigh the samples it ends later than this.
+ * Wall seconds of a model's views on the reference machine: two processes share the samples, the first also runs
+ * the model-wide views (the plan's explained samples are all of them).
  */
 export function wallSeconds(plan: Plan, sizes: { sampleCount: number; layerCount: number }): number {
   let model = 0;
   let samples = 0;
   for (const v of VIEWS) {
     if (!v.enabled(plan)) continue;
-    const s = passSeconds(plan.rates, v.cost(plan, sizes));
+    const s = viewSeconds(plan, v.cost(plan, sizes));
     if (v.scope === 'model') model += s;
     else samples += s;
   }
-  return (model + samples) / 2;
+  return plan.processes > 1 ? Math.max(model, (model + samples) / plan.processes) : model + samples;
+}
+
+/**
+ * Seconds of a view's passes and work on the reference machine in the report's layout: the table is calibrated for
+ * two processes side by side; one process alone (both cores to its engine, no neighbour) runs `layout['1']` of that.
+ */
+export function viewSeconds(plan: Plan, p: Passes): number {
+  return passSeconds(plan.rates, p) * (plan.processes > 1 ? 1 : plan.costTable.layout?.['1'] ?? 1);
 }
 
 type Views = Pick<ModelReport, 'samples' | 'layerViews' | 'camLayer' | 'classMax' | 'randomization' | 'localization' | 'work'> & { explained?: number[] };
@@ -194,7 +204,7 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
   const { model, data, sampleIndices } = opts;
   const plan = makePlan(opts);
   const sizes = { sampleCount: sampleIndices.length, layerCount: model.layers.length };
-  const seconds = (p: Passes) => passSeconds(plan.rates, p);
+  const seconds = (p: Passes) => viewSeconds(plan, p);
   const active = () => VIEWS.filter((v) => (v.scope === 'sample' || plan.modelViews) && v.enabled(plan));
   const part = opts.part && opts.part.count > 1 ? opts.part : undefined;
   const all = Array.from({ length: sampleIndices.length }, (_, i) => i);

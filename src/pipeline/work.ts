@@ -5,6 +5,7 @@
  * config give the same report on any machine.
  */
 import type { AttributionMethod, Passes } from '../viz/types.ts';
+import { COST_TABLE, type CostTable } from './cost-model.ts';
 
 export interface Sizing {
   /**
@@ -68,9 +69,24 @@ export function passSeconds(rates: Rates, p: Passes, images = 1): number {
   return (images * (p.forward * rates.forward + p.gradient * rates.gradient + (p.ms ?? 0))) / 1000;
 }
 
-/** Passes per sample of a method with its parameters, on an [H, W] input whose CAM layer has `channels`. */
-export function methodPasses(method: AttributionMethod<never>, params: Record<string, unknown>, shape: { input: [number, number]; channels: number }): Passes {
-  return method.passes?.(params as never, shape) ?? { forward: 0, gradient: 1 };
+/** What a method's cost depends on: the [H, W] input and its values (H·W·C), the CAM layer's channels and values. */
+export interface CostShape {
+  input: [number, number];
+  channels: number;
+  values?: number;
+  camValues?: number;
+}
+
+/**
+ * Passes per sample of a method with its parameters, with the work it does beyond them (the table's per-method
+ * terms) in `ms`.
+ */
+export function methodPasses(method: AttributionMethod<never>, params: Record<string, unknown>, shape: CostShape, table: CostTable = COST_TABLE): Passes {
+  const p = method.passes?.(params as never, shape) ?? { forward: 0, gradient: 1 };
+  const extra = table.methods?.[method.id];
+  if (!extra) return p;
+  const ms = (p.ms ?? 0) + (extra.inputValue ?? 0) * (p.forward + p.gradient) * (shape.values ?? 0) + (extra.camValue ?? 0) * shape.channels * (shape.camValues ?? 0);
+  return { forward: p.forward, gradient: p.gradient * (extra.gradientScale ?? 1), ms };
 }
 
 /** One trim the budget made, for the model page: what was cut and the seconds it saved (estimated). */
@@ -80,17 +96,23 @@ export interface Trim {
 }
 
 /**
- * Cuts, in order, each tried only while the estimate exceeds the budget: fewer activation-maximization images,
- * fewer class images, a shorter randomization cascade, coarser deletion/insertion curves, fewer IG steps and
- * SmoothGrad copies. Each cut is a function returning its saving and a description, or undefined when it does not
- * apply. The samples' own attribution maps are never cut.
+ * Cuts, least valued first: while the estimate exceeds the budget, the first cut (in this order) that still applies
+ * and saves time is made. A cut returns its saving and a description, or undefined when it does not apply or saves
+ * nothing now (it undoes itself then, and is tried again after later cuts: sample work saves wall time only once
+ * the model-wide views no longer decide it). The samples' own attribution maps are never cut.
  */
 export function trimToBudget(estimate: () => number, budget: number, cuts: Array<() => Trim | undefined>): Trim[] {
   const done: Trim[] = [];
-  for (const cut of cuts) {
-    if (estimate() <= budget) break;
-    const t = cut();
-    if (t) done.push(t);
+  const made = new Set<number>();
+  while (estimate() > budget) {
+    const i = cuts.findIndex((cut, k) => {
+      if (made.has(k)) return false;
+      const t = cut();
+      if (t) done.push(t);
+      return t != null;
+    });
+    if (i < 0) break;
+    made.add(i);
   }
   return done;
 }

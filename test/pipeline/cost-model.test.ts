@@ -27,6 +27,7 @@ const TABLE: CostTable = {
   reference: 'test',
   forward: { conv: 1e-6, depthwise: 2e-6, dense: 3e-6, values: 1e-5, layer: 0.1, call: 1 },
   gradient: { conv: 3e-6, depthwise: 6e-6, dense: 9e-6, values: 4e-5, layer: 0.3, call: 2 },
+  feature: { dft: 1e-6, pixel: 1e-4, step: 2 },
 };
 
 function handModel(): tf.LayersModel {

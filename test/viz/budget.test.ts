@@ -161,7 +161,7 @@ describe('budget and skipped views', () => {
     const data = generateShapes({ count: 4, seed: 4, size: 24 });
     const model = tinyVgg({ inputShape: [24, 24, 3], numClasses: 5, seed: 1 });
     // A made-up cost table (a forward pass ~0.1 s and a gradient pass ~0.4 s per image) so the table, not this machine, decides.
-    const costTable = { reference: 'test', forward: { conv: 0, depthwise: 0, dense: 0, values: 0, layer: 0, call: 100 }, gradient: { conv: 0, depthwise: 0, dense: 0, values: 0, layer: 0, call: 400 } };
+    const costTable = { reference: 'test', forward: { conv: 0, depthwise: 0, dense: 0, values: 0, layer: 0, call: 100 }, gradient: { conv: 0, depthwise: 0, dense: 0, values: 0, layer: 0, call: 400 }, feature: { dft: 0, pixel: 0, step: 100 } };
     const v = await visualize({
       model, slug: 'budget-test', data, sampleIndices: [0, 1], publicDir: mkdtempSync(join(tmpdir(), 'convlens-budget-')), seed: 1,
       limits: { forward: 1, gradient: 1 }, memory: 1e8, budget: 1, localizationImages: 0, costTable,

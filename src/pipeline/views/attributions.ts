@@ -10,20 +10,31 @@ import { normalizeMap } from '../../render/normalize.ts';
 import { attributeInChunks } from '../../viz/attribute.ts';
 import { curveFractions, SampleCurves } from '../../viz/metrics/faithfulness.ts';
 import { localization, pointingTolerance } from '../../viz/metrics/localization.ts';
+import { ROAD_FRACTIONS } from '../../viz/metrics/road.ts';
 import type { Passes } from '../../viz/types.ts';
 import { methodPasses } from '../work.ts';
-import { addPasses, type Method, type Plan, scalePasses, type View, type ViewContext } from './types.ts';
+import { addPasses, type Method, smallBatchMs, type Plan, scalePasses, type View, type ViewContext } from './types.ts';
 import { blackPixel, scored } from './util.ts';
+
+/** The curves of `maps` maps beyond their passes: deletion/insertion images blended in JS, ROAD's imputed. */
+function curveMs(plan: Plan, maps: number): number {
+  const t = plan.costTable;
+  const values = plan.shape.values ?? 0;
+  const road = plan.road ? 2 * ROAD_FRACTIONS.length * values * (t.roadInputValue ?? 0) * (t.parallel ?? 1) : 0;
+  return maps * (2 * (plan.faithfulness.steps - 1) * values * (t.curveInputValue ?? 0) + road);
+}
 
 /** Passes of one method on one sample, curves included. */
 function methodSampleCost(plan: Plan, m: Method): Passes {
-  const p = methodPasses(m, plan.paramsOf.get(m.id)!, plan.shape);
-  return { forward: p.forward + plan.curvePasses(), gradient: p.gradient };
+  const p = methodPasses(m, plan.paramsOf.get(m.id)!, plan.shape, plan.costTable);
+  const batch = Math.min(plan.explained.length, plan.limits?.gradient || Infinity);
+  return { forward: p.forward + plan.curvePasses(), gradient: p.gradient, ms: (p.ms ?? 0) + curveMs(plan, 1) + smallBatchMs(plan, p, batch) };
 }
 
 /** Passes of one sample: every method with its curves, the curves' end points and the two baselines' curves. */
 export function sampleCost(plan: Plan): Passes {
-  return plan.methods.reduce((t, m) => addPasses(t, methodSampleCost(plan, m)), { forward: 3 + 2 * plan.curvePasses(), gradient: 0 });
+  // The random order's and the Sobel edges' curves, and the curves' end points.
+  return plan.methods.reduce<Passes>((t, m) => addPasses(t, methodSampleCost(plan, m)), { forward: 3 + 2 * plan.curvePasses(), gradient: 0, ms: curveMs(plan, 2) });
 }
 
 /** The sample's curves helper (fill image and end points computed once, shared by every method). */

@@ -91,7 +91,13 @@ export const datasetExamplesView: View = {
   scope: 'model',
   section: 'models/<model>/layers/<layer>/#channels (the dataset-examples column, #dataset-examples)',
   enabled: (plan) => plan.exampleImages > 0,
-  cost: (plan) => ({ forward: plan.exampleImages, gradient: 0 }),
+  cost: (plan) => {
+    const model = plan.opts.model;
+    const cap = plan.opts.datasetExamples?.maxChannels ?? defaultExampleChannels(plan.exampleLayers.map((name) => channelsOf(model, name)));
+    const channels = plan.exampleLayers.reduce((t, name) => t + Math.min(cap, channelsOf(model, name)), 0);
+    const per = plan.costTable.exampleChannel;
+    return { forward: plan.exampleImages, gradient: 0, ms: per ? channels * (per.base + per.inputValue * (plan.shape.values ?? 0)) : 0 };
+  },
   run(ctx) {
     const { plan, model } = ctx;
     const slugOf = new Map(uniqueSlugs(model.layers.map((l) => l.name)).map((sl, i) => [model.layers[i].name, sl]));

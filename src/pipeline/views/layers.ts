@@ -117,12 +117,9 @@ function actmaxOf(ctx: ViewContext, view: LayerView, slug: string, channels: num
   ctx.tick(`actmax ${view.layer}`, ctx.unit(actmaxPasses(plan, view.layer, channels)));
 }
 
-/** Milliseconds per activation value drawn into a grid (standardised, coloured, encoded) on the reference machine. */
-export const DRAW_MS = 2e-4;
-
 /** The samples' capture pass, and the grids and statistics of every shown layer (JS work). */
 function gridPasses(plan: Plan, sampleCount: number): Passes {
-  return { forward: sampleCount, gradient: 0, ms: sampleCount * plan.drawn * DRAW_MS };
+  return { forward: sampleCount, gradient: 0, ms: sampleCount * plan.drawn * (plan.costTable.drawValue ?? 0) };
 }
 
 export const layersView: View = {

@@ -17,7 +17,7 @@ export const localizationView: View = {
   scope: 'model',
   section: 'models/<model>/#localization, methods/ (TrustSummary: pointing game and energy)',
   enabled: (plan) => plan.localizationImages > 0 && plan.methods.length > 0,
-  cost: (plan) => plan.methods.reduce((t, m) => addPasses(t, scalePasses(methodPasses(m, plan.checkParamsOf(m.id), plan.shape), plan.localizationImages)), { forward: 0, gradient: 0 }),
+  cost: (plan) => plan.methods.reduce((t, m) => addPasses(t, scalePasses(methodPasses(m, plan.checkParamsOf(m.id), plan.shape, plan.costTable), plan.localizationImages)), { forward: 0, gradient: 0 }),
   run(ctx) {
     const { plan, data, model, limits } = ctx;
     const [, H, W] = ctx.x.shape;
@@ -42,7 +42,7 @@ export const localizationView: View = {
           const r = attributeInChunks(method, { model, x, targets, seed: ctx.seed, layer: plan.camLayer, limits }, plan.checkParamsOf(id));
           return { maps: scored(method, r.maps), predicted: targets };
         },
-        onMethod: (id) => ctx.tick(`pointing game ${id}`, ctx.unit(scalePasses(methodPasses(plan.methods.find((m) => m.id === id)!, plan.checkParamsOf(id), plan.shape), plan.localizationImages))),
+        onMethod: (id) => ctx.tick(`pointing game ${id}`, ctx.unit(scalePasses(methodPasses(plan.methods.find((m) => m.id === id)!, plan.checkParamsOf(id), plan.shape, plan.costTable), plan.localizationImages))),
       });
     } finally {
       tf.dispose([...chunks.values()].map((c) => c.x));

@@ -16,7 +16,7 @@ import type { Objective } from '../../viz/activation-maximization.ts';
 import type { AttributionMethod, Passes } from '../../viz/types.ts';
 import type { AssetWriter } from '../assets.ts';
 import type { VisualizeOptions } from '../visualize.ts';
-import type { Rates, Sizing, Trim } from '../work.ts';
+import type { CostShape, Rates, Sizing, Trim } from '../work.ts';
 import type { CostTable } from '../cost-model.ts';
 
 export type Method = AttributionMethod<never>;
@@ -28,14 +28,18 @@ export interface Plan {
   flops: number;
   /** Milliseconds per image of the views' forward and gradient passes on the reference machine (the cost model). */
   rates: Rates;
+  /** The same in calls of `batch` images (a few samples at once: the per-call overhead weighs more). */
+  ratesAt(batch: number): Rates;
   /** The cost model's coefficients. */
   costTable: CostTable;
+  /** Processes the report runs in on the reference machine. */
+  processes: number;
   /** Seconds the work was trimmed to fit (undefined: `budget: false`). */
   budget?: number;
   classifier: boolean;
   camLayer?: string;
   /** The methods' cost shape: the [H, W] input and the CAM layer's channels. */
-  shape: { input: [number, number]; channels: number };
+  shape: CostShape;
   /** Layers to show (config `layers`); undefined: all. */
   wanted?: Set<string>;
   methods: Method[];
@@ -118,6 +122,16 @@ export interface View {
   /** Estimated passes of the whole view with the plan as it stands (all images counted). */
   cost(plan: Plan, ctx: { sampleCount: number; layerCount: number }): Passes;
   run(ctx: ViewContext): void | Promise<void>;
+}
+
+/**
+ * A method's passes run `batch` images per call (the samples at once) rather than the views' usual batches: the
+ * extra per-call overhead, in ms, of methods with a few passes per sample (the many-pass ones batch their steps).
+ */
+export function smallBatchMs(plan: Plan, p: Passes, batch: number): number {
+  if (p.forward + p.gradient > 3) return 0;
+  const at = plan.ratesAt(batch);
+  return Math.max(0, p.forward * (at.forward - plan.rates.forward) + p.gradient * (at.gradient - plan.rates.gradient));
 }
 
 export const addPasses = (a: Passes, b: Passes): Passes => ({ forward: a.forward + b.forward, gradient: a.gradient + b.gradient, ms: (a.ms ?? 0) + (b.ms ?? 0) });
