@@ -2,7 +2,7 @@
  * Calibrates the cost model (src/pipeline/cost-model.ts): times forward passes and input-gradient passes, as the
  * report runs them (batch norm folded, one engine thread), of models of every shape users bring — LeNet-5 at 28,
  * ResNet20 at 32, the GAP CNN at 64, MobileNetV2 α0.35 at 64 and at 224 (Teachable Machine's base), MobileNetV2 1.0
- * at 224, VGG16 at 112 — at two batch sizes, then fits the coefficients (non-negative least squares on relative
+ * at 224, ResNet-18 and VGG16 at 224 — at two batch sizes, then fits the coefficients (non-negative least squares on relative
  * error) and writes src/pipeline/cost-table.json. Run it on the reference machine (2 cores, nothing else running):
  *   CONVLENS_THREADS=1 npx tsx scripts/calibrate-cost.ts [--check]
  * `--check` prints each model's measured and modelled milliseconds against the table in the repository.
@@ -19,7 +19,7 @@ import { vgg } from '../src/models/vgg.ts';
 import { COST_TABLE, type Coefficients, type CostTable, featureStepMs, modelWork, type PassKind, passMs, type Work } from '../src/pipeline/cost-model.ts';
 import { targetScore } from '../src/viz/target.ts';
 import { fourierMaximize } from '../src/viz/feature-visualization.ts';
-import { resnet20, teachableMobileNet } from '../test/fixtures/user-models.ts';
+import { resnet18, resnet20, teachableMobileNet } from '../test/fixtures/user-models.ts';
 import { flattenModel } from '../src/models/flatten.ts';
 
 const MODELS: Array<[string, () => tf.LayersModel, number[]]> = [
@@ -29,7 +29,8 @@ const MODELS: Array<[string, () => tf.LayersModel, number[]]> = [
   ['MobileNetV2 α0.35 @64', () => mobileNetV2({ alpha: 0.35, inputShape: [64, 64, 3], head: 'transfer', numClasses: 5 }), [1, 16]],
   ['Teachable Machine (MobileNetV2 α0.35 @224)', () => flattenModel(teachableMobileNet(3)), [1, 8]],
   ['MobileNetV2 1.0 @224', () => mobileNetV2({}), [1, 4]],
-  ['VGG16 @112', () => vgg({ depth: 16, inputShape: [112, 112, 3], includeTop: false, head: 'transfer', numClasses: 10 }), [1, 2]],
+  ['ResNet-18 @224', () => resnet18(), [1, 4]],
+  ['VGG16 @224', () => vgg({ depth: 16 }), [1, 2]],
 ];
 
 /** Median milliseconds of `reps` calls of one pass at `batch` (after one warm-up call). */

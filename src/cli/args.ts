@@ -34,7 +34,7 @@ const COMPUTE_OPTIONS: Record<string, OptionDef> = {
   seed: { type: 'string', value: 'n', help: 'seed of every random choice (default 2)' },
   only: { type: 'string', value: 'model,…', help: 'compute only these models (slugs)' },
   'no-cache': { type: 'boolean', help: 'recompute everything instead of reusing cached models and reports' },
-  budget: { type: 'string', value: 'seconds', help: "seconds each model's explanations should take on a 2-core machine (default 240; 'off': no trim): optional work is trimmed to fit (listed on the model page)" },
+  budget: { type: 'string', value: 'seconds', help: "seconds each model's explanations should take on a 2-core machine (default 150; 'off': no trim): optional work is trimmed to fit (listed on the model page)" },
   jobs: { type: 'string', value: 'n', help: 'parallel processes (default: one per core; models, or the samples of one loaded model)' },
   shard: { type: 'string', value: 'k/n', help: "compute only shard k of n (whole models, or one loaded model's samples), for a CI matrix" },
   'work-dir': { type: 'string', value: 'dir', help: 'where compute writes its manifest and images (default .convlens/site)' },

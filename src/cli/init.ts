@@ -109,9 +109,9 @@ ${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), 
   // faithfulness: { baseline: 'blur', road: true },
   // Dataset examples per conv-layer channel: test images scanned, images shown per list.
   // datasetExamples: { images: 1000, k: 5 },
-  // Seconds each model's explanations should take on a 2-core machine (default 240, estimated from the model's
+  // Seconds each model's explanations should take on a 2-core machine (default 150, estimated from the model's
   // architecture): optional work is trimmed to fit and the model page lists each cut; false keeps everything.
-  // budget: 240,
+  // budget: 150,
   // Where the site goes.
   out: 'dist',
 });

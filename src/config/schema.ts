@@ -166,7 +166,7 @@ export const Config = z.object({
    * Seconds each model's explanations should take on the reference machine (2 cores), estimated from the model's
    * counted cost, not a clock: optional work (extra curve steps, class images, the randomization check's depth,
    * activation maximization, dataset examples, then IG steps and SmoothGrad copies) is trimmed to fit, and the
-   * model page lists each cut. Default 240 (a loaded model's whole report within five minutes); `false`: nothing
+   * model page lists each cut. Default 150 (a loaded model's whole report within three to five minutes); `false`: nothing
    * is trimmed.
    */
   budget: z.union([z.number().positive(), z.literal(false)]).optional(),

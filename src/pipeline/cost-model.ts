@@ -64,8 +64,11 @@ export interface CostTable {
   layout?: Record<string, number>;
   /** Ms per activation value drawn into a grid (standardised, coloured, encoded). */
   drawValue?: number;
-  /** Ms per channel's dataset-examples picture: a base and per input value (twenty tiles cut, marked, scaled, encoded). */
-  exampleChannel?: { base: number; inputValue: number };
+  /**
+   * Dataset examples: ms per channel's picture, a base and per input value (twenty tiles cut, marked, scaled,
+   * encoded), and per activation value scanned (each image's peak and mean per kept channel).
+   */
+  exampleChannel?: { base: number; inputValue: number; scanValue: number };
 }
 
 export const COST_TABLE: CostTable = table;

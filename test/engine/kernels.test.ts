@@ -73,6 +73,9 @@ const convCases: ConvCase[] = [
   // The direct filter gradient (Ci ≤ 8 outside Winograd; filter-grad.wat.ts): three 8-output chunks with 75 taps in
   // blocks of 6 (the last repeating a tap), stride 2 and 'same'; 4 taps and one output padded to 8.
   { x: [3, 10, 9, 5], f: [5, 3], co: 19, stride: 2, pad: 'same' },
+  // A ResNet stem (7x7 stride 2 on RGB after its ZeroPadding2D) and its 'same' twin: the col2im input gradient.
+  { x: [2, 21, 21, 3], f: [7, 7], co: 8, stride: 2, pad: 'valid' },
+  { x: [2, 16, 15, 3], f: [7, 7], co: 8, stride: 2, pad: 'same' },
   { x: [2, 13, 11, 1], f: [2, 2], co: 1, stride: 1, pad: 'valid' },
 ];
 

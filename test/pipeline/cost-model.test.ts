@@ -13,7 +13,7 @@ import { fit } from '../../scripts/calibrate-cost.ts';
 import { generateShapes } from '../../src/data/shapes.ts';
 import { type CostTable, layerWork, modelWork, msPerImage, passMs } from '../../src/pipeline/cost-model.ts';
 import { actmaxKeep } from '../../src/pipeline/plan.ts';
-import { visualize } from '../../src/pipeline/visualize.ts';
+import { DEFAULT_BUDGET, visualize } from '../../src/pipeline/visualize.ts';
 import { gapCnn } from '../../src/models/gap-cnn.ts';
 import { ATTRIBUTION_METHODS } from '../../src/viz/registry.ts';
 import { useBackend } from '../helpers/backends.ts';
@@ -128,7 +128,7 @@ describe('the default budget', () => {
     expect(off.work!.budget).toBeUndefined();
     const cheap = await run(model, opts);
     expect(cheap.work!.trimmed).toEqual([]);
-    expect(cheap.work!.budget).toBe(240);
+    expect(cheap.work!.budget).toBe(DEFAULT_BUDGET);
     model.dispose();
   }, 600_000);
 });

@@ -46,8 +46,8 @@ describe('ImageNet-size models, every view', () => {
     const scoreCam = r.samples[0].extras[ATTRIBUTION_METHODS.findIndex((m) => m.id === 'score-cam')];
     expect(scoreCam).toMatchObject({ channelsUsed: 64, layerChannels: 1280 });
     expect(r.layerViews).toBe(r.layers - 1);
-    // The default budget (240 s on the reference machine, from the counted cost) trims the model-wide views first.
-    expect(r.work.budget).toBe(240);
+    // The default budget (150 s on the reference machine, from the counted cost) trims the model-wide views first.
+    expect(r.work.budget).toBe(150);
     expect(r.work.trimmed[0].what).toBe('deletion/insertion curves: 16 → 8 steps');
     expect(r.work.trimmed.map((t) => t.what)).toContain('randomization check: 2 → 1 sample');
     expect(r.actmaxLayers.length).toBeLessThanOrEqual(9);

@@ -95,8 +95,13 @@ export const datasetExamplesView: View = {
     const model = plan.opts.model;
     const cap = plan.opts.datasetExamples?.maxChannels ?? defaultExampleChannels(plan.exampleLayers.map((name) => channelsOf(model, name)));
     const channels = plan.exampleLayers.reduce((t, name) => t + Math.min(cap, channelsOf(model, name)), 0);
+    // Each scanned image's activations of the kept channels, searched for every channel's peak and mean.
+    const scanned = plan.exampleLayers.reduce((t, name) => {
+      const shape = model.getLayer(name).outputShape as number[];
+      return t + shape[1] * shape[2] * Math.min(cap, shape[3]);
+    }, 0);
     const per = plan.costTable.exampleChannel;
-    return { forward: plan.exampleImages, gradient: 0, ms: per ? channels * (per.base + per.inputValue * (plan.shape.values ?? 0)) : 0 };
+    return { forward: plan.exampleImages, gradient: 0, ms: per ? channels * (per.base + per.inputValue * (plan.shape.values ?? 0)) + plan.exampleImages * scanned * per.scanValue : 0 };
   },
   run(ctx) {
     const { plan, model } = ctx;
