@@ -71,16 +71,16 @@ function predictProbs(model: tf.LayersModel, data: Dataset, sampleIndices: numbe
 
 /** What the page should say of the defaults the plan keeps. */
 function sizeNotes(plan: Plan): void {
-  const { methods, opts, notes } = plan;
-  if (methods.some((m) => m.id === 'rise') && opts.methodParams?.rise == null) {
-    notes.push(`RISE: ${String(plan.checkParamsOf('rise').masks)} masks in the randomization check and the pointing game, ${String(plan.paramsOf.get('rise')!.masks)} on the samples.`);
-  }
+  const { methods, notes } = plan;
   if (plan.classifier && plan.limits?.gradient === 0 && methods.length > 0) notes.push('Randomization check: only the methods without a gradient pass could run.');
 }
 
 /** Notes the trims leave for the model page (what the page shows after the cuts). */
 function trimNotes(plan: Plan): void {
   const K = plan.opts.data.numClasses;
+  if (plan.methods.some((m) => m.id === 'rise') && plan.opts.methodParams?.rise == null && plan.checkParamsOf('rise').masks !== plan.paramsOf.get('rise')!.masks) {
+    notes(plan, `RISE: ${String(plan.checkParamsOf('rise').masks)} masks in the randomization check and the pointing game, ${String(plan.paramsOf.get('rise')!.masks)} on the samples.`);
+  }
   if (plan.classifier && K > plan.classImages && plan.classImages > 0) notes(plan, `Class images: ${plan.classImages === 1 ? 'the class the samples are predicted as first' : `the ${plan.classImages} classes the samples are predicted as first`}, of ${K}.`);
   if (!plan.road && plan.opts.road == null && plan.classifier) notes(plan, 'ROAD curves: off (set `faithfulness.road: true` to compute them).');
 }
