@@ -71,8 +71,8 @@ function featureStep(model: tf.LayersModel, images: number): { shape: [number, n
   return { shape: model.inputs[0].shape.slice(1) as [number, number, number], images, ms, layer };
 }
 
-const KEYS = ['conv', 'depthwise', 'dense', 'values', 'layer', 'call'] as const;
-const features = (w: Work, batch: number) => [batch * w.conv, batch * w.depthwise, batch * w.dense, batch * w.values, w.layers, 1];
+const KEYS = ['conv', 'wide', 'depthwise', 'dense', 'values', 'layer', 'call'] as const;
+const features = (w: Work, batch: number) => [batch * w.conv, batch * w.wide, batch * w.depthwise, batch * w.dense, batch * w.values, w.layers, 1];
 
 /** Solve A x = b (Gaussian elimination with partial pivoting). */
 function solve(A: number[][], b: number[]): number[] {

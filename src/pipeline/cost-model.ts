@@ -15,7 +15,10 @@ export type PassKind = 'forward' | 'gradient';
 
 /** The counted work of a pass: per image (multiply-adds by kind, values written) and per call (layers). */
 export interface Work {
+  /** Multiply-adds of convolutions with few channels (either side < 128) or 1x1 filters. */
   conv: number;
+  /** Multiply-adds of spatial convolutions with ≥ 128 channels on both sides (Winograd and the product kernels at their most efficient: VGG, ResNet's last stages). */
+  wide: number;
   depthwise: number;
   dense: number;
   values: number;
@@ -25,6 +28,8 @@ export interface Work {
 /** Milliseconds per unit of each count; `call` is per batched call whatever the layers. */
 export interface Coefficients {
   conv: number;
+  /** Per wide multiply-add (default: `conv`). */
+  wide?: number;
   depthwise: number;
   dense: number;
   values: number;
@@ -80,7 +85,7 @@ const NO_WORK = new Set(['InputLayer', 'Dropout', 'SpatialDropout2D', 'GaussianN
 export function layerWork(layer: tf.layers.Layer): Work {
   const cls = layer.getClassName();
   const out = layer.outputShape as (number | null)[];
-  const none = { conv: 0, depthwise: 0, dense: 0, values: 0, layers: 0 };
+  const none = { conv: 0, wide: 0, depthwise: 0, dense: 0, values: 0, layers: 0 };
   if (NO_WORK.has(cls) || !Array.isArray(out) || Array.isArray(out[0])) return none;
   const cfg = layer.getConfig() as { kernelSize?: number[] | number };
   const k = Array.isArray(cfg.kernelSize) ? cfg.kernelSize : [cfg.kernelSize ?? 1, cfg.kernelSize ?? 1];
@@ -91,14 +96,14 @@ export function layerWork(layer: tf.layers.Layer): Work {
   const cout = out[out.length - 1] ?? 1;
   const values = product(out.slice(1));
   const work = { ...none, values, layers: 1 };
-  if (cls === 'Conv2D') work.conv = positions * k[0] * k[1] * cin * cout;
+  if (cls === 'Conv2D') work[k[0] * k[1] > 1 && Math.min(cin, cout) >= 128 ? 'wide' : 'conv'] = positions * k[0] * k[1] * cin * cout;
   else if (cls === 'DepthwiseConv2D') work.depthwise = positions * k[0] * k[1] * cout;
   else if (cls === 'SeparableConv2D') Object.assign(work, { depthwise: positions * k[0] * k[1] * cin, conv: positions * cin * cout });
   else if (cls === 'Dense') work.dense = cin * values;
   return work;
 }
 
-const add = (a: Work, b: Work): Work => ({ conv: a.conv + b.conv, depthwise: a.depthwise + b.depthwise, dense: a.dense + b.dense, values: a.values + b.values, layers: a.layers + b.layers });
+const add = (a: Work, b: Work): Work => ({ conv: a.conv + b.conv, wide: a.wide + b.wide, depthwise: a.depthwise + b.depthwise, dense: a.dense + b.dense, values: a.values + b.values, layers: a.layers + b.layers });
 
 /** The counts of a whole model, or of its layers up to and including `upTo` (a truncated pass). */
 const counted = new WeakMap<tf.LayersModel, Map<string, Work>>();
@@ -113,7 +118,7 @@ export function modelWork(model: tf.LayersModel, upTo?: string): Work {
 }
 
 function countWork(model: tf.LayersModel, upTo?: string): Work {
-  let total: Work = { conv: 0, depthwise: 0, dense: 0, values: 0, layers: 0 };
+  let total: Work = { conv: 0, wide: 0, depthwise: 0, dense: 0, values: 0, layers: 0 };
   for (const layer of model.layers) {
     total = add(total, layer instanceof Object && 'layers' in layer && Array.isArray((layer as tf.LayersModel).layers) ? modelWork(layer as tf.LayersModel) : layerWork(layer));
     if (layer.name === upTo) break;
@@ -125,7 +130,7 @@ function countWork(model: tf.LayersModel, upTo?: string): Work {
 export function passMs(work: Work, kind: PassKind, batch: number, t: CostTable = COST_TABLE): number {
   const c = t[kind];
   const k = t.parallel ?? 1;
-  const perImage = c.conv * work.conv + c.depthwise * work.depthwise + c.dense * work.dense + c.values * work.values;
+  const perImage = c.conv * work.conv + (c.wide ?? c.conv) * work.wide + c.depthwise * work.depthwise + c.dense * work.dense + c.values * work.values;
   return k * (batch * perImage + c.layer * work.layers + c.call);
 }
 
