@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateShapes } from '../../src/data/shapes.ts';
 import { randomCnn } from '../../src/models/random-cnn.ts';
 import { tinyVgg } from '../../src/models/tiny-vgg.ts';
+import { featureMs } from '../../src/pipeline/cost-model.ts';
 import { makePlan } from '../../src/pipeline/plan.ts';
 import { VIEWS } from '../../src/pipeline/views/registry.ts';
 import { useBackend } from '../helpers/backends.ts';
@@ -37,10 +38,18 @@ describe('views', () => {
     const three = cost('attributions');
     plan.explained = [0];
     expect(cost('attributions').gradient * 3).toBeCloseTo(three.gradient, 9);
-    const before = cost('layers').gradient;
+    // Activation maximization's milliseconds grow with its steps (the grids' do not).
+    const layers = plan.maxLayers;
+    plan.maxLayers = new Set();
+    const grids = cost('layers').ms!;
+    plan.maxLayers = layers;
+    const before = cost('layers').ms!;
+    expect(before).toBeGreaterThan(grids);
     plan.actmax.steps *= 2;
-    expect(cost('layers').gradient).toBeCloseTo(2 * before, 9);
-    expect(cost('class-images').gradient).toBe(5 * plan.classSteps());
+    expect(cost('layers').ms! - grids).toBeCloseTo(2 * (before - grids), 6);
+    // Class images: the 5 classes' feature visualization at the class steps, in one call.
+    expect(cost('class-images').ms).toBeCloseTo(featureMs(model, undefined, 5, plan.classSteps(), 5, plan.costTable), 9);
+    expect(cost('class-images').ms).toBeGreaterThan(0);
     const random = makePlan({ ...base, model: randomCnn({ inputShape: [24, 24, 3], seed: 1 }), attributions: false });
     random.explained = [0, 1, 2];
     expect(VIEWS.filter((v) => v.enabled(random)).map((v) => v.id)).toEqual(['layers', 'dataset-examples']);
