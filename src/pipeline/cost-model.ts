@@ -41,9 +41,9 @@ export interface CostTable {
   /** Where the coefficients were measured. */
   reference: string;
   /**
-   * How much slower each pass runs when the report's two processes compute side by side (memory traffic, the
-   * image encoder's threads) than alone, where the coefficients were timed: measured on a Teachable Machine
-   * model's attributions (197 s beside the other process against 140 s estimated alone).
+   * How much slower the memory-bound part of each pass (values written, depthwise, per-op overhead) runs when the
+   * report's two processes compute side by side than alone, where the coefficients were timed: measured on a
+   * Teachable Machine model's attributions (197 s beside the other process against 140 s estimated alone).
    */
   parallel?: number;
   forward: Coefficients;
@@ -129,9 +129,12 @@ function countWork(model: tf.LayersModel, upTo?: string): Work {
 /** Milliseconds of one call of `batch` images on the reference machine. */
 export function passMs(work: Work, kind: PassKind, batch: number, t: CostTable = COST_TABLE): number {
   const c = t[kind];
+  // Two processes side by side slow each other's memory traffic (values, depthwise, per-op overhead), not the
+  // multiply-adds of compute-bound products (VGG16's passes run at the same speed either way).
   const k = t.parallel ?? 1;
-  const perImage = c.conv * work.conv + (c.wide ?? c.conv) * work.wide + c.depthwise * work.depthwise + c.dense * work.dense + c.values * work.values;
-  return k * (batch * perImage + c.layer * work.layers + c.call);
+  const macs = c.conv * work.conv + (c.wide ?? c.conv) * work.wide + c.dense * work.dense;
+  const memory = c.depthwise * work.depthwise + c.values * work.values;
+  return batch * (macs + k * memory) + k * (c.layer * work.layers + c.call);
 }
 
 /**

@@ -72,6 +72,9 @@ describe('counted work', () => {
     expect(passMs(w, 'forward', 10, TABLE)).toBeCloseTo(10 * perImage + 1.4, 9);
     expect(msPerImage(w, 'forward', 10, TABLE)).toBeCloseTo(perImage + 0.14, 9);
     expect(passMs(w, 'gradient', 2, TABLE)).toBeCloseTo(2 * (3 * 6912e-6 + 6 * 1296e-6 + 9 * 720e-6 + 4 * 661e-5) + 1.2 + 2, 9);
+    // Side by side (parallel 2): the memory-bound terms double, the multiply-adds do not.
+    const macs = 6912e-6 + 720 * 3e-6;
+    expect(passMs(w, 'forward', 1, { ...TABLE, parallel: 2 })).toBeCloseTo(macs + 2 * (1296 * 2e-6 + 661e-5 + 0.4 + 1), 9);
     m.dispose();
   });
 
