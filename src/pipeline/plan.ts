@@ -75,17 +75,15 @@ function sizeNotes(plan: Plan): void {
   if (plan.classifier && plan.limits?.gradient === 0 && methods.length > 0) notes.push('Randomization check: only the methods without a gradient pass could run.');
 }
 
-/** Notes the trims leave for the model page (what the page shows after the cuts). */
-function trimNotes(plan: Plan): void {
+/** After the budget's cuts: the notes they leave for the model page (what the page shows). */
+export function finishPlan(plan: Plan): void {
   const K = plan.opts.data.numClasses;
   if (plan.methods.some((m) => m.id === 'rise') && plan.opts.methodParams?.rise == null && plan.checkParamsOf('rise').masks !== plan.paramsOf.get('rise')!.masks) {
-    notes(plan, `RISE: ${String(plan.checkParamsOf('rise').masks)} masks in the randomization check and the pointing game, ${String(plan.paramsOf.get('rise')!.masks)} on the samples.`);
+    plan.notes.push(`RISE: ${String(plan.checkParamsOf('rise').masks)} masks in the randomization check and the pointing game, ${String(plan.paramsOf.get('rise')!.masks)} on the samples.`);
   }
-  if (plan.classifier && K > plan.classImages && plan.classImages > 0) notes(plan, `Class images: ${plan.classImages === 1 ? 'the class the samples are predicted as first' : `the ${plan.classImages} classes the samples are predicted as first`}, of ${K}.`);
-  if (!plan.road && plan.opts.road == null && plan.classifier) notes(plan, 'ROAD curves: off (set `faithfulness.road: true` to compute them).');
+  if (plan.classifier && K > plan.classImages && plan.classImages > 0) plan.notes.push(`Class images: ${plan.classImages === 1 ? 'the class the samples are predicted as first' : `the ${plan.classImages} classes the samples are predicted as first`}, of ${K}.`);
+  if (!plan.road && plan.opts.road == null && plan.classifier) plan.notes.push('ROAD curves: off (set `faithfulness.road: true` to compute them).');
 }
-
-const notes = (plan: Plan, line: string) => plan.notes.push(line);
 
 /** Activation-grid values drawn over the shown spatial layers. */
 function drawnValues(model: tf.LayersModel, wanted: Set<string> | undefined, size: Sizing): number {
@@ -166,11 +164,6 @@ export function makePlan(opts: VisualizeOptions): Plan {
   }
   sizeNotes(plan);
   return plan;
-}
-
-/** After the budget's cuts: the page's notes on what they left. */
-export function finishPlan(plan: Plan): void {
-  trimNotes(plan);
 }
 
 /** The plan's fields the budget's cuts change, copied. */
