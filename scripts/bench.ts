@@ -34,7 +34,8 @@ import { occlusion } from '../src/viz/methods/occlusion.ts';
 import type { Dataset } from '../src/data/dataset.ts';
 import { mobileNetV2 } from '../src/models/mobilenet-v2.ts';
 import { vgg } from '../src/models/vgg.ts';
-import { type ViewTimes, visualize } from '../src/pipeline/visualize.ts';
+import { visualize } from '../src/pipeline/visualize.ts';
+import type { ViewTimes } from '../src/pipeline/visualize-options.ts';
 import { benchPasses, type PassResult } from './bench-passes.ts';
 import { batchLimits, measureCost, memoryBudget } from '../src/viz/budget.ts';
 import { benchConvnets, type ConvnetResult } from './bench-convnets.ts';
@@ -52,6 +53,8 @@ interface UserModelResult {
   peak_rss_gib: number;
   /** Each view's seconds: the cost model's estimate (before running) and what it took. */
   views: ViewTimes;
+  /** The progress bar's ETA when 5 % of the work was done, and the seconds the rest took. */
+  eta_at_5pct_s?: { eta: number; actual: number };
 }
 
 /** The visualize step of a 224x224 model with random weights on `images` photo-like inputs (seeded noise + shapes). */
@@ -71,12 +74,16 @@ async function userModel(name: string, build: () => tf.LayersModel, images: numb
   const limits = batchLimits(cost, memory);
   const stages: Record<string, number> = {};
   let views: ViewTimes = {};
+  let eta: { eta: number; actual: number } | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'convlens-bench-'));
   const t0 = performance.now();
   try {
     const v = await visualize({
       model, slug: name, data, sampleIndices: Array.from({ length: images }, (_, i) => i), publicDir: dir, seed: 2, cost, limits, memory,
-      onTimes: (t) => (views = t),
+      onTimes: (t, at5) => {
+        views = t;
+        eta = at5;
+      },
       log: (line) => {
         const m = /: (.*) in ([\d.]+) s$/.exec(line);
         if (m) stages[m[1]] = Number(m[2]);
@@ -86,7 +93,7 @@ async function userModel(name: string, build: () => tf.LayersModel, images: numb
       model: name, images, gflops: Number((cost.flops / 1e9).toFixed(2)), batch: limits,
       method_s_per_img: Object.fromEntries(v.samples[0].attributions.map((a) => [a.method, Number((a.milliseconds / 1000).toFixed(2))])),
       stages_s: stages, total_s: Number(((performance.now() - t0) / 1000).toFixed(1)),
-      peak_rss_gib: Number((process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)), views,
+      peak_rss_gib: Number((process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)), views, eta_at_5pct_s: eta,
     };
   } finally {
     model.dispose();

@@ -6,7 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from './batches.ts';
-import type { BatchTransform } from '../train/fit.ts';
+
+/** A per-batch transform of the float input batch (augmentation), seeded by step. */
+export type BatchTransform = (x: tf.Tensor4D, step: number) => tf.Tensor4D;
 
 export interface AugmentOptions {
   seed: number;

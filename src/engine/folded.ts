@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CONV_POOL, convPoolApplies } from './kernels/winograd-conv2d.ts';
-import { type FusedLayers, type RunOptions, type RunResult, runGraph } from '../viz/graph.ts';
+import { type FusedLayers, type RunOptions, type RunResult, runGraph } from './graph.ts';
 
 type Layer = tf.layers.Layer;
 type Activation = 'linear' | 'relu' | 'relu6';

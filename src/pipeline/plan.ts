@@ -7,17 +7,26 @@ import type * as tf from '@tensorflow/tfjs';
 import { makeBatch } from '../data/batches.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { ModelReport } from '../manifest/schema.ts';
-import { type BatchLimits, formatBytes, modelFlops } from '../viz/budget.ts';
+import { formatBytes, modelFlops } from '../viz/budget.ts';
+import type { BatchLimits } from '../viz/types.ts';
 import { defaultCamLayer, isSpatial } from '../viz/graph.ts';
-import { blurSigma } from '../viz/metrics/faithfulness.ts';
+import { blurSigma } from '../viz/metrics/removal.ts';
 import { ROAD_FRACTIONS } from '../viz/metrics/road.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
 import { COST_TABLE, modelWork, msPerImage } from './cost-model.ts';
 import { sizing, type Rates, type Sizing, trimToBudget, type Trim, methodPasses } from './work.ts';
 import type { Method, Plan } from './views/types.ts';
 import { CONV, cumulativeFlops } from './views/util.ts';
-import { actmaxLayers, type VisualizeOptions } from './visualize.ts';
+import type { VisualizeOptions } from './visualize-options.ts';
 import { forward } from '../engine/folded.ts';
+
+/** Which conv layers get activation maximisation: all, or `maxLayers` spread evenly (first and last included). */
+export function actmaxLayers(names: string[], maxLayers?: number): Set<string> {
+  if (maxLayers == null || maxLayers >= names.length) return new Set(names);
+  if (maxLayers <= 0) return new Set();
+  if (maxLayers === 1) return new Set([names[names.length - 1]]);
+  return new Set(Array.from({ length: maxLayers }, (_, i) => names[Math.round((i * (names.length - 1)) / (maxLayers - 1))]));
+}
 
 /** The config's camLayer and layers name layers the model has (with a spatial output for the CAM layer). */
 export function checkLayers(opts: Pick<VisualizeOptions, 'model' | 'camLayer' | 'layers'>): Set<string> | undefined {

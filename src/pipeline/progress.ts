@@ -8,6 +8,11 @@ export interface WorkProgress {
   tick(what: string, weight?: number): void;
   /** Clear the bar (TTY). */
   end(): void;
+  /**
+   * The ETA shown when the work first reached 5 % and the seconds the rest then took (once the work is done): how
+   * far the first estimate a user sees was from the end.
+   */
+  etaAt5(): { eta: number; actual?: number } | undefined;
 }
 
 export function workProgress({ label, total, stream = process.stderr, every = 15, now = () => performance.now() }: {
@@ -21,6 +26,7 @@ export function workProgress({ label, total, stream = process.stderr, every = 15
   const start = now();
   let done = 0;
   let lastLine = start;
+  let at5: { eta: number; time: number; actual?: number } | undefined;
   const percent = () => Math.round((100 * done) / Math.max(1e-9, total));
   const eta = () => {
     const elapsed = (now() - start) / 1000;
@@ -29,6 +35,8 @@ export function workProgress({ label, total, stream = process.stderr, every = 15
   return {
     tick(what, weight = 1) {
       done = Math.min(total, done + weight);
+      if (!at5 && done >= 0.05 * total) at5 = { eta: eta(), time: now() };
+      if (at5 && at5.actual == null && done >= total - 1e-9) at5.actual = (now() - at5.time) / 1000;
       if (tty) {
         const width = 24;
         const filled = Math.round((done / Math.max(1e-9, total)) * width);
@@ -40,6 +48,9 @@ export function workProgress({ label, total, stream = process.stderr, every = 15
     },
     end() {
       if (tty) stream.write('\r\x1b[K');
+    },
+    etaAt5() {
+      return at5 && { eta: at5.eta, actual: at5.actual };
     },
   };
 }

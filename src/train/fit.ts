@@ -8,7 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { adam } from '../engine/adam.ts';
 import { type ImageArrays, makeBatch, seededPermutation } from '../data/batches.ts';
-import { runGraph } from '../viz/graph.ts';
+import { runGraph } from '../engine/graph.ts';
+import type { BatchTransform } from '../data/augment.ts';
 import { forward } from '../engine/folded.ts';
 import { ReplicaError, Replicas } from './parallel.ts';
 
@@ -41,9 +42,6 @@ export interface Callback {
   /** Runs also when training throws, to free what the callback holds. */
   onTrainEnd?(ctx: TrainContext): void;
 }
-
-/** A per-batch transform of the float input batch (augmentation), seeded by step. */
-export type BatchTransform = (x: tf.Tensor4D, step: number) => tf.Tensor4D;
 
 export interface FitOptions {
   epochs: number;

@@ -3,7 +3,7 @@
  * fraction of exact zeros, and dead channels (zero for every sample — a ReLU that never fires on this data).
  */
 import * as tf from '@tensorflow/tfjs';
-import { runGraph } from './graph.ts';
+import { runGraph } from '../engine/graph.ts';
 
 export interface ChannelStats {
   mean: number[];

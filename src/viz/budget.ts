@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { targetScore } from './target.ts';
+import type { BatchLimits } from './types.ts';
 import { forward } from '../engine/folded.ts';
 
 /**
@@ -35,12 +36,6 @@ export interface ModelCost {
   weightBytes: number;
   forward: PassCost;
   gradient: PassCost;
-}
-
-/** Images per pass: predict-only passes, and passes that keep activations for a gradient. */
-export interface BatchLimits {
-  forward: number;
-  gradient: number;
 }
 
 const product = (s: ReadonlyArray<number | null>) => s.reduce<number>((a, b) => a * (b ?? 1), 1);

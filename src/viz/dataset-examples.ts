@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeBatch } from '../data/batches.ts';
 import type { Dataset } from '../data/dataset.ts';
-import { runGraph } from './graph.ts';
+import { runGraph } from '../engine/graph.ts';
 
 export interface Example {
   /** Index of the image in the dataset. */

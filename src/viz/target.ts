@@ -3,7 +3,7 @@
  * the target class (Grad-CAM paper, Sec. 3: the softmax is swapped for linear), otherwise the output itself.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BatchLimits } from './budget.ts';
+import type { BatchLimits } from './types.ts';
 import { foldedGraph, forward } from '../engine/folded.ts';
 
 /** Σ_b score[b, target_b] — summing over the batch keeps every sample's gradient independent. */

@@ -5,7 +5,12 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
-import type { BatchLimits } from './budget.ts';
+
+/** Images per pass: predict-only passes, and passes that keep activations for a gradient. */
+export interface BatchLimits {
+  forward: number;
+  gradient: number;
+}
 
 export interface AttributionInput {
   model: tf.LayersModel;

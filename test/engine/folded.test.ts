@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { foldedGraph, foldedGroups, forward } from '../../src/engine/folded.ts';
-import { runGraph } from '../../src/viz/graph.ts';
+import { runGraph } from '../../src/engine/graph.ts';
 import { targetScore } from '../../src/viz/target.ts';
 import { withGuidedRelu } from '../../src/viz/methods/guided-backprop.ts';
 import { flattenModel } from '../../src/models/flatten.ts';

@@ -36,6 +36,21 @@ describe('workProgress', () => {
     expect(out).toEqual(['m: 10 % (saliency), eta 180 s\n', 'm: 100 % (integrated-gradients), eta 0 s\n']);
   });
 
+  it('keeps the ETA shown when the work first reached 5 % and what the rest then took', () => {
+    let t = 0;
+    const { stream } = sink(false);
+    const p = workProgress({ label: 'm', total: 100, stream, now: () => t });
+    t = 3000;
+    p.tick('a', 3); // 3 %: not yet
+    expect(p.etaAt5()).toBeUndefined();
+    t = 6000;
+    p.tick('b', 3); // 6 % after 6 s: 1 s per unit, 94 to go
+    expect(p.etaAt5()).toEqual({ eta: 94, actual: undefined });
+    t = 106_000;
+    p.tick('c', 94);
+    expect(p.etaAt5()).toEqual({ eta: 94, actual: 100 });
+  });
+
   it('a bar redrawn in place on a TTY', () => {
     let t = 0;
     const { out, stream } = sink(true);

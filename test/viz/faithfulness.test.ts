@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { blurImage, curveFractions, deletionInsertion, pixelOrder, randomMap, SampleCurves, sobelMap, trapezoid } from '../../src/viz/metrics/faithfulness.ts';
+import { curveFractions, deletionInsertion, randomMap, SampleCurves, sobelMap } from '../../src/viz/metrics/faithfulness.ts';
+import { blurImage, pixelOrder, trapezoid } from '../../src/viz/metrics/removal.ts';
 import { relError, useBackend } from '../helpers/backends.ts';
 
 beforeAll(async () => {

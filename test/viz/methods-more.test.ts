@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { lenet5 } from '../../src/models/lenet5.ts';
-import { runGraph } from '../../src/viz/graph.ts';
+import { runGraph } from '../../src/engine/graph.ts';
 import { ablationCam } from '../../src/viz/methods/ablation-cam.ts';
 import { eigenCam, firstComponentProjection } from '../../src/viz/methods/eigen-cam.ts';
 import { hiResCam } from '../../src/viz/methods/hires-cam.ts';

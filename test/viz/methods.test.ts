@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lenet5 } from '../../src/models/lenet5.ts';
-import { defaultCamLayer, runGraph } from '../../src/viz/graph.ts';
+import { runGraph } from '../../src/engine/graph.ts';
+import { defaultCamLayer } from '../../src/viz/graph.ts';
 import { gradCam } from '../../src/viz/methods/grad-cam.ts';
 import { gradCamPlusPlus } from '../../src/viz/methods/grad-cam-plus-plus.ts';
 import { guidedBackprop } from '../../src/viz/methods/guided-backprop.ts';

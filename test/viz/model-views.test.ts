@@ -74,7 +74,7 @@ describe('activations', () => {
 
 describe('activation maximization layers', () => {
   it('all, or maxLayers spread evenly with the first and the last', async () => {
-    const { actmaxLayers } = await import('../../src/pipeline/visualize.ts');
+    const { actmaxLayers } = await import('../../src/pipeline/plan.ts');
     const names = Array.from({ length: 10 }, (_, i) => `c${i}`);
     expect([...actmaxLayers(names)]).toEqual(names);
     expect([...actmaxLayers(names, 20)]).toEqual(names);

@@ -8,7 +8,7 @@ import { makeBatch } from '../../src/data/batches.ts';
 import { generateShapes } from '../../src/data/shapes.ts';
 import { tinyVgg } from '../../src/models/tiny-vgg.ts';
 import { visualize } from '../../src/pipeline/visualize.ts';
-import { runGraph } from '../../src/viz/graph.ts';
+import { runGraph } from '../../src/engine/graph.ts';
 import { gradCam } from '../../src/viz/methods/grad-cam.ts';
 import { localization } from '../../src/viz/metrics/localization.ts';
 import { predictedClasses } from '../../src/viz/target.ts';

@@ -10,12 +10,12 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../../data/dataset.ts';
 import type { LayerView, ModelReport } from '../../manifest/schema.ts';
 import type { Raster } from '../../render/image.ts';
-import type { BatchLimits } from '../../viz/budget.ts';
+import type { BatchLimits } from '../../viz/types.ts';
 import type { FeatureImages } from '../../viz/feature-visualization.ts';
 import type { Objective } from '../../viz/activation-maximization.ts';
 import type { AttributionMethod, Passes } from '../../viz/types.ts';
 import type { AssetWriter } from '../assets.ts';
-import type { VisualizeOptions } from '../visualize.ts';
+import type { VisualizeOptions } from '../visualize-options.ts';
 import type { CostShape, Rates, Sizing, Trim } from '../work.ts';
 import type { CostTable } from '../cost-model.ts';
 

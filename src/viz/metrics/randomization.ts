@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { attributeInChunks } from '../attribute.ts';
-import type { BatchLimits } from '../budget.ts';
+import type { BatchLimits } from '../types.ts';
 import type { AttributionMethod } from '../types.ts';
 
 /** Spearman's ρ: Pearson correlation of the ranks (ties get their mean rank). */

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { mulberry32 } from '../../data/batches.ts';
 import { hasSimdKernels, simdKernels, simdMemory } from '../../engine/simd/simd.ts';
-import { blurImage, pixelOrder, trapezoid } from './faithfulness.ts';
+import { blurImage, pixelOrder, trapezoid } from './removal.ts';
 import { forward } from '../../engine/folded.ts';
 
 export interface RoadCurves {
