@@ -121,8 +121,8 @@ export async function decodeImage(
   return out;
 }
 
-export async function loadImageFolder(opts: FolderOptions): Promise<FolderDataset> {
-  const root = resolve(opts.dir);
+/** The folder's images: per class sub-folder (sorted; labeled) or the flat folder's own (unlabeled, label -1). */
+function listFolder(root: string): { classDirs: string[]; files: string[]; labels: number[]; labeled: boolean } {
   let entries;
   try {
     entries = readdirSync(root, { withFileTypes: true });
@@ -156,13 +156,11 @@ export async function loadImageFolder(opts: FolderOptions): Promise<FolderDatase
     }
     if (files.length === 0) throw new DataError(`${root}: no images (${IMAGE_EXTENSIONS.join(' ')}) and no class sub-folders`);
   }
-  const total = files.length;
-  if (!labeled && opts.limitUnlabeled != null && files.length > opts.limitUnlabeled) {
-    files.length = opts.limitUnlabeled;
-    labels.length = opts.limitUnlabeled;
-  }
-  const [h, w] = opts.imageSize;
-  const size = h * w * opts.channels;
+  return { classDirs, files, labels, labeled };
+}
+
+/** Every file decoded (16 at a time); a file that cannot be is named — an error, or a warning with skipInvalid. */
+async function decodeAll(files: string[], root: string, opts: FolderOptions): Promise<Array<Uint8Array | undefined>> {
   const decoded: Array<Uint8Array | undefined> = new Array(files.length);
   const failures: string[] = [];
   const chunk = 16;
@@ -187,6 +185,20 @@ export async function loadImageFolder(opts: FolderOptions): Promise<FolderDatase
     }
     for (const f of failures) opts.warn?.(`skipping ${f}`);
   }
+  return decoded;
+}
+
+export async function loadImageFolder(opts: FolderOptions): Promise<FolderDataset> {
+  const root = resolve(opts.dir);
+  const { classDirs, files, labels, labeled } = listFolder(root);
+  const total = files.length;
+  if (!labeled && opts.limitUnlabeled != null && files.length > opts.limitUnlabeled) {
+    files.length = opts.limitUnlabeled;
+    labels.length = opts.limitUnlabeled;
+  }
+  const [h, w] = opts.imageSize;
+  const size = h * w * opts.channels;
+  const decoded = await decodeAll(files, root, opts);
   const keep = files.map((_, i) => i).filter((i) => decoded[i] != null);
   if (keep.length === 0) throw new DataError(`${root}: none of the ${files.length} files could be decoded`);
   const images = new Uint8Array(keep.length * size);

@@ -99,26 +99,18 @@ interface Painting {
 }
 
 /**
- * One image's pixels and mask: the textured background (waves and pixel noise, one rand() per pixel in row order),
- * the distractor strokes, and the object blended by its coverage of SS x SS sub-pixel samples. The waves come from
- * per-row and per-column sine tables and the crossings sit in typed arrays: 6,000 64x64 images in 3.5 s instead of
- * 6.1 (the default report generates ~6,800 per process), the same bytes.
+ * Each wave sin(u(x) + v(y)), u = 2π·kx·x / (0.4·period), v = 2π·ky·y / (0.4·period) + phase, by the angle sum
+ * sin u cos v + cos u sin v from per-column and per-row tables: 2·size sines per wave instead of size² (the bytes
+ * match the direct sum but for a rare rounding at .5). Wave w's entries start at w·size.
  */
-function paint(o: Painting): void {
-  const { images, masks, offset, size, rand, distractors, circle, cx, cy, radius } = o;
-  const [br, bg, bb] = o.base;
-  const [fr, fg, fb] = o.fill;
-  const SS = 3; // supersampling per axis for anti-aliased edges
-  // Each wave sin(u(x) + v(y)), u = 2π·kx·x / (0.4·period), v = 2π·ky·y / (0.4·period) + phase, by the angle sum
-  // sin u cos v + cos u sin v from per-column and per-row tables: 2·size sines per wave instead of size² (the
-  // bytes match the direct sum but for a rare rounding at .5).
-  const nw = o.waves.length;
+function waveTables(waves: Painting['waves'], size: number) {
+  const nw = waves.length;
   const su = new Float64Array(nw * size);
   const cu = new Float64Array(nw * size);
   const sv = new Float64Array(nw * size);
   const cv = new Float64Array(nw * size);
   for (let w = 0; w < nw; w++) {
-    const [kx, ky, phase, period] = o.waves[w];
+    const [kx, ky, phase, period] = waves[w];
     for (let i = 0; i < size; i++) {
       const u = (2 * Math.PI * kx * i) / (period * 0.4);
       const v = (2 * Math.PI * ky * i) / (period * 0.4) + phase;
@@ -128,6 +120,21 @@ function paint(o: Painting): void {
       cv[w * size + i] = Math.cos(v);
     }
   }
+  return { su, cu, sv, cv };
+}
+
+/**
+ * One image's pixels and mask: the textured background (waves and pixel noise, one rand() per pixel in row order),
+ * the distractor strokes, and the object blended by its coverage of SS x SS sub-pixel samples. The waves come from
+ * per-row and per-column sine tables (waveTables) and the crossings sit in typed arrays.
+ */
+function paint(o: Painting): void {
+  const { images, masks, offset, size, rand, distractors, circle, cx, cy, radius } = o;
+  const [br, bg, bb] = o.base;
+  const [fr, fg, fb] = o.fill;
+  const SS = 3; // supersampling per axis for anti-aliased edges
+  const nw = o.waves.length;
+  const { su, cu, sv, cv } = waveTables(o.waves, size);
   const r2 = radius * radius;
   // Sub-pixel sample i of row y lies on the line y + (i + 0.5) / SS: its edge crossings, once per row.
   const lineLen = new Int32Array(SS);

@@ -26,20 +26,17 @@ export interface DefaultOptions {
   dataDir?: string;
 }
 
-export function defaultEntries(o: DefaultOptions): SpecEntry[] {
-  // Each entry's recipe: its slug (the spec's literal options live in this file, which the code hash covers), the
-  // options that vary (epochs, seed) and, for real data, the files' names, sizes and dates.
-  const recipe = (slug: string, data?: () => unknown) => () => ({ slug, epochs: o.epochs, seed: o.seed, data: data?.() });
-  /** MobileNetV2 α 0.35 at 64x64 on shapes: the budget model of the default report and the full recipe. */
-  const mobileNetV2Shapes = (m: Pick<ModelSpec, 'slug' | 'title' | 'architecture' | 'description'> & {
-    head: 'transfer' | 'imagenet';
-    clutter: number | undefined;
-    train: number;
-    validation: number;
-    epochs: number;
-    learningRate: number;
-    localizationImages?: number;
-  }): ModelSpec => ({
+/** MobileNetV2 α 0.35 at 64x64 on shapes: the budget model of the default report and the full recipe. */
+function mobileNetV2Shapes(o: DefaultOptions, m: Pick<ModelSpec, 'slug' | 'title' | 'architecture' | 'description'> & {
+  head: 'transfer' | 'imagenet';
+  clutter: number | undefined;
+  train: number;
+  validation: number;
+  epochs: number;
+  learningRate: number;
+  localizationImages?: number;
+}): ModelSpec {
+  return {
     slug: m.slug, title: m.title, architecture: m.architecture, description: m.description,
     identity: { zoo: 'mobilenetv2', alpha: 0.35, inputShape: [64, 64, 3], head: m.head, bnMomentum: 0.9, numClasses: 5 },
     build: () => mobileNetV2({ inputShape: [64, 64, 3], alpha: 0.35, numClasses: 5, head: m.head, bnMomentum: 0.9, seed: o.seed }),
@@ -54,9 +51,12 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
     actmax: { maxChannels: 4, steps: 32, maxLayers: 10 },
     randomizationSteps: 4,
     localizationImages: m.localizationImages,
-  });
-  /** The GAP CNN on shapes: the honest model and its cheating twin differ only in the shortcut and the budget. */
-  const gapCnnShapes = (m: Pick<ModelSpec, 'slug' | 'title' | 'description'> & { shortcut: boolean; train: number; epochs: number; learningRate: number }): ModelSpec => ({
+  };
+}
+
+/** The GAP CNN on shapes: the honest model and its cheating twin differ only in the shortcut and the budget. */
+function gapCnnShapes(o: DefaultOptions, m: Pick<ModelSpec, 'slug' | 'title' | 'description'> & { shortcut: boolean; train: number; epochs: number; learningRate: number }): ModelSpec {
+  return {
     slug: m.slug, title: m.title, description: m.description,
     architecture: 'GAP CNN: 3x3 \'same\' convolutions with batch norm and ReLU (8, pool, 16, pool, 32, pool, 64, 64, 64, 64), global average pooling, dense softmax',
     identity: { zoo: 'gap-cnn', inputShape: [64, 64, 3], numClasses: 5 },
@@ -75,29 +75,38 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
     // SmoothGrad samples keep that within the budget (the completeness gap is shown on each sample).
     localizationImages: 50,
     methods: { 'integrated-gradients': { steps: 32 }, 'smoothgrad-saliency': { samples: 16 } },
-  });
+  };
+}
+
+/** LeNet-5 trained on Fashion-MNIST (Debian's dataset-fashion-mnist). */
+function lenet5Spec(o: DefaultOptions): ModelSpec {
+  const full = fashionMnist('train', o.dataDir);
+  const { train, validation } = splitDataset(full, 5000, o.seed);
+  return {
+    slug: 'lenet5-fashion-mnist',
+    title: 'LeNet-5 on Fashion-MNIST',
+    architecture: 'LeNet-5 (Keras layout)',
+    description: 'The classic LeNet-5 layout (two 5x5 convolutions with max pooling, three dense layers) trained from scratch on Fashion-MNIST\'s 28x28 grayscale clothing images.',
+    identity: { zoo: 'lenet5', inputShape: [28, 28, 1], numClasses: 10 },
+    build: () => lenet5({ seed: o.seed }),
+    // 3 epochs (the default) at batch 64 from 3e-3 down a cosine: 88.8 % test accuracy in 32 s of one core, against
+    // 89.3 % in 63 s for 5 epochs at 2e-3 and 89.0 % in 96 s for Keras's batch 32 at 1e-3 (measured side by side,
+    // 2026-12).
+    training: { train, validation, epochs: o.epochs, batchSize: 64, learningRate: 3e-3, cosine: true },
+    test: fashionMnist('test', o.dataDir),
+    classifier: true,
+    seed: o.seed,
+  };
+}
+
+export function defaultEntries(o: DefaultOptions): SpecEntry[] {
+  // Each entry's recipe: its slug (the spec's literal options live in this file, which the code hash covers), the
+  // options that vary (epochs, seed) and, for real data, the files' names, sizes and dates.
+  const recipe = (slug: string, data?: () => unknown) => () => ({ slug, epochs: o.epochs, seed: o.seed, data: data?.() });
   // cost: seconds of each model's cold run on one core of this project's 2-core machine (a default report, 2026-12),
   // for balancing the two processes.
   const entries: SpecEntry[] = [
-    { slug: 'lenet5-fashion-mnist', cost: 50, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: (): ModelSpec => {
-      const full = fashionMnist('train', o.dataDir);
-      const { train, validation } = splitDataset(full, 5000, o.seed);
-      return {
-        slug: 'lenet5-fashion-mnist',
-        title: 'LeNet-5 on Fashion-MNIST',
-        architecture: 'LeNet-5 (Keras layout)',
-        description: 'The classic LeNet-5 layout (two 5x5 convolutions with max pooling, three dense layers) trained from scratch on Fashion-MNIST\'s 28x28 grayscale clothing images.',
-        identity: { zoo: 'lenet5', inputShape: [28, 28, 1], numClasses: 10 },
-        build: () => lenet5({ seed: o.seed }),
-        // 3 epochs (the default) at batch 64 from 3e-3 down a cosine: 88.8 % test accuracy in 32 s of one core, against
-        // 89.3 % in 63 s for 5 epochs at 2e-3 and 89.0 % in 96 s for Keras's batch 32 at 1e-3 (measured side by side,
-        // 2026-12).
-        training: { train, validation, epochs: o.epochs, batchSize: 64, learningRate: 3e-3, cosine: true },
-        test: fashionMnist('test', o.dataDir),
-        classifier: true,
-        seed: o.seed,
-      };
-    } },
+    { slug: 'lenet5-fashion-mnist', cost: 50, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: () => lenet5Spec(o) },
     { slug: 'random-cnn-shapes', cost: 10, inDefault: true, recipe: recipe('random-cnn-shapes'), make: (): ModelSpec => ({
       slug: 'random-cnn-shapes',
       title: 'Random 4-layer CNN on shapes',
@@ -110,26 +119,26 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
       seed: o.seed,
       actmax: { maxChannels: 9, steps: 48 },
     }) },
-    { slug: 'mobilenetv2-shapes', cost: 232, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: () => mobileNetV2Shapes({
+    { slug: 'mobilenetv2-shapes', cost: 232, inDefault: true, recipe: recipe('mobilenetv2-shapes'), make: () => mobileNetV2Shapes(o, {
       slug: 'mobilenetv2-shapes',
       title: 'MobileNetV2 (α 0.35) on shapes',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, a transfer-learning head (GAP → BN → dropout → dense 128 → BN → ReLU → dense → BN → softmax), Keras layer names',
       description: 'MobileNetV2 at width 0.35 with a transfer-learning head (global pooling, batch norm, dropout, dense 128, dense 5), trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds) for 5 epochs of 6,000 images with a cosine schedule — about 2¼ minutes on one core with convlens\'s fused kernels (batch norm, ReLU6 and Adam in one pass each, SIMD convolution gradients). Its 163 layers show depthwise convolutions, batch normalisation, ReLU6 and residual adds; the shapes\' ground-truth masks score where each explanation points.',
       head: 'transfer', clutter: 0, train: 6000, validation: 300, epochs: 5, learningRate: 6e-3, localizationImages: 0,
     }) },
-    { slug: 'gap-cnn-shapes', cost: 121, inDefault: true, recipe: recipe('gap-cnn-shapes'), make: () => gapCnnShapes({
+    { slug: 'gap-cnn-shapes', cost: 121, inDefault: true, recipe: recipe('gap-cnn-shapes'), make: () => gapCnnShapes(o, {
       slug: 'gap-cnn-shapes',
       title: 'A GAP CNN on shapes',
       description: 'A small all-convolutional network ending in global average pooling — the architecture class activation maps were made for — trained from scratch on synthetic shapes (circle, square, triangle, star, hexagon on textured backgrounds). Its \'same\' padding keeps each unit of the last 8x8 block centred on the pixels it describes, so its Grad-CAM can be scored against the objects\' masks: this is the model where Grad-CAM should point at the object, and the honest twin of the cheating model below.',
       shortcut: false, train: 3000, epochs: 6, learningRate: 3e-3,
     }) },
-    { slug: 'gap-cnn-shapes-shortcut', cost: 71, inDefault: true, recipe: recipe('gap-cnn-shapes-shortcut'), make: () => gapCnnShapes({
+    { slug: 'gap-cnn-shapes-shortcut', cost: 71, inDefault: true, recipe: recipe('gap-cnn-shapes-shortcut'), make: () => gapCnnShapes(o, {
       slug: 'gap-cnn-shapes-shortcut',
       title: 'A cheating GAP CNN (shapes with a shortcut)',
       description: 'The same GAP CNN trained on shapes whose background colour reveals the class — in the training and validation images only. It scores perfectly on validation and near chance on the honest test images, and its explanations point at the background, not at the shapes: the wolf-in-the-snow story (Ribeiro et al. 2016), made real. Compare its pointing game with its honest twin\'s.',
       shortcut: true, train: 2000, epochs: 2, learningRate: 2e-3,
     }) },
-    { slug: 'mobilenetv2-shapes-full', cost: 2000, inDefault: false, recipe: recipe('mobilenetv2-shapes-full'), make: () => mobileNetV2Shapes({
+    { slug: 'mobilenetv2-shapes-full', cost: 2000, inDefault: false, recipe: recipe('mobilenetv2-shapes-full'), make: () => mobileNetV2Shapes(o, {
       slug: 'mobilenetv2-shapes-full',
       title: 'MobileNetV2 (α 0.35) on shapes, full training',
       architecture: 'MobileNetV2, width 0.35, 64x64 input, Keras layer names',

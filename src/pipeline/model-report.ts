@@ -13,6 +13,7 @@ import { evaluate, fit } from '../train/fit.ts';
 import { replicaThreads } from '../train/parallel.ts';
 import { evaluateProbabilities } from '../viz/evaluation.ts';
 import { batchLimits, formatBytes, measureCost, memoryBudget } from '../viz/budget.ts';
+import type { BatchLimits } from '../viz/types.ts';
 import { predictAll } from './predict.ts';
 import { dataPreview, learningCharts, mistakeGallery } from './preview.ts';
 import { layerSummaries, pickSamples, visualize } from './visualize.ts';
@@ -133,124 +134,138 @@ export interface RunContext {
   processes?: number;
 }
 
-export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<ModelReport> {
-  const { slug, test } = spec;
-  const clock = { start: performance.now(), trained: 0, evaluated: 0 };
-  let model: tf.LayersModel;
-  let history: ModelReport['training'] extends infer T ? (T extends { history: infer H } ? H : never) : never = [];
+type History = NonNullable<ModelReport['training']>['history'];
+
+/**
+ * The model, built or loaded, trained first when the spec asks for it (with the training cache: replicas change
+ * the result, batch norm per shard, so their count is part of the key; the threads each gets are not).
+ */
+async function trainedModel(spec: ModelSpec, ctx: RunContext): Promise<{ model: tf.LayersModel; history: History }> {
   const t = spec.training;
-  if (t) {
-    // Replicas change the result (batch norm per shard): their count is part of what the cache is keyed by; the
-    // threads each gets (its share of this process's cores) do not.
-    const replicas = t.replicas ?? 1;
-    const replicaEngineThreads = replicaThreads(replicas);
-    const key = cacheKey({
-      model: spec.identity,
-      data: [dataFingerprint(t.train), dataFingerprint(t.validation), dataFingerprint(test)],
-      training: {
-        epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: 'adam', checkpoint: t.checkpoint ?? 'val_acc', cosine: t.cosine ?? false,
-        ...(t.augment ? { augment: t.augment } : {}), ...(t.patience ? { patience: t.patience } : {}), ...(t.fineTune ? { fineTune: t.fineTune } : {}),
-      },
-      seed: spec.seed,
-      backend: ctx.backend,
-      ...(replicas > 1 ? { replicas } : {}),
+  if (!t) return { model: await spec.build(), history: [] };
+  const replicas = t.replicas ?? 1;
+  const key = cacheKey({
+    model: spec.identity,
+    data: [dataFingerprint(t.train), dataFingerprint(t.validation), dataFingerprint(spec.test)],
+    training: {
+      epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: 'adam', checkpoint: t.checkpoint ?? 'val_acc', cosine: t.cosine ?? false,
+      ...(t.augment ? { augment: t.augment } : {}), ...(t.patience ? { patience: t.patience } : {}), ...(t.fineTune ? { fineTune: t.fineTune } : {}),
+    },
+    seed: spec.seed,
+    backend: ctx.backend,
+    ...(replicas > 1 ? { replicas } : {}),
+  });
+  const result = await trainWithCache({ dir: ctx.cacheDir ?? '.cache/models', key, noCache: ctx.noCache, build: spec.build, train: (m) => train(m, spec, t, ctx) });
+  if (result.cached) ctx.log?.(`${spec.slug}: trained model loaded from the cache (${key})`);
+  return { model: result.model, history: result.history };
+}
+
+/** The spec's training of `m`: the first phase, then the fine-tuning phase if any; the history of both. */
+function train(m: tf.LayersModel, spec: ModelSpec, t: TrainingSpec, ctx: RunContext): History {
+  const { slug } = spec;
+  const replicas = t.replicas ?? 1;
+  const replicaEngineThreads = replicaThreads(replicas);
+  if (replicas > 1) ctx.log?.(`${slug}: training in ${replicas} data-parallel replicas (worker threads, ${replicaEngineThreads} engine thread${replicaEngineThreads > 1 ? 's' : ''} each)`);
+  const phase = (epochs: number, learningRate: number, seed: number, label: string) =>
+    fit(m, t.train, {
+      epochs,
+      batchSize: t.batchSize,
+      seed,
+      learningRate,
+      validation: t.validation,
+      scale: t.train.scale,
+      offset: t.train.offset,
+      augment: t.augment ? augmenter({ ...t.augment, seed }) : undefined,
+      workers: replicas,
+      workerThreads: replicaEngineThreads,
+      workersRequired: `${spec.configKey ? `${spec.configKey}: ` : ''}training.replicas is ${replicas}, but its replicas cannot start; set training.replicas to 1 (or remove it) to train in one thread`,
+      log: ctx.log,
+      callbacks: [
+        bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }),
+        ...(t.patience ? [earlyStopping({ monitor: 'val_loss', patience: t.patience })] : []),
+        ...(t.cosine ? [learningRateSchedule(cosineDecay(epochs, 0.05))] : []),
+        progress({ label, stepsPerEpoch: Math.ceil(t.train.count / t.batchSize) }),
+      ],
     });
-    const result = await trainWithCache({
-      dir: ctx.cacheDir ?? '.cache/models',
-      key,
-      noCache: ctx.noCache,
-      build: spec.build,
-      train: (m) => {
-        if (replicas > 1) ctx.log?.(`${slug}: training in ${replicas} data-parallel replicas (worker threads, ${replicaEngineThreads} engine thread${replicaEngineThreads > 1 ? 's' : ''} each)`);
-        const phase = (epochs: number, learningRate: number, seed: number, label: string) =>
-          fit(m, t.train, {
-            epochs,
-            batchSize: t.batchSize,
-            seed,
-            learningRate,
-            validation: t.validation,
-            scale: t.train.scale,
-            offset: t.train.offset,
-            augment: t.augment ? augmenter({ ...t.augment, seed }) : undefined,
-            workers: replicas,
-            workerThreads: replicaEngineThreads,
-            workersRequired: `${spec.configKey ? `${spec.configKey}: ` : ''}training.replicas is ${replicas}, but its replicas cannot start; set training.replicas to 1 (or remove it) to train in one thread`,
-            log: ctx.log,
-            callbacks: [
-              bestCheckpoint({ monitor: t.checkpoint ?? 'val_acc' }),
-              ...(t.patience ? [earlyStopping({ monitor: 'val_loss', patience: t.patience })] : []),
-              ...(t.cosine ? [learningRateSchedule(cosineDecay(epochs, 0.05))] : []),
-              progress({ label, stepsPerEpoch: Math.ceil(t.train.count / t.batchSize) }),
-            ],
-          });
-        const first = phase(t.epochs, t.learningRate, spec.seed, slug);
-        const all = [...first];
-        if (t.fineTune) {
-          unfreezeFrom(m, t.fineTune.from);
-          all.push(...phase(t.fineTune.epochs, t.fineTune.learningRate, spec.seed + 1, `${slug} fine-tune from ${t.fineTune.from}`));
-        }
-        return all.map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc, ...(i >= first.length ? { phase: 'fine-tune' as const } : {}) }));
-      },
-    });
-    if (result.cached) ctx.log?.(`${slug}: trained model loaded from the cache (${key})`);
-    model = result.model;
-    history = result.history;
-  } else {
-    model = await spec.build();
+  const first = phase(t.epochs, t.learningRate, spec.seed, slug);
+  const all = [...first];
+  if (t.fineTune) {
+    unfreezeFrom(m, t.fineTune.from);
+    all.push(...phase(t.fineTune.epochs, t.fineTune.learningRate, spec.seed + 1, `${slug} fine-tune from ${t.fineTune.from}`));
   }
-  clock.trained = performance.now();
-  // An input too small for the architecture leaves layers with empty outputs (pooling down to 0x0).
+  return all.map((h, i) => ({ epoch: i + 1, loss: h.loss, acc: h.acc, val_loss: h.val_loss, val_acc: h.val_acc, ...(i >= first.length ? { phase: 'fine-tune' as const } : {}) }));
+}
+
+/** An input too small for the architecture leaves layers with empty outputs (pooling down to 0x0): said, naming the layer. */
+function checkOutputShapes(model: tf.LayersModel, spec: ModelSpec): void {
   for (const layer of model.layers) {
     const shape = layer.outputShape as (number | null)[];
     if (Array.isArray(shape) && !Array.isArray(shape[0]) && shape.some((d) => d === 0)) {
-      model.dispose();
       throw new Error(`${spec.configKey ? `${spec.configKey}: ` : ''}layer '${layer.name}' of ${spec.slug} has an empty output [${shape.map(String)}]: the input ${JSON.stringify(spec.test.shape)} is too small for this architecture; use larger images`);
     }
   }
-  // What every report has, the summary-only ones included: names, data counts and the layer summary.
-  const architecture = (): ModelReport => {
-    const summary = layerSummaries(model);
-    return {
-      slug, title: spec.title, architecture: spec.architecture, description: spec.description,
-      dataset: {
-        name: spec.dataName ?? test.name.split('/')[0],
-        classes: test.classes, trainCount: t?.train.count ?? 0,
-        validationCount: t?.validation.count ?? 0, testCount: test.count, ...(spec.shortcut ? { shortcut: true } : {}),
-        labeled: spec.labeled !== false, omitted: spec.omittedSamples ?? 0,
-      },
-      layers: summary,
-      totalParams: model.countParams(),
-      trainableParams: summary.reduce((n, l) => n + l.trainableParams, 0),
-      samples: [], layerViews: [], classMax: [],
-    };
+}
+
+/** What every report has, the summary-only ones included: names, data counts and the layer summary. */
+function architectureReport(spec: ModelSpec, model: tf.LayersModel): ModelReport {
+  const { test } = spec;
+  const t = spec.training;
+  const summary = layerSummaries(model);
+  return {
+    slug: spec.slug, title: spec.title, architecture: spec.architecture, description: spec.description,
+    dataset: {
+      name: spec.dataName ?? test.name.split('/')[0],
+      classes: test.classes, trainCount: t?.train.count ?? 0,
+      validationCount: t?.validation.count ?? 0, testCount: test.count, ...(spec.shortcut ? { shortcut: true } : {}),
+      labeled: spec.labeled !== false, omitted: spec.omittedSamples ?? 0,
+    },
+    layers: summary,
+    totalParams: model.countParams(),
+    trainableParams: summary.reduce((n, l) => n + l.trainableParams, 0),
+    samples: [], layerViews: [], classMax: [],
   };
+}
+
+/** The model's cost, measured once (passes' time and bytes), and the batches the memory plan allows. */
+async function memoryPlan(model: tf.LayersModel, spec: ModelSpec, ctx: RunContext) {
+  const cost = await measureCost(model, spec.classifier);
+  const memory = memoryBudget(cost, spec.memory);
+  const limits = batchLimits(cost, memory);
+  ctx.log?.(`${spec.slug}: ${(cost.flops / 1e9).toFixed(2)} GFLOPs per image; a gradient pass holds ${formatBytes(cost.gradient.bytesPerImage)} per image; batches of ${limits.forward} (forward) and ${limits.gradient} (gradient) within ${formatBytes(memory)}`);
+  if (limits.forward === 0) {
+    throw new Error(`${spec.configKey ?? spec.slug}: one image's forward pass needs ${formatBytes(cost.forward.fixedBytes + cost.forward.bytesPerImage)}, more than the ${formatBytes(memory)} left beside the model's ${formatBytes(cost.weightBytes)} of weights in the engine's 4 GiB heap; use a smaller input size or a smaller model`);
+  }
+  return { cost, memory, limits };
+}
+
+/** Accuracy, loss, top-k, the confusion matrix and the mistakes' gallery on labeled test data; the probabilities. */
+async function evaluation(model: tf.LayersModel, spec: ModelSpec, ctx: RunContext, limits: BatchLimits): Promise<{ evaluation?: ModelReport['evaluation']; probs?: Float32Array }> {
+  const { test, slug } = spec;
+  if (!spec.classifier || spec.labeled === false) return {};
+  const { loss } = evaluate(model, test, Math.min(500, limits.forward), test.scale, test.offset);
+  const probs = predictAll(model, test, Math.min(1000, limits.forward));
+  const ev = evaluateProbabilities(probs, test.labels, test.numClasses, { mistakesPerCell: 4 });
+  const mistakes = await mistakeGallery(ev.mistakes, test, ctx.publicDir, slug);
+  return { evaluation: { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass, mistakes }, probs };
+}
+
+export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<ModelReport> {
+  const { slug, test } = spec;
+  const t = spec.training;
+  const clock = { start: performance.now(), trained: 0, evaluated: 0 };
+  const { model, history } = await trainedModel(spec, ctx);
+  clock.trained = performance.now();
   try {
+    checkOutputShapes(model, spec);
     if (spec.summaryOnly) {
       if (ctx.timings) ctx.timings[slug] = { train: (clock.trained - clock.start) / 1000, evaluate: 0, visualize: 0 };
-      return architecture();
+      return architectureReport(spec, model);
     }
-    // The model's cost, measured once: passes' time and bytes, then the batches the memory plan allows.
-    const cost = await measureCost(model, spec.classifier);
-    const memory = memoryBudget(cost, spec.memory);
-    const limits = batchLimits(cost, memory);
-    ctx.log?.(`${slug}: ${(cost.flops / 1e9).toFixed(2)} GFLOPs per image; a gradient pass holds ${formatBytes(cost.gradient.bytesPerImage)} per image; batches of ${limits.forward} (forward) and ${limits.gradient} (gradient) within ${formatBytes(memory)}`);
-    if (limits.forward === 0) {
-      throw new Error(`${spec.configKey ?? slug}: one image's forward pass needs ${formatBytes(cost.forward.fixedBytes + cost.forward.bytesPerImage)}, more than the ${formatBytes(memory)} left beside the model's ${formatBytes(cost.weightBytes)} of weights in the engine's 4 GiB heap; use a smaller input size or a smaller model`);
-    }
-    let evaluation: ModelReport['evaluation'];
-    let probs: Float32Array | undefined;
-    if (spec.classifier && spec.labeled !== false) {
-      const batch = Math.min(500, limits.forward);
-      const { loss } = evaluate(model, test, batch, test.scale, test.offset);
-      probs = predictAll(model, test, Math.min(1000, limits.forward));
-      const ev = evaluateProbabilities(probs, test.labels, test.numClasses, { mistakesPerCell: 4 });
-      const mistakes = await mistakeGallery(ev.mistakes, test, ctx.publicDir, slug);
-      evaluation = { testAccuracy: ev.accuracy, testLoss: loss, topK: ev.topK, confusion: ev.confusion, perClass: ev.perClass, mistakes };
-    }
+    const { cost, memory, limits } = await memoryPlan(model, spec, ctx);
+    const { evaluation: evaluated, probs } = await evaluation(model, spec, ctx, limits);
     const samples = chooseSamples(spec, test, probs);
     if (samples.length === 0) throw new Error(`${spec.configKey ?? slug}: no samples to explain (samples.perClass and samples.mistakes are 0)`);
     clock.evaluated = performance.now();
-    const t0 = performance.now();
     const views = await visualize({
       model, slug, data: test, sampleIndices: samples, publicDir: ctx.publicDir, seed: spec.seed,
       attributions: spec.classifier, actmax: spec.actmax, log: ctx.log,
@@ -264,7 +279,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
       cost, limits, memory, budget: spec.budget, processes: ctx.processes, faithfulnessBaseline: spec.faithfulnessBaseline, road: spec.road, datasetExamples: spec.datasetExamples,
     });
     const { explained, ...viewFields } = views;
-    ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    ctx.log?.(`${slug}: visualizations of ${views.samples.length} samples and ${views.layerViews.length} layers in ${((performance.now() - clock.evaluated) / 1000).toFixed(1)} s`);
     if (ctx.timings) {
       ctx.timings[slug] = {
         train: (clock.trained - clock.start) / 1000,
@@ -272,7 +287,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
         visualize: (performance.now() - clock.evaluated) / 1000,
       };
     }
-    const base = architecture();
+    const base = architectureReport(spec, model);
     return {
       ...base,
       dataset: { ...base.dataset, preview: await dataPreview(t?.train ?? test, 15, ctx.publicDir, slug, t ? 'training images' : spec.labeled === false ? 'photos' : 'test images') },
@@ -280,7 +295,7 @@ export async function modelReport(spec: ModelSpec, ctx: RunContext): Promise<Mod
         epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, seed: spec.seed, history,
         charts: learningCharts(history, ctx.publicDir, slug),
       },
-      evaluation,
+      evaluation: evaluated,
       ...viewFields,
       ...(spec.part && spec.part.count > 1 ? { part: { ...spec.part, explained } } : {}),
     };

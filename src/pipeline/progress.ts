@@ -6,10 +6,10 @@
 export interface WorkProgress {
   /** One unit done (`weight` of the total: its estimated seconds or passes); `what` names it (shown on the bar). */
   tick(what: string, weight?: number): void;
-  /** Clear the bar (TTY). */
+  /** The work is over: clear the bar (TTY). */
   end(): void;
   /**
-   * The ETA shown when the work first reached 5 % and the seconds the rest then took (once the work is done): how
+   * The ETA shown when the work first reached 5 % and the seconds the rest then took (once `end` was called): how
    * far the first estimate a user sees was from the end.
    */
   etaAt5(): { eta: number; actual?: number } | undefined;
@@ -36,7 +36,6 @@ export function workProgress({ label, total, stream = process.stderr, every = 15
     tick(what, weight = 1) {
       done = Math.min(total, done + weight);
       if (!at5 && done >= 0.05 * total) at5 = { eta: eta(), time: now() };
-      if (at5 && at5.actual == null && done >= total - 1e-9) at5.actual = (now() - at5.time) / 1000;
       if (tty) {
         const width = 24;
         const filled = Math.round((done / Math.max(1e-9, total)) * width);
@@ -48,6 +47,7 @@ export function workProgress({ label, total, stream = process.stderr, every = 15
     },
     end() {
       if (tty) stream.write('\r\x1b[K');
+      if (at5 && at5.actual == null) at5.actual = (now() - at5.time) / 1000;
     },
     etaAt5() {
       return at5 && { eta: at5.eta, actual: at5.actual };

@@ -159,11 +159,11 @@ export async function visualize(opts: VisualizeOptions): Promise<Views> {
       await view.run(ctx);
       timing[view.id] = { estimated: Number(estimates[i].toFixed(1)), actual: Number(((performance.now() - t0) / 1000).toFixed(1)) };
     }
+    bar.end();
     const at5 = bar.etaAt5();
     const etaNote = at5?.actual != null ? `; ETA at 5 % ${at5.eta.toFixed(0)} s, the rest took ${at5.actual.toFixed(0)} s` : '';
     opts.log?.(`${opts.slug}: views, estimated → took: ${Object.entries(timing).map(([id, t]) => `${id} ${t.estimated} → ${t.actual} s`).join(', ')}${etaNote}`);
     opts.onTimes?.(timing, at5?.actual != null ? { eta: Number(at5.eta.toFixed(1)), actual: Number(at5.actual.toFixed(1)) } : undefined);
-    bar.end();
     await out.flush();
     const { layerViews, localization, randomization, classMax } = ctx.result;
     return { samples: ctx.samples, layerViews, camLayer: plan.camLayer, classMax, randomization, localization, work: workSummary(plan), explained: plan.explained };

@@ -186,6 +186,107 @@ function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   (optimizer as unknown as { learningRate: number }).learningRate = lr;
 }
 
+/** Data-parallel replicas when `opts.workers` > 1 (undefined: one thread; said in the log unless they are required). */
+function startReplicas(model: tf.LayersModel, data: ImageArrays, opts: FitOptions, cut: string | undefined, frozenNorm: boolean): Replicas | undefined {
+  if ((opts.workers ?? 1) <= 1) return undefined;
+  try {
+    return Replicas.start(model, { replicas: opts.workers!, threads: opts.workerThreads, batchSize: opts.batchSize, inputShape: data.shape, numClasses: data.numClasses, cut, frozenNorm });
+  } catch (err) {
+    if (!(err instanceof ReplicaError)) throw err;
+    if (opts.workersRequired) throw new Error(`${model.name}: ${err.message}; ${opts.workersRequired}`);
+    (opts.log ?? console.warn)(`${model.name}: training in this thread alone — ${err.message}`);
+    return undefined;
+  }
+}
+
+/** One optimizer step of `x`, `y` in this thread: the batch's mean loss and its correct predictions. */
+function localStep(model: tf.LayersModel, optimizer: tf.Optimizer, vars: tf.Variable[], x: tf.Tensor4D, y: tf.Tensor2D, cut: string | undefined, frozenNorm: boolean): { loss: number; hits: number } {
+  let parts: ReturnType<typeof batchObjective> | undefined;
+  const features = cut ? frozenFeatures(model, x, cut) : undefined;
+  const cost = optimizer.minimize(
+    () => {
+      parts = batchObjective(model, x, y, { cut, features, frozenNorm });
+      return parts.objective;
+    },
+    true,
+    vars,
+  )!;
+  const result = { loss: cost.dataSync()[0], hits: parts!.hits.dataSync()[0] };
+  tf.dispose([cost, parts!.hits, parts!.ce, ...(features ? [features] : [])]);
+  return result;
+}
+
+/** A training run's state across epochs: the model and its optimizer, the images seen and the steps taken. */
+interface Run {
+  model: tf.LayersModel;
+  data: ImageArrays;
+  opts: FitOptions;
+  ctx: TrainContext;
+  optimizer: tf.Optimizer;
+  vars: tf.Variable[];
+  cut?: string;
+  frozenNorm: boolean;
+  replicas?: Replicas;
+  seen: number;
+  steps: number;
+}
+
+/** One epoch: every batch in the epoch's seeded order (up to `maxImages` in all), then validation. */
+function runEpoch(run: Run, epoch: number, scale: number | number[], offset: number | number[]): EpochLogs {
+  const { model, data, opts, ctx, optimizer, vars, replicas } = run;
+  const callbacks = opts.callbacks ?? [];
+  setLearningRate(optimizer, ctx.learningRate);
+  const lr = ctx.learningRate;
+  const order = seededPermutation(data.count, opts.seed * 7919 + epoch);
+  const t0 = performance.now();
+  let lossSum = 0;
+  let correct = 0;
+  let n = 0;
+  const starts: number[] = [];
+  for (let start = 0, upTo = run.seen; start < data.count; start += opts.batchSize) {
+    if (opts.maxImages != null && upTo >= opts.maxImages) break;
+    starts.push(start);
+    upTo += Math.min(opts.batchSize, data.count - start);
+  }
+  const step0 = run.steps;
+  const prepare = (b: number) => {
+    const idx = order.subarray(starts[b], Math.min(starts[b] + opts.batchSize, data.count));
+    const batch = makeBatch(data, idx, scale, offset);
+    const x = opts.augment ? tf.tidy(() => opts.augment!(batch.x, step0 + b)) : batch.x;
+    return { count: idx.length, raw: batch.x, x, y: batch.y };
+  };
+  let next: ReturnType<typeof prepare> | undefined;
+  for (let b = 0; b < starts.length; b++) {
+    const cur = next ?? prepare(b);
+    next = undefined;
+    if (replicas) {
+      replicas.post(cur.x, cur.y);
+      if (b + 1 < starts.length) next = prepare(b + 1); // made while the replicas compute
+      const r = replicas.finish(optimizer, vars);
+      lossSum += r.loss;
+      correct += r.hits;
+    } else {
+      const s = localStep(model, optimizer, vars, cur.x, cur.y, run.cut, run.frozenNorm);
+      lossSum += s.loss * cur.count;
+      correct += s.hits;
+    }
+    n += cur.count;
+    run.seen += cur.count;
+    tf.dispose([cur.raw, cur.x, cur.y]);
+    run.steps++;
+    for (const cb of callbacks) cb.onBatchEnd?.(run.steps, ctx);
+    opts.onBatch?.(run.steps);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const logs: EpochLogs = { loss: lossSum / n, acc: correct / n, lr, seconds, imagesPerSecond: n / seconds };
+  if (opts.validation) {
+    const v = evaluate(model, opts.validation, 500, scale, offset);
+    logs.val_loss = v.loss;
+    logs.val_acc = v.acc;
+  }
+  return logs;
+}
+
 export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions): EpochLogs[] {
   const scale = opts.scale ?? 1 / 255;
   const offset = opts.offset ?? 0;
@@ -197,94 +298,20 @@ export function fit(model: tf.LayersModel, data: ImageArrays, opts: FitOptions):
   if (vars.length === 0) throw new Error(`${model.name}: no trainable weights (every layer is frozen); unfreeze some layers to train`);
   const cut = frozenPrefix(model);
   const frozenNorm = model.layers.some((l) => l.getClassName() === 'BatchNormalization' && !l.trainable);
-  // One optimizer step in this thread; returns the batch's mean loss and its correct predictions.
-  const localStep = (x: tf.Tensor4D, y: tf.Tensor2D): { loss: number; hits: number } => {
-    let parts: ReturnType<typeof batchObjective> | undefined;
-    const features = cut ? frozenFeatures(model, x, cut) : undefined;
-    const cost = optimizer.minimize(
-      () => {
-        parts = batchObjective(model, x, y, { cut, features, frozenNorm });
-        return parts.objective;
-      },
-      true,
-      vars,
-    )!;
-    const result = { loss: cost.dataSync()[0], hits: parts!.hits.dataSync()[0] };
-    tf.dispose([cost, parts!.hits, parts!.ce, ...(features ? [features] : [])]);
-    return result;
-  };
-  let seen = 0;
-  let steps = 0;
-  let replicas: Replicas | undefined;
+  const run: Run = { model, data, opts, ctx, optimizer, vars, cut, frozenNorm, seen: 0, steps: 0 };
   try {
-    if ((opts.workers ?? 1) > 1) {
-      try {
-        replicas = Replicas.start(model, { replicas: opts.workers!, threads: opts.workerThreads, batchSize: opts.batchSize, inputShape: data.shape, numClasses: data.numClasses, cut, frozenNorm });
-      } catch (err) {
-        if (!(err instanceof ReplicaError)) throw err;
-        if (opts.workersRequired) throw new Error(`${model.name}: ${err.message}; ${opts.workersRequired}`);
-        (opts.log ?? console.warn)(`${model.name}: training in this thread alone — ${err.message}`);
-      }
-    }
+    run.replicas = startReplicas(model, data, opts, cut, frozenNorm);
     for (const cb of callbacks) cb.onTrainBegin?.(ctx);
     for (let epoch = 0; epoch < opts.epochs && !ctx.stop; epoch++) {
       for (const cb of callbacks) cb.onEpochBegin?.(epoch, ctx);
-      setLearningRate(optimizer, ctx.learningRate);
-      const lr = ctx.learningRate;
-      const order = seededPermutation(data.count, opts.seed * 7919 + epoch);
-      const t0 = performance.now();
-      let lossSum = 0;
-      let correct = 0;
-      let n = 0;
-      const starts: number[] = [];
-      for (let start = 0, upTo = seen; start < data.count; start += opts.batchSize) {
-        if (opts.maxImages != null && upTo >= opts.maxImages) break;
-        starts.push(start);
-        upTo += Math.min(opts.batchSize, data.count - start);
-      }
-      const step0 = steps;
-      const prepare = (b: number) => {
-        const idx = order.subarray(starts[b], Math.min(starts[b] + opts.batchSize, data.count));
-        const batch = makeBatch(data, idx, scale, offset);
-        const x = opts.augment ? tf.tidy(() => opts.augment!(batch.x, step0 + b)) : batch.x;
-        return { count: idx.length, raw: batch.x, x, y: batch.y };
-      };
-      let next: ReturnType<typeof prepare> | undefined;
-      for (let b = 0; b < starts.length; b++) {
-        const cur = next ?? prepare(b);
-        next = undefined;
-        if (replicas) {
-          replicas.post(cur.x, cur.y);
-          if (b + 1 < starts.length) next = prepare(b + 1); // made while the replicas compute
-          const r = replicas.finish(optimizer, vars);
-          lossSum += r.loss;
-          correct += r.hits;
-        } else {
-          const s = localStep(cur.x, cur.y);
-          lossSum += s.loss * cur.count;
-          correct += s.hits;
-        }
-        n += cur.count;
-        seen += cur.count;
-        tf.dispose([cur.raw, cur.x, cur.y]);
-        steps++;
-        for (const cb of callbacks) cb.onBatchEnd?.(steps, ctx);
-        opts.onBatch?.(steps);
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      const logs: EpochLogs = { loss: lossSum / n, acc: correct / n, lr, seconds, imagesPerSecond: n / seconds };
-      if (opts.validation) {
-        const v = evaluate(model, opts.validation, 500, scale, offset);
-        logs.val_loss = v.loss;
-        logs.val_acc = v.acc;
-      }
+      const logs = runEpoch(run, epoch, scale, offset);
       history.push(logs);
       for (const cb of callbacks) cb.onEpochEnd?.(epoch, logs, ctx);
       opts.onEpoch?.(epoch, logs);
-      if (opts.maxImages != null && seen >= opts.maxImages) break;
+      if (opts.maxImages != null && run.seen >= opts.maxImages) break;
     }
   } finally {
-    replicas?.stop();
+    run.replicas?.stop();
     for (const cb of callbacks) cb.onTrainEnd?.(ctx);
     optimizer.dispose();
   }
