@@ -20,7 +20,7 @@
  * (≈ 3 hours) is skipped unless --full is given; results.json says so in `note`.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendId, BACKEND_IDS, selectBackend } from '../src/engine/backend.ts';
@@ -293,6 +293,7 @@ async function main(): Promise<void> {
   // A skipped section keeps its previous numbers.
   const previous = existsSync('bench/results.json') ? JSON.parse(readFileSync('bench/results.json', 'utf8')) : {};
   const merged = {
+    machine: machineInfo(),
     lenet5: results.length ? results : previous.lenet5,
     convnets: convnets ?? previous.convnets,
     passes: passes ?? previous.passes,
@@ -300,6 +301,12 @@ async function main(): Promise<void> {
   };
   writeFileSync('bench/results.json', `${JSON.stringify(merged, null, 2)}\n`);
   console.log('\nwrote bench/results.json');
+}
+
+/** The machine the numbers come from (docs/speed.md names it beside the tables). */
+function machineInfo() {
+  const cpus = os.cpus();
+  return { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, memory_gib: Math.round(os.totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString().slice(0, 10) };
 }
 
 await main();

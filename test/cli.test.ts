@@ -33,6 +33,12 @@ beforeAll(async () => {
   await sharp({ create: { width: 20, height: 10, channels: 3, background: '#ff0000' } }).png().toFile(join(dir, 'imgs', 'a-red.png'));
   await sharp({ create: { width: 9, height: 9, channels: 3, background: '#0000ff' } }).jpeg().toFile(join(dir, 'imgs', 'b-blue.jpg'));
   writeFileSync(join(dir, 'bad.png'), 'not a png');
+  // Teachable Machine's two exports of the model: model.json with metadata.json, keras_model.h5 with labels.txt.
+  await saveModel(m, join(dir, 'tm'));
+  writeFileSync(join(dir, 'tm', 'metadata.json'), JSON.stringify({ tfjsVersion: '1.3.1', tmVersion: '2.4.10', packageName: '@teachablemachine/image', labels: ['red', 'blue'], imageSize: 224 }));
+  mkdirSync(join(dir, 'tm-keras'));
+  await writeKeras2H5(m, join(dir, 'tm-keras', 'keras_model.h5'));
+  writeFileSync(join(dir, 'tm-keras', 'labels.txt'), '0 red\n1 blue\n');
 });
 
 describe('convlens CLI', () => {
@@ -65,9 +71,23 @@ describe('convlens CLI', () => {
     expect(out[0].top.map((t) => t.index)).toEqual([0, 1]);
   });
 
+  it.each(['tm/model.json', 'tm-keras/keras_model.h5'])("predict reads Teachable Machine's labels and [-1, 1] scaling beside %s", async (file) => {
+    const r = await run('predict', join(dir, file), join(dir, 'imgs', 'a-red.png'), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const [p] = JSON.parse(r.stdout) as Array<{ top: Array<{ label: string; probability: number }> }>;
+    expect(p.top.map((t) => t.label)).toEqual(['red', 'blue']);
+    // Pure red in [-1, 1] is (1, −1, −1): logits 8·1 + 8·1 = 16 and −16, so p(red) = 1 / (1 + e^−32) (with /255: e^−16).
+    expect(p.top[1].probability).toBeCloseTo(1 / (1 + Math.exp(32)), 14);
+    expect(p.top[1].probability).toBeLessThan(1e-12);
+    // --scale and --classes still win.
+    const given = await run('predict', join(dir, file), join(dir, 'imgs', 'a-red.png'), '--json', '--scale', '/255', '--classes', 'R,B');
+    const [q] = JSON.parse(given.stdout) as Array<{ top: Array<{ label: string; probability: number }> }>;
+    expect([q.top[0].label, q.top[1].probability]).toEqual(['R', expect.closeTo(1 / (1 + Math.exp(16)), 12)]);
+  });
+
   it('errors name the file or option', async () => {
     expect((await run('predict', join(dir, 'm.h5'), join(dir, 'bad.png'))).stderr).toMatch(/bad.png: cannot be read as an image/);
-    expect((await run('predict', join(dir, 'm.h5'), join(dir, 'imgs'), '--classes', 'a,b,c')).stderr).toMatch(/--classes names 3 classes but the model has 2 outputs/);
+    expect((await run('predict', join(dir, 'm.h5'), join(dir, 'imgs'), '--classes', 'a,b,c')).stderr).toMatch(/--classes names 3 classes but the model has 2 outputs; pass --classes with one name per output/);
     expect((await run('summary', join(dir, 'missing.keras'))).stderr).toMatch(/missing.keras: cannot read \(ENOENT\)/);
     const r = await run('frobnicate');
     expect([r.status, r.stderr.includes("unknown command 'frobnicate'")]).toEqual([2, true]);

@@ -80,10 +80,10 @@ export default defineConfig({
       // The images to explain: one sub-folder per class (a labeled test set: accuracy, confusion matrix,
       // mistakes), or a flat folder of photos (unlabeled: each photo's top 5 and every explanation).
       data: ${q(o.data)},
-      // Class names in the model's output order. Default: the sub-folder names, or the labels of a
-      // Teachable Machine metadata.json beside model.json.
+      // Class names in the model's output order. Default: the sub-folder names, or what Teachable Machine
+      // exports beside the model (metadata.json beside model.json, labels.txt beside keras_model.h5).
 ${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), '[-1,1]' or 'tf' (MobileNet; Teachable
-      // Machine's metadata.json sets it), 'caffe' (VGG16/19, ResNet50: BGR minus ImageNet means), 'torch'.
+      // Machine's metadata.json or labels.txt sets it), 'caffe' (VGG16/19, ResNet50: BGR minus ImageNet means), 'torch'.
       // scale: '/255',
       // The layer for Grad-CAM and its relatives (default: the last convolutional layer's output).
       // camLayer: 'conv_pw_13_relu',

@@ -1,7 +1,7 @@
 /** `convlens summary` and `convlens predict`: one model file, no site. */
 import { selectBackend } from '../engine/backend.ts';
 import { loadAnyModel } from '../models/keras.ts';
-import { readClassNames } from '../pipeline/labels.ts';
+import { readClassNames, readModelMetadata } from '../pipeline/labels.ts';
 import { summaryJson, summaryText } from './summary.ts';
 import { collectImages, parseScaling, predictFiles } from './predict.ts';
 import { commandHelp, type Parsed, UsageError } from './args.ts';
@@ -17,9 +17,13 @@ export async function runModelCommand(command: 'summary' | 'predict', values: Pa
   }
   if (positionals.length < 2) throw new UsageError(`predict takes a model and at least one image or folder\n\n${commandHelp('predict')}`);
   const model = await loadAnyModel(positionals[0]);
+  // Teachable Machine's metadata.json beside model.json (or labels.txt beside keras_model.h5): its labels and
+  // [-1, 1] scaling, unless --classes / --scale say otherwise — as `report` reads them.
+  const metadata = readModelMetadata(positionals[0]);
   const predictions = await predictFiles(model, collectImages(positionals.slice(1)), {
-    classes: typeof values.classes === 'string' ? readClassNames(values.classes, process.cwd()) : undefined,
-    scaling: typeof values.scale === 'string' ? parseScaling(values.scale) : undefined,
+    classes: typeof values.classes === 'string' ? readClassNames(values.classes, process.cwd()) : metadata?.labels,
+    scaling: typeof values.scale === 'string' ? parseScaling(values.scale) : metadata?.scaling,
+    classesFrom: typeof values.classes === 'string' ? '--classes' : metadata?.labels ? `the labels of ${metadata.file}` : undefined,
   });
   if (values.json) console.log(JSON.stringify(predictions, null, 2));
   else {

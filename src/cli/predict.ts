@@ -43,7 +43,7 @@ export function collectImages(inputs: string[]): string[] {
 export async function predictFiles(
   model: tf.LayersModel,
   files: string[],
-  opts: { classes?: string[]; scaling?: Scaling; topK?: number } = {},
+  opts: { classes?: string[]; scaling?: Scaling; topK?: number; classesFrom?: string } = {},
 ): Promise<Prediction[]> {
   const inputShape = model.inputs[0].shape;
   const [h, w, c] = inputShape.slice(1) as number[];
@@ -74,7 +74,7 @@ export async function predictFiles(
       return Array.from(y.dataSync());
     });
     if (opts.classes && opts.classes.length !== probs.length) {
-      throw new Error(`--classes names ${opts.classes.length} classes but the model has ${probs.length} outputs`);
+      throw new Error(`${opts.classesFrom ?? '--classes'} names ${opts.classes.length} classes but the model has ${probs.length} outputs; pass --classes with one name per output, in order`);
     }
     const top = probs
       .map((probability, index) => ({ index, label: opts.classes?.[index] ?? String(index), probability }))

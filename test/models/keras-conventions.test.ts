@@ -5,7 +5,7 @@
  * in Keras 2's weight order) and checked against a float64 NumPy forward pass; Keras 3 .keras archives with a
  * nested Functional base; Teachable Machine's nested model.json with its metadata.json.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -161,9 +161,43 @@ describe('nested models opened for the report', () => {
     expect([limited.test.count, limited.omittedSamples, limited.test.ids]).toEqual([3, 1, ['IMG_2000 (red).jpg', 'IMG_2001 (green).jpg', 'IMG_2002 (blue).jpg']]);
     expect(limited.description).toContain('the first 3 of 4, in file-name order');
     (await limited.build()).dispose();
-    // A labels file overrides it; a wrong count names both files.
+  });
+
+  it("Teachable Machine's Keras export: labels.txt beside keras_model.h5 gives the names (indices dropped) and [-1, 1]", async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'tm-keras'));
+    writeKeras2H5Py(teachableModel(24, 3), join(dir, 'tm-keras', 'keras_model.h5'));
+    writeFileSync(join(dir, 'tm-keras', 'labels.txt'), '0 Mango\n1 Granny Smith\n2 Pear\n');
+    await writePhotos(join(dir, 'photos'), 2);
+    const spec = await loadedModelSpec({ modelPath: 'tm-keras/keras_model.h5', dataDir: 'photos', seed: 1, cwd: dir });
+    expect([spec.test.classes, spec.test.range]).toEqual([['Mango', 'Granny Smith', 'Pear'], [-1, 1]]);
+    (await spec.build()).dispose();
+    // Another name for the model, or lines that are not numbered 0, 1, 2: the names as written, and /255.
+    copyFileSync(join(dir, 'tm-keras', 'keras_model.h5'), join(dir, 'tm-keras', 'fruit.h5'));
+    const renamed = await loadedModelSpec({ modelPath: 'tm-keras/fruit.h5', dataDir: 'photos', seed: 1, cwd: dir });
+    expect([renamed.test.classes, renamed.test.range]).toEqual([['Mango', 'Granny Smith', 'Pear'], [0, 1]]);
+    (await renamed.build()).dispose();
+    writeFileSync(join(dir, 'tm-keras', 'labels.txt'), '1 Mango\n2 Granny Smith\n3 Pear\n');
+    const odd = await loadedModelSpec({ modelPath: 'tm-keras/keras_model.h5', dataDir: 'photos', seed: 1, cwd: dir });
+    expect([odd.test.classes, odd.test.range]).toEqual([['1 Mango', '2 Granny Smith', '3 Pear'], [0, 1]]);
+    (await odd.build()).dispose();
+  });
+
+  it('a labels file given with --classes: numbered lines lose their indices, others are kept whole', async () => {
+    const dir = tmp();
+    await writeTeachableExport(teachableModel(24, 3), join(dir, 'tm'), ['cat', 'dog', 'bird']);
+    await writePhotos(join(dir, 'photos'), 4);
+    // A labels file overrides metadata.json; a wrong count names both files.
     writeFileSync(join(dir, 'labels.txt'), 'a\nb\n');
     await expect(loadedModelSpec({ modelPath: 'tm/model.json', dataDir: 'photos', classes: 'labels.txt', seed: 1, cwd: dir }))
       .rejects.toThrow(/2 classes \(a, b\) from the given classes, but .*tm\/model.json has 3 outputs/);
+    writeFileSync(join(dir, 'labels.txt'), '0 a b\n1 c\n2 10 d\n');
+    const numbered = await loadedModelSpec({ modelPath: 'tm/model.json', dataDir: 'photos', classes: 'labels.txt', seed: 1, cwd: dir });
+    expect(numbered.test.classes).toEqual(['a b', 'c', '10 d']);
+    (await numbered.build()).dispose();
+    writeFileSync(join(dir, 'labels.txt'), '0 a\n2 b\n1 c\n');
+    const unordered = await loadedModelSpec({ modelPath: 'tm/model.json', dataDir: 'photos', classes: 'labels.txt', seed: 1, cwd: dir });
+    expect(unordered.test.classes).toEqual(['0 a', '2 b', '1 c']);
+    (await unordered.build()).dispose();
   });
 });
