@@ -90,8 +90,7 @@ function lenet5Spec(o: DefaultOptions): ModelSpec {
     identity: { zoo: 'lenet5', inputShape: [28, 28, 1], numClasses: 10 },
     build: () => lenet5({ seed: o.seed }),
     // 3 epochs (the default) at batch 64 from 3e-3 down a cosine: 88.8 % test accuracy in 32 s of one core, against
-    // 89.3 % in 63 s for 5 epochs at 2e-3 and 89.0 % in 96 s for Keras's batch 32 at 1e-3 (measured side by side,
-    // 2026-12).
+    // 89.3 % in 63 s for 5 epochs at 2e-3 and 89.0 % in 96 s for Keras's batch 32 at 1e-3 on the same machine.
     training: { train, validation, epochs: o.epochs, batchSize: 64, learningRate: 3e-3, cosine: true },
     test: fashionMnist('test', o.dataDir),
     classifier: true,
@@ -103,8 +102,7 @@ export function defaultEntries(o: DefaultOptions): SpecEntry[] {
   // Each entry's recipe: its slug (the spec's literal options live in this file, which the code hash covers), the
   // options that vary (epochs, seed) and, for real data, the files' names, sizes and dates.
   const recipe = (slug: string, data?: () => unknown) => () => ({ slug, epochs: o.epochs, seed: o.seed, data: data?.() });
-  // cost: seconds of each model's cold run on one core of this project's 2-core machine (a default report, 2026-12),
-  // for balancing the two processes.
+  // cost: seconds of each model's cold run on one core of a 2-core machine, for balancing the two processes.
   const entries: SpecEntry[] = [
     { slug: 'lenet5-fashion-mnist', cost: 50, inDefault: true, recipe: recipe('lenet5-fashion-mnist', () => fileStamps(locateFashionMnist(o.dataDir))), make: () => lenet5Spec(o) },
     { slug: 'random-cnn-shapes', cost: 10, inDefault: true, recipe: recipe('random-cnn-shapes'), make: (): ModelSpec => ({

@@ -110,7 +110,7 @@ export async function measureCost(model: tf.LayersModel, classifier = true): Pro
 /**
  * The bytes a batch may hold: a share of the heap left free by the live tensors (the weights among them) and by
  * the packed copy of the conv and dense weights XNNPACK keeps beside them (not a tensor, so tf.memory() does not
- * see it; VGG16 ran out of heap in its randomization check before this was counted), capped by `budgetBytes`
+ * see it; uncounted, VGG16 runs out of heap in its randomization check), capped by `budgetBytes`
  * (config `memory`).
  */
 export function memoryBudget(cost: Pick<ModelCost, 'weightBytes'>, budgetBytes?: number, liveBytes = tf.memory().numBytes): number {

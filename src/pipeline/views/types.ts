@@ -22,7 +22,15 @@ import type { CostTable } from '../cost-model.ts';
 export type Method = AttributionMethod<never>;
 
 /** Everything the views of one model will do: sized to the model, trimmed by a budget, then read by the views. */
-export interface Plan {
+/**
+ * The visualize step's plan (plan.ts makes it, the budget trims it, every view reads it), grouped by who reads
+ * each field: what every view shares, then one group per view. A view's `cost` and `run` read its own group and
+ * the shared one.
+ */
+export type Plan = SharedPlan & AttributionsPlan & LayersPlan & DatasetExamplesPlan & RandomizationPlan & LocalizationPlan & ClassImagesPlan;
+
+/** Read by every view and by the step itself (visualize.ts, plan.ts): the model, its cost, the budget, the parts. */
+export interface SharedPlan {
   opts: VisualizeOptions;
   size: Sizing;
   flops: number;
@@ -40,37 +48,9 @@ export interface Plan {
   camLayer?: string;
   /** The methods' cost shape: the [H, W] input and the CAM layer's channels. */
   shape: CostShape;
-  /** Layers to show (config `layers`); undefined: all. */
-  wanted?: Set<string>;
-  methods: Method[];
   /** Images per forward and gradient pass (the memory plan). */
   limits?: BatchLimits;
-  paramsOf: Map<string, Record<string, unknown>>;
-  /** Parameters inside the randomization check and the pointing game (cheaper unless the config set them). */
-  checkParamsOf(id: string): Record<string, unknown>;
-  actmax: { maxChannels: number; steps: number; maxLayers?: number };
-  convLayers: string[];
-  /** Conv layers that get activation maximization. */
-  maxLayers: Set<string>;
-  featureMethod: 'fourier' | 'pixel';
-  classSteps(): number;
-  /** Class images take at least this many steps (128; 0 once the budget cut it). */
-  classStepFloor: number;
-  faithfulness: { steps: number };
-  road: boolean;
-  /** Forward passes of one map's curves. */
-  curvePasses(): number;
-  randomization: { samples: number; steps: number };
-  localizationImages: number;
-  exampleLayers: string[];
-  exampleImages: number;
-  /** Activation-grid values drawn (JS work, one forward unit per 100,000). */
-  drawn: number;
-  /** Share of the model's FLOPs up to each layer. */
-  layerFraction: Map<string, number>;
-  /** Class images to draw (the first `classImages` of `classList`). */
-  classList: number[];
-  classImages: number;
+  /** The model's predictions on the samples: probabilities and arg max. */
   probs: Float32Array;
   predicted: number[];
   /** Positions of the samples this part explains. */
@@ -80,6 +60,59 @@ export interface Plan {
   notes: string[];
   skipped: Array<{ what: string; why: string }>;
   trimmed: Trim[];
+}
+
+/** The attribution methods with their faithfulness curves (views/attributions.ts). */
+export interface AttributionsPlan {
+  methods: Method[];
+  paramsOf: Map<string, Record<string, unknown>>;
+  faithfulness: { steps: number };
+  road: boolean;
+  /** Forward passes of one map's curves. */
+  curvePasses(): number;
+}
+
+/** Activations, filters and activation maximization per layer (views/layers.ts). */
+export interface LayersPlan {
+  /** Layers to show (config `layers`); undefined: all. */
+  wanted?: Set<string>;
+  actmax: { maxChannels: number; steps: number; maxLayers?: number };
+  convLayers: string[];
+  /** Conv layers that get activation maximization. */
+  maxLayers: Set<string>;
+  featureMethod: 'fourier' | 'pixel';
+  /** Activation-grid values drawn (JS work, one forward unit per 100,000). */
+  drawn: number;
+  /** Share of the model's FLOPs up to each layer. */
+  layerFraction: Map<string, number>;
+}
+
+/** The test images that excite each channel most (views/dataset-examples.ts). */
+export interface DatasetExamplesPlan {
+  exampleLayers: string[];
+  exampleImages: number;
+}
+
+/** The cascading randomization check (views/randomization.ts). */
+export interface RandomizationPlan {
+  randomization: { samples: number; steps: number };
+  /** Parameters inside the randomization check and the pointing game (cheaper unless the config set them). */
+  checkParamsOf(id: string): Record<string, unknown>;
+}
+
+/** The pointing game on test images with masks (views/localization.ts; also reads `checkParamsOf`). */
+export interface LocalizationPlan {
+  localizationImages: number;
+}
+
+/** Class images: feature visualizations of the output classes (views/class-images.ts). */
+export interface ClassImagesPlan {
+  classSteps(): number;
+  /** Class images take at least this many steps (128; 0 once the budget cut it). */
+  classStepFloor: number;
+  /** Class images to draw (the first `classImages` of `classList`). */
+  classList: number[];
+  classImages: number;
 }
 
 /** What a view runs with, and where it puts its results. */
