@@ -50,15 +50,18 @@ function isInputLayer(layer: Layer): boolean {
 }
 
 /**
- * How the model turns logits into probabilities, if it does: a final Dense with softmax, or a final
- * Activation/Softmax layer. Returns the layer and how to get logits from it.
+ * How the model turns logits into probabilities, if it does: a final Dense with softmax, a final
+ * Activation/Softmax layer, or one sigmoid unit read as two classes (models/heads.ts's SigmoidPair, logits [−z, z]).
+ * Returns the layer and how to get logits from it.
  */
-export function softmaxHead(model: tf.LayersModel): { layer: Layer; kind: 'dense' | 'activation' } | undefined {
+export function softmaxHead(model: tf.LayersModel): { layer: Layer; kind: 'dense' | 'activation' | 'sigmoid-pair' } | undefined {
   const last = model.layers[model.layers.length - 1];
   const config = last.getConfig() as { activation?: string };
   const cls = last.getClassName();
   if (cls === 'Dense' && config.activation === 'softmax') return { layer: last, kind: 'dense' };
   if ((cls === 'Activation' && config.activation === 'softmax') || cls === 'Softmax') return { layer: last, kind: 'activation' };
+  // One sigmoid unit read as two classes (models/heads.ts): [σ(−z), σ(z)] has the logits [−z, z].
+  if (cls === 'ConvlensSigmoidPair') return { layer: last, kind: 'sigmoid-pair' };
   return undefined;
 }
 
@@ -85,6 +88,7 @@ export function runGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOptions =
       if (head && layer === head.layer) {
         const inp = inputs as tf.Tensor;
         if (head.kind === 'activation') out = inp;
+        else if (head.kind === 'sigmoid-pair') out = tf.concat([tf.neg(inp), inp], -1);
         else {
           // The Dense layer without its softmax: x·W + b.
           const [kernel, bias] = layer.getWeights();

@@ -13,6 +13,7 @@ import { type Dataset, type Scaling, SCALINGS } from '../data/dataset.ts';
 import { slugify } from '../manifest/slug.ts';
 import { loadAnyModel, modelFiles } from '../models/keras.ts';
 import { flattenModel } from '../models/flatten.ts';
+import { twoClassHead } from '../models/heads.ts';
 import type { ModelSpec } from './model-report.ts';
 import type { SpecEntry } from './shards.ts';
 import { readClassNames, readModelMetadata } from './labels.ts';
@@ -74,7 +75,9 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
   const shownData = displayPath(dataDir, o.cwd);
   const metadata = readModelMetadata(modelPath);
   const loaded = await loadAnyModel(modelPath);
-  const model = flattenModel(loaded);
+  // Nested models opened up; one sigmoid unit read as two classes [1 − p, p] (models/heads.ts).
+  const flat = flattenModel(loaded);
+  const model = twoClassHead(flat);
   const [, h, w, c] = model.inputs[0].shape as number[];
   if (!h || !w || (c !== 1 && c !== 3)) {
     throw new Error(`${modelPath}: input shape [${model.inputs[0].shape.map(String)}] is not an image [batch, height, width, 1 or 3]`);
@@ -97,15 +100,16 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
   }
   const test: Dataset = { ...folder, name: shownData, classes, numClasses: classes.length };
   const name = o.title ?? modelName(modelPath);
-  const nested = loaded.layers.length !== model.layers.length ? `, ${model.layers.length} once its nested models are opened` : '';
+  const nested = loaded.layers.length !== flat.layers.length ? `, ${flat.layers.length} once its nested models are opened` : '';
+  const head = model !== flat ? '; its sigmoid unit read as two classes, [1 − p, p]' : '';
   const photos = folder.labeled
     ? `the ${folder.count} labeled test images in ${shownData}/ (one folder per class)`
     : `${folder.count} unlabeled photos in ${shownData}/${folder.total > folder.count ? ` (the first ${folder.count} of ${folder.total}, in file-name order)` : ''}`;
-  if (loaded !== model) loaded.dispose();
+  if (loaded !== flat) loaded.dispose();
   return {
     slug: loadedModelSlug(modelPath),
     title: name,
-    architecture: `${loaded.layers.length} layers${nested}, loaded from ${shownModel}`,
+    architecture: `${loaded.layers.length} layers${nested}, loaded from ${shownModel}${head}`,
     description: `Your trained model, loaded from ${shownModel}, explained on ${photos}.`,
     identity: { loaded: shownModel },
     build: () => model,

@@ -1,0 +1,75 @@
+/**
+ * Output heads as users build them, made into the one convlens explains: a probability per class that sums to 1.
+ *
+ * A binary classifier's `Dense(1, activation='sigmoid')` (the cats-vs-dogs tutorial's head) — or `Dense(1)` then
+ * `Activation('sigmoid')` — outputs p = σ(z), the probability of class 1 (Keras's `image_dataset_from_directory`
+ * with `label_mode='binary'` makes the second class folder, alphabetically, class 1). `twoClassHead` rebuilds such
+ * a model so its output is [1 − p, p] = [σ(−z), σ(z)]: the same Dense layer without its sigmoid (same name and
+ * weights), then a `SigmoidPair` layer. Its logits — what explanations differentiate (engine/graph.ts) — are
+ * [−z, z]: class 1's explanation follows +z and class 0's −z, so the two maps are each other's negatives, as they
+ * should be for one logit.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Layer = tf.layers.Layer;
+type T = tf.SymbolicTensor;
+
+/** [z] → [σ(−z), σ(z)]: one sigmoid unit read as two classes. */
+export class SigmoidPair extends tf.layers.Layer {
+  static className = 'ConvlensSigmoidPair';
+
+  override computeOutputShape(inputShape: tf.Shape): tf.Shape {
+    return [inputShape[0], 2];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const z = Array.isArray(inputs) ? inputs[0] : inputs;
+      return tf.sigmoid(tf.concat([tf.neg(z), z], -1));
+    });
+  }
+
+  /** The pair's logits [−z, z] from its input z. */
+  static logits(z: tf.Tensor): tf.Tensor {
+    return tf.concat([tf.neg(z), z], -1);
+  }
+}
+tf.serialization.registerClass(SigmoidPair);
+
+/** The layer computing z and how, when the model ends in one sigmoid unit; undefined otherwise. */
+function sigmoidUnit(model: tf.LayersModel): { dense: Layer; activation?: Layer } | undefined {
+  if (model.outputs.length !== 1 || model.outputs[0].shape.length !== 2 || model.outputs[0].shape[1] !== 1) return undefined;
+  const last = model.layers[model.layers.length - 1];
+  const config = last.getConfig() as { activation?: string; units?: number };
+  if (last.getClassName() === 'Dense' && config.activation === 'sigmoid') return { dense: last };
+  if (last.getClassName() === 'Activation' && config.activation === 'sigmoid') {
+    const before = last.inboundNodes[0]?.inboundLayers[0] as Layer | undefined;
+    const linear = before && before.getClassName() === 'Dense' && (before.getConfig() as { activation?: string }).activation === 'linear';
+    if (before && linear && before.outboundNodes.length === 1) return { dense: before, activation: last };
+  }
+  return undefined;
+}
+
+/** Whether the model ends in one sigmoid unit (a binary classifier). */
+export function isSigmoidUnit(model: tf.LayersModel): boolean {
+  return sigmoidUnit(model) != null;
+}
+
+/**
+ * The model with its single sigmoid unit read as two classes [1 − p, p] (see above); any other model unchanged.
+ * The returned model shares every layer but the last Dense, which is rebuilt linear with the same name and weights
+ * (the original's weights are released: do not run the original model afterwards).
+ */
+export function twoClassHead(model: tf.LayersModel): tf.LayersModel {
+  const unit = sigmoidUnit(model);
+  if (!unit) return model;
+  const { dense } = unit;
+  const config = { ...(dense.getConfig() as object), activation: 'linear' } as Parameters<typeof tf.layers.dense>[0];
+  const linear = tf.layers.dense(config);
+  const input = dense.inboundNodes[0].inputTensors[0] as T;
+  const z = linear.apply(input) as T;
+  linear.setWeights(dense.getWeights());
+  for (const w of dense.weights) w.dispose(); // the sigmoid Dense is no longer part of any model convlens runs
+  const out = new SigmoidPair({ name: `${dense.name}_two_classes` }).apply(z) as T;
+  return tf.model({ inputs: model.inputs, outputs: out, name: model.name });
+}
