@@ -20,11 +20,11 @@ const CONFIG: OptionDef = { type: 'string', value: 'file', help: 'convlens.confi
 const OUT: OptionDef = { type: 'string', value: 'dir', help: "where the site goes (default: the config's out, else dist)" };
 const BASE: OptionDef = { type: 'string', value: '/path/', help: "serve the site under a sub-path, as GitHub project Pages do (default: CONVLENS_SITE_URL's path)" };
 const CLASSES: OptionDef = { type: 'string', value: 'a,b,…|labels.txt', help: 'class names: a comma-separated list or a file with one per line' };
-const SCALE: OptionDef = { type: 'string', value: '/255|[-1,1]|tf|caffe|torch', help: "how pixel values become model inputs, as Keras's preprocess_input (default /255; [-1,1] from a Teachable Machine metadata.json; caffe for VGG)" };
+const SCALE: OptionDef = { type: 'string', value: '/255|[-1,1]|tf|caffe|torch|mean=…/std=…', help: "how pixel values become model inputs, as Keras's preprocess_input (default /255; [-1,1] from Teachable Machine's metadata.json or labels.txt; caffe for VGG) or PyTorch's Normalize (mean=0.485,0.456,0.406/std=0.229,0.224,0.225)" };
 
 const COMPUTE_OPTIONS: Record<string, OptionDef> = {
   config: CONFIG,
-  model: { type: 'string', value: 'file', help: 'explain this model instead of a config: model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3)' },
+  model: { type: 'string', value: 'file', help: 'explain this model instead of a config: model.json (TensorFlow.js), .h5 (Keras 2), .keras (Keras 3) or .onnx (PyTorch via torch.onnx.export)' },
   data: { type: 'string', value: 'folder', help: 'images for --model: class sub-folders (labeled) or a flat folder of photos (unlabeled)' },
   classes: CLASSES,
   scale: SCALE,
@@ -100,7 +100,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     description: "Images are resized to the model's input and scaled by --scale (default /255).",
     options: {
       classes: CLASSES,
-      scale: { type: 'string', value: '/255|[-1,1]|tf|caffe|torch|none', help: SCALE.help },
+      scale: { type: 'string', value: '/255|[-1,1]|tf|caffe|torch|mean=…/std=…|none', help: SCALE.help },
       json: { type: 'boolean', help: 'print [{file, top:[{index, label, probability}]}]' },
       backend: BACKEND,
     },

@@ -15,7 +15,7 @@ export interface InitOptions {
   classes?: string;
 }
 
-const MODEL_FILE = /(^model\.json$|\.(h5|hdf5|keras)$)/i;
+const MODEL_FILE = /(^model\.json$|\.(h5|hdf5|keras|onnx)$)/i;
 const SKIP = new Set(['node_modules', '.git', '.convlens', 'dist', '.cache']);
 
 /** Files and folders of `root` up to `depth` levels, breadth first, without dependencies and outputs. */
@@ -75,7 +75,8 @@ import { defineConfig } from 'convlens/config';
 export default defineConfig({
   models: [
     {
-      // Your trained model: model.json (TensorFlow.js, Teachable Machine), .h5 (Keras 2) or .keras (Keras 3).${o.found ? '' : '\n      // (No model file was found here: put yours in place and change this path.)'}
+      // Your trained model: model.json (TensorFlow.js, Teachable Machine), .h5 (Keras 2), .keras (Keras 3) or
+      // .onnx (PyTorch: torch.onnx.export).${o.found ? '' : '\n      // (No model file was found here: put yours in place and change this path.)'}
       load: ${q(o.model)},
       // The images to explain: one sub-folder per class (a labeled test set: accuracy, confusion matrix,
       // mistakes), or a flat folder of photos (unlabeled: each photo's top 5 and every explanation).
@@ -83,7 +84,8 @@ export default defineConfig({
       // Class names in the model's output order. Default: the sub-folder names, or what Teachable Machine
       // exports beside the model (metadata.json beside model.json, labels.txt beside keras_model.h5).
 ${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), '[-1,1]' or 'tf' (MobileNet; Teachable
-      // Machine's metadata.json or labels.txt sets it), 'caffe' (VGG16/19, ResNet50: BGR minus ImageNet means), 'torch'.
+      // Machine's metadata.json or labels.txt sets it), 'caffe' (VGG16/19, ResNet50: BGR minus ImageNet means), 'torch',
+      // or PyTorch's Normalize arguments: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }.
       // scale: '/255',
       // The layer for Grad-CAM and its relatives (default: the last convolutional layer's output).
       // camLayer: 'conv_pw_13_relu',

@@ -1,7 +1,7 @@
 /** `convlens summary` and `convlens predict`: one model file, no site. */
 import { selectBackend } from '../engine/backend.ts';
 import { loadAnyModel } from '../models/keras.ts';
-import { twoClassHead } from '../models/heads.ts';
+import { classifierHead } from '../models/heads.ts';
 import { readClassNames, readModelMetadata } from '../pipeline/labels.ts';
 import { summaryJson, summaryText } from './summary.ts';
 import { collectImages, parseScaling, predictFiles } from './predict.ts';
@@ -17,8 +17,8 @@ export async function runModelCommand(command: 'summary' | 'predict', values: Pa
     return 0;
   }
   if (positionals.length < 2) throw new UsageError(`predict takes a model and at least one image or folder\n\n${commandHelp('predict')}`);
-  // One sigmoid unit read as two classes [1 − p, p] (models/heads.ts), as report reads it.
-  const model = twoClassHead(await loadAnyModel(positionals[0]));
+  // One sigmoid unit read as two classes, logits through a softmax (models/heads.ts), as report reads them.
+  const { model } = classifierHead(await loadAnyModel(positionals[0]));
   // Teachable Machine's metadata.json beside model.json (or labels.txt beside keras_model.h5): its labels and
   // [-1, 1] scaling, unless --classes / --scale say otherwise — as `report` reads them.
   const metadata = readModelMetadata(positionals[0]);

@@ -4,7 +4,7 @@ import { extname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImage, IMAGE_EXTENSIONS } from '../data/folder.ts';
 import { makeBatch } from '../data/batches.ts';
-import { SCALINGS, type Scaling as DataScaling, scaling as scalingOf } from '../data/dataset.ts';
+import { parseScaling as parseDataScaling, type Scaling as DataScaling, scaling as scalingOf } from '../data/dataset.ts';
 import { forward } from '../engine/folded.ts';
 
 export interface Prediction {
@@ -16,8 +16,7 @@ export interface Prediction {
 export type Scaling = DataScaling | 'none';
 
 export function parseScaling(value: string): Scaling {
-  if (value === 'none' || (SCALINGS as readonly string[]).includes(value)) return value as Scaling;
-  throw new Error(`--scale: expected ${SCALINGS.map((s) => `'${s}'`).join(', ')} or 'none', found '${value}'`);
+  return value === 'none' ? 'none' : parseDataScaling(value, '--scale');
 }
 
 /** Expand folders (not recursively) into their image files, sorted; keep files as given. */

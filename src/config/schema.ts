@@ -10,7 +10,14 @@ import { SCALINGS } from '../data/dataset.ts';
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a slug: lowercase letters, digits and dashes, at most 64');
 const positiveInt = z.number().int().min(1);
-const scale = z.enum(SCALINGS);
+/** Keras's preprocess_input modes, or PyTorch's transforms.Normalize arguments (per channel, on [0, 1]). */
+const scale = z.union([
+  z.enum(SCALINGS),
+  z.object({
+    mean: z.array(z.number()).min(1).max(3),
+    std: z.array(z.number().positive()).min(1).max(3),
+  }).strict().refine((n) => n.mean.length === n.std.length && n.mean.length !== 2, { message: 'mean and std need 1 or 3 values each' }),
+]);
 
 export const DatasetConfig = z.discriminatedUnion('kind', [
   z.object({

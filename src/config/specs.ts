@@ -157,7 +157,7 @@ function zooEntry(raw: ZooModelConfig, config: Config, index: number, baseDir: s
 
 function loadedEntry(m: LoadedModelConfig, config: Config, index: number, baseDir: string): SpecEntry {
   return loadedModelEntry(
-    { modelPath: m.load, dataDir: m.data, classes: m.classes, scaling: m.scale, seed: config.seed, samplesMax: config.samples.max, cwd: baseDir, title: m.title },
+    { modelPath: m.load, dataDir: m.data, classes: m.classes, scaling: m.scale, scalingKey: `models[${index}].scale`, seed: config.seed, samplesMax: config.samples.max, cwd: baseDir, title: m.title },
     { slug: m.id, actmax: m.actmax, summaryOnly: m.summaryOnly, camLayer: m.camLayer, ...explainOptions(config, index) },
   );
 }

@@ -27,9 +27,46 @@ export interface Dataset extends ImageArrays {
  * mean and std (DenseNet, PyTorch models). The modes and numbers are Keras's imagenet_utils.preprocess_input's.
  */
 export const SCALINGS = ['/255', '[-1,1]', 'tf', 'caffe', 'torch'] as const;
-export type Scaling = (typeof SCALINGS)[number];
+/** PyTorch's transforms.Normalize(mean, std) after ToTensor: (pixel / 255 − mean) / std, per channel. */
+export interface Normalize {
+  mean: number[];
+  std: number[];
+}
+export type Scaling = (typeof SCALINGS)[number] | Normalize;
+
+/**
+ * A scaling as the CLI and config write it: one of SCALINGS, or `mean=0.485,0.456,0.406/std=0.229,0.224,0.225`
+ * (Normalize's arguments). `where` names the option in the error.
+ */
+export function parseScaling(value: string, where: string): Scaling {
+  if ((SCALINGS as readonly string[]).includes(value)) return value as Scaling;
+  const m = /^mean=([^/]+)\/std=(.+)$/.exec(value.replace(/\s+/g, ''));
+  if (m) {
+    const nums = (t: string) => t.split(',').map(Number);
+    const normalize = { mean: nums(m[1]), std: nums(m[2]) };
+    checkNormalize(normalize, where);
+    return normalize;
+  }
+  throw new Error(`${where}: expected one of ${SCALINGS.map((k) => `'${k}'`).join(', ')} or mean=a,b,c/std=d,e,f (PyTorch's Normalize), found '${value}'`);
+}
+
+/** Finite means, positive standard deviations, one or three of each and as many of both. */
+export function checkNormalize(n: Normalize, where: string, channels?: number): void {
+  const ok = n.mean.length === n.std.length && (n.mean.length === 1 || n.mean.length === 3) && n.mean.every(Number.isFinite) && n.std.every((v) => Number.isFinite(v) && v > 0);
+  if (!ok) throw new Error(`${where}: mean and std need 1 or 3 values each (std > 0), as transforms.Normalize takes them; found mean [${n.mean}], std [${n.std}]`);
+  if (channels != null && n.mean.length !== 1 && n.mean.length !== channels) throw new Error(`${where}: ${n.mean.length} means and stds for a model with ${channels} input channel${channels > 1 ? 's' : ''}`);
+}
 
 export function scaling(kind: Scaling): Pick<Dataset, 'scale' | 'offset' | 'range' | 'bgr'> {
+  if (typeof kind === 'object') {
+    // One value for every channel, or one per channel.
+    const { mean, std } = kind;
+    const lo = mean.map((m, c) => -m / std[c]);
+    const hi = mean.map((m, c) => (1 - m) / std[c]);
+    const range: [number, number] = [Math.min(...lo), Math.max(...hi)];
+    if (mean.length === 1) return { scale: 1 / (255 * std[0]), offset: lo[0], range };
+    return { scale: std.map((v) => 1 / (255 * v)), offset: lo, range };
+  }
   if (kind === '[-1,1]' || kind === 'tf') return { scale: 1 / 127.5, offset: -1, range: [-1, 1] };
   if (kind === 'caffe') {
     // Model channel c is the photo's channel 2 − c (BGR); means in BGR order.

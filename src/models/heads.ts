@@ -8,6 +8,11 @@
  * weights), then a `SigmoidPair` layer. Its logits — what explanations differentiate (engine/graph.ts) — are
  * [−z, z]: class 1's explanation follows +z and class 0's −z, so the two maps are each other's negatives, as they
  * should be for one logit.
+ *
+ * A classifier that outputs logits — PyTorch's convention (its softmax lives in the loss), Keras's
+ * `from_logits=True` models — ends in a linear Dense layer (an ONNX Gemm converts to one): `logitsHead` appends a
+ * softmax, so the report reads probabilities and the explanations still differentiate the logits (engine/graph.ts
+ * stops before a final softmax).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -72,4 +77,26 @@ export function twoClassHead(model: tf.LayersModel): tf.LayersModel {
   for (const w of dense.weights) w.dispose(); // the sigmoid Dense is no longer part of any model convlens runs
   const out = new SigmoidPair({ name: `${dense.name}_two_classes` }).apply(z) as T;
   return tf.model({ inputs: model.inputs, outputs: out, name: model.name });
+}
+
+/** Whether the model's output is a linear Dense layer's (logits) over at least two classes. */
+export function isLogitsHead(model: tf.LayersModel): boolean {
+  if (model.outputs.length !== 1 || model.outputs[0].shape.length !== 2 || (model.outputs[0].shape[1] ?? 0) < 2) return false;
+  const last = model.layers[model.layers.length - 1];
+  return last.getClassName() === 'Dense' && (last.getConfig() as { activation?: string }).activation === 'linear';
+}
+
+/** A logits model with a softmax appended (named `<last layer>_softmax`); any other model unchanged. */
+export function logitsHead(model: tf.LayersModel): tf.LayersModel {
+  if (!isLogitsHead(model)) return model;
+  const last = model.layers[model.layers.length - 1];
+  const out = tf.layers.activation({ activation: 'softmax', name: `${last.name}_softmax` }).apply(model.outputs[0]) as T;
+  return tf.model({ inputs: model.inputs, outputs: out, name: model.name });
+}
+
+/** How convlens reads the model's output as class probabilities: one sigmoid unit as two classes, logits through a softmax. */
+export function classifierHead(model: tf.LayersModel): { model: tf.LayersModel; note?: string } {
+  if (isSigmoidUnit(model)) return { model: twoClassHead(model), note: 'its sigmoid unit read as two classes, [1 − p, p]' };
+  if (isLogitsHead(model)) return { model: logitsHead(model), note: 'its logits read through a softmax' };
+  return { model };
 }

@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { loadOnnx } from './onnx.ts';
 import { unzipSync } from 'fflate';
 import type h5wasm from 'h5wasm/node';
 import { loadModel, ModelFileError, weightShardPaths } from './io.ts';
@@ -442,14 +443,15 @@ export function modelFiles(path: string): string[] {
   return extname(path).toLowerCase() === '.json' ? [resolve(path), ...weightShardPaths(path)] : [resolve(path)];
 }
 
-/** Load a model by file type: model.json (tfjs layers), .h5/.hdf5 (Keras 2), .keras (Keras 3). */
+/** Load a model by file type: model.json (tfjs layers), .h5/.hdf5 (Keras 2), .keras (Keras 3), .onnx (converted: onnx.ts). */
 export async function loadAnyModel(path: string): Promise<tf.LayersModel> {
   const ext = extname(path).toLowerCase();
   let model: tf.LayersModel;
   if (ext === '.json') model = await loadModel(path);
   else if (ext === '.h5' || ext === '.hdf5') model = await loadKerasH5(path);
   else if (ext === '.keras') model = await loadKeras3(path);
-  else throw new ModelFileError(`${resolve(path)}: unknown model type '${ext}'; expected model.json (TensorFlow.js), .h5 (Keras 2) or .keras (Keras 3)`);
+  else if (ext === '.onnx') model = loadOnnx(path);
+  else throw new ModelFileError(`${resolve(path)}: unknown model type '${ext}'; expected model.json (TensorFlow.js), .h5 (Keras 2), .keras (Keras 3) or .onnx (PyTorch and others)`);
   try {
     checkFiniteWeights(model, resolve(path));
   } catch (err) {

@@ -9,11 +9,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import { listImageFiles, loadImageFolder } from '../data/folder.ts';
-import { type Dataset, type Scaling, SCALINGS } from '../data/dataset.ts';
+import { checkNormalize, type Dataset, parseScaling, type Scaling } from '../data/dataset.ts';
 import { slugify } from '../manifest/slug.ts';
 import { loadAnyModel, modelFiles } from '../models/keras.ts';
 import { flattenModel } from '../models/flatten.ts';
-import { twoClassHead } from '../models/heads.ts';
+import { classifierHead } from '../models/heads.ts';
 import type { ModelSpec } from './model-report.ts';
 import type { SpecEntry } from './shards.ts';
 import { readClassNames, readModelMetadata } from './labels.ts';
@@ -28,7 +28,10 @@ export interface LoadedModelOptions {
   dataDir: string;
   /** Class names: a comma-separated list or a file with one per line (default: sub-folders or metadata.json). */
   classes?: string | string[];
-  scaling?: string;
+  /** One of SCALINGS, `mean=…/std=…`, or Normalize's arguments (config `scale`). */
+  scaling?: string | Scaling;
+  /** Where the scaling was given, for errors (default --scale). */
+  scalingKey?: string;
   seed: number;
   /** Unlabeled photos explained at most (default 32, file-name order). */
   samplesMax?: number;
@@ -62,10 +65,11 @@ export function loadedModelSlug(modelPath: string): string {
   return slugify(modelName(modelPath)) || 'model';
 }
 
-function parseScaling(value: string | undefined, where: string): Scaling | undefined {
+function scalingOption(value: string | Scaling | undefined, where: string, channels: number): Scaling | undefined {
   if (value == null) return undefined;
-  if ((SCALINGS as readonly string[]).includes(value)) return value as Scaling;
-  throw new Error(`${where}: expected one of ${SCALINGS.map((s) => `'${s}'`).join(', ')}, found '${value}'`);
+  const s = typeof value === 'string' ? parseScaling(value, where) : value;
+  if (typeof s === 'object') checkNormalize(s, where, channels);
+  return s;
 }
 
 export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec> {
@@ -75,15 +79,15 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
   const shownData = displayPath(dataDir, o.cwd);
   const metadata = readModelMetadata(modelPath);
   const loaded = await loadAnyModel(modelPath);
-  // Nested models opened up; one sigmoid unit read as two classes [1 − p, p] (models/heads.ts).
+  // Nested models opened up; one sigmoid unit read as two classes, logits through a softmax (models/heads.ts).
   const flat = flattenModel(loaded);
-  const model = twoClassHead(flat);
+  const { model, note } = classifierHead(flat);
   const [, h, w, c] = model.inputs[0].shape as number[];
   if (!h || !w || (c !== 1 && c !== 3)) {
     throw new Error(`${modelPath}: input shape [${model.inputs[0].shape.map(String)}] is not an image [batch, height, width, 1 or 3]`);
   }
   const outputs = model.outputs[0].shape[1] as number;
-  const scaling = parseScaling(o.scaling, '--scale') ?? metadata?.scaling ?? '/255';
+  const scaling = scalingOption(o.scaling, o.scalingKey ?? '--scale', c) ?? metadata?.scaling ?? '/255';
   const max = o.samplesMax ?? DEFAULT_PHOTOS;
   const folder = await loadImageFolder({ dir: dataDir, imageSize: [h, w], channels: c as 1 | 3, scaling, limitUnlabeled: max });
   const given = typeof o.classes === 'string' ? readClassNames(o.classes, o.cwd) : o.classes;
@@ -101,7 +105,7 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
   const test: Dataset = { ...folder, name: shownData, classes, numClasses: classes.length };
   const name = o.title ?? modelName(modelPath);
   const nested = loaded.layers.length !== flat.layers.length ? `, ${flat.layers.length} once its nested models are opened` : '';
-  const head = model !== flat ? '; its sigmoid unit read as two classes, [1 − p, p]' : '';
+  const head = note ? `; ${note}` : '';
   const photos = folder.labeled
     ? `the ${folder.count} labeled test images in ${shownData}/ (one folder per class)`
     : `${folder.count} unlabeled photos in ${shownData}/${folder.total > folder.count ? ` (the first ${folder.count} of ${folder.total}, in file-name order)` : ''}`;
