@@ -107,7 +107,7 @@ describe('ONNX models exported from PyTorch', () => {
     expect(spec.test.range).toEqual([-2, 2]);
     const model = await spec.build();
     const probs = (model.predict(tf.zeros([1, 28, 28, 1])) as tf.Tensor).dataSync();
-    expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(Array.from(probs).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     const v = await visualize({
       model, slug: 'onnx-test', data: spec.test, sampleIndices: [0, 1], publicDir: mkdtempSync(join(tmpdir(), 'convlens-onnx-vis-')), seed: 1,
       actmax: { maxChannels: 1, steps: 2 }, budget: false,
