@@ -67,7 +67,7 @@ describe('loading Keras and tfjs models', () => {
     await expect(loadAnyModel(join(dir, 'cut.keras'))).rejects.toThrow(/cut.keras: not a readable .keras \(zip\) archive/);
     await writeKeras3(model, join(dir, 'noweights.keras'), { omit: 'model.weights.h5' });
     await expect(loadAnyModel(join(dir, 'noweights.keras'))).rejects.toThrow(/noweights.keras: the archive has no model.weights.h5/);
-    await expect(loadAnyModel(join(dir, 'model.onnx'))).rejects.toThrow(/unknown model type '.onnx'/);
+    await expect(loadAnyModel(join(dir, 'model.tflite'))).rejects.toThrow(/unknown model type '.tflite'; expected model.json \(TensorFlow.js\), .h5 \(Keras 2\), .keras \(Keras 3\) or .onnx/);
     model.dispose();
   });
 
