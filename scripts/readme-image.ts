@@ -19,12 +19,23 @@ try {
   const first = await page.locator(`a[href*="/models/${slug}/samples/"]`).first().getAttribute('href');
   if (!first) throw new Error(`${slug}: its page links no sample`);
   await page.goto(new URL(first, server.url).href, { waitUntil: 'networkidle' });
-  // From the page's title to the end of the attribution maps' grid.
+  // Every map loaded (they are lazy below the fold).
+  await page.evaluate(async () => {
+    const images = [...document.querySelectorAll('img')];
+    for (const img of images) img.loading = 'eager';
+    await Promise.all(images.map((img) => (img.complete ? null : new Promise((r) => img.addEventListener('load', r, { once: true })))));
+  });
+  // From the page's title to the end of the last map's caption (the sixteenth method), then scaled to 900 px wide.
+  const bottom = await page.evaluate(() => {
+    const links = [...document.querySelectorAll('a[href$=".npy"]')];
+    const r = links.at(-1)?.parentElement?.parentElement?.getBoundingClientRect();
+    return r ? r.bottom + window.scrollY : 2400;
+  });
   const shot = await page.screenshot({ fullPage: true });
-  const grid = await page.locator('figure, .maps, [data-maps]').last().boundingBox();
-  const height = Math.min(2400, Math.ceil((grid ? grid.y + grid.height : 1600) + 24));
   const meta = await sharp(shot).metadata();
-  await sharp(shot).extract({ left: 0, top: 0, width: meta.width!, height: Math.min(height, meta.height!) }).png({ compressionLevel: 9, palette: true, quality: 90 }).toFile('docs/sample-page.png');
+  const height = Math.min(meta.height!, Math.ceil(bottom + 24));
+  await sharp(shot).extract({ left: 0, top: 0, width: meta.width!, height }).resize({ width: 900 })
+    .png({ compressionLevel: 9, palette: true, quality: 90 }).toFile('docs/sample-page.png');
   console.log(`wrote docs/sample-page.png (${first})`);
 } finally {
   await browser.close();
