@@ -15,12 +15,19 @@ export interface WorkProgress {
   etaAt5(): { eta: number; actual?: number } | undefined;
 }
 
-export function workProgress({ label, total, stream = process.stderr, every = 15, now = () => performance.now() }: {
+/**
+ * The ETA is the estimate of the work left scaled by how fast the work has gone against its estimate — with a prior:
+ * `prior` × total estimated seconds counted as done at the estimated rate. The first units carry one-off costs
+ * (kernels compiled and operators packed on first use), so early on the measured rate alone overstates the rest;
+ * the prior's weight fades as the work proceeds.
+ */
+export function workProgress({ label, total, stream = process.stderr, every = 15, now = () => performance.now(), prior = 0.1 }: {
   label: string;
   total: number;
   stream?: Pick<NodeJS.WriteStream, 'write'> & { isTTY?: boolean };
   every?: number;
   now?: () => number;
+  prior?: number;
 }): WorkProgress {
   const tty = Boolean(stream.isTTY);
   const start = now();
@@ -30,7 +37,8 @@ export function workProgress({ label, total, stream = process.stderr, every = 15
   const percent = () => Math.round((100 * done) / Math.max(1e-9, total));
   const eta = () => {
     const elapsed = (now() - start) / 1000;
-    return done > 0 ? (elapsed / done) * (total - done) : 0;
+    const p = prior * total;
+    return done > 0 ? ((elapsed + p) / (done + p)) * (total - done) : 0;
   };
   return {
     tick(what, weight = 1) {

@@ -11,7 +11,7 @@ describe('workProgress', () => {
   it('plain lines every 15 s and at the end, with the ETA from the mean unit time', () => {
     let t = 0;
     const { out, stream } = sink(false);
-    const p = workProgress({ label: 'm: visualize', total: 10, stream, now: () => t });
+    const p = workProgress({ label: 'm: visualize', total: 10, stream, now: () => t, prior: 0 });
     for (let i = 1; i <= 10; i++) {
       t = i * 4000; // 4 s per unit
       p.tick(`layer ${i}`);
@@ -28,7 +28,7 @@ describe('workProgress', () => {
     let t = 0;
     const { out, stream } = sink(false);
     // 100 estimated seconds: a 10-second unit, then a 90-second one.
-    const p = workProgress({ label: 'm', total: 100, stream, now: () => t, every: 1 });
+    const p = workProgress({ label: 'm', total: 100, stream, now: () => t, every: 1, prior: 0 });
     t = 20_000; // the first unit took twice its estimate
     p.tick('saliency', 10);
     t = 200_000;
@@ -39,7 +39,7 @@ describe('workProgress', () => {
   it('keeps the ETA shown when the work first reached 5 % and what the rest then took', () => {
     let t = 0;
     const { stream } = sink(false);
-    const p = workProgress({ label: 'm', total: 100, stream, now: () => t });
+    const p = workProgress({ label: 'm', total: 100, stream, now: () => t, prior: 0 });
     t = 3000;
     p.tick('a', 3); // 3 %: not yet
     expect(p.etaAt5()).toBeUndefined();
@@ -53,10 +53,25 @@ describe('workProgress', () => {
     expect(p.etaAt5()).toEqual({ eta: 94, actual: 100 });
   });
 
+  it('a prior at the estimated rate keeps a slow first unit from scaling the whole ETA', () => {
+    let t = 0;
+    const { out, stream } = sink(false);
+    // 100 estimated seconds; the first 5 took 15 (three times the estimate: one-off costs), the rest goes as estimated.
+    const p = workProgress({ label: 'm', total: 100, stream, now: () => t, every: 1 });
+    t = 15_000;
+    p.tick('first', 5);
+    // (15 + 10) / (5 + 10) × 95 = 158 s, against 285 s from the first unit's rate alone and 95 s that remain.
+    expect(out).toEqual(['m: 5 % (first), eta 158 s\n']);
+    t = 110_000;
+    p.tick('rest', 95);
+    p.end();
+    expect(p.etaAt5()).toEqual({ eta: 95 * 25 / 15, actual: 95 });
+  });
+
   it('a bar redrawn in place on a TTY', () => {
     let t = 0;
     const { out, stream } = sink(true);
-    const p = workProgress({ label: 'm', total: 4, stream, now: () => t });
+    const p = workProgress({ label: 'm', total: 4, stream, now: () => t, prior: 0 });
     t = 2000;
     p.tick('grad-cam');
     expect(out[0]).toBe(`\rm [${'#'.repeat(6)}${'.'.repeat(18)}] 25 % eta 6s grad-cam\x1b[K`);
