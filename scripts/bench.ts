@@ -292,8 +292,12 @@ async function main(): Promise<void> {
   mkdirSync('bench', { recursive: true });
   // A skipped section keeps its previous numbers.
   const previous = existsSync('bench/results.json') ? JSON.parse(readFileSync('bench/results.json', 'utf8')) : {};
+  const today = new Date().toISOString().slice(0, 10);
+  const ran = { lenet5: results.length > 0, convnets: convnets != null, passes: passes != null, userModels: userModels.length > 0 };
   const merged = {
     machine: machineInfo(),
+    // The day each section was last measured (a skipped section keeps its numbers and its day).
+    measured: Object.fromEntries(Object.entries(ran).map(([k, yes]) => [k, yes ? today : previous.measured?.[k] ?? 'before 2026-12-07'])),
     lenet5: results.length ? results : previous.lenet5,
     convnets: convnets ?? previous.convnets,
     passes: passes ?? previous.passes,
@@ -306,7 +310,7 @@ async function main(): Promise<void> {
 /** The machine the numbers come from (docs/speed.md names it beside the tables). */
 function machineInfo() {
   const cpus = os.cpus();
-  return { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, memory_gib: Math.round(os.totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString().slice(0, 10) };
+  return { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, memory_gib: Math.round(os.totalmem() / 2 ** 30), node: process.version };
 }
 
 await main();
