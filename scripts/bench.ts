@@ -193,12 +193,10 @@ function inferRate(test: ImageArrays, batchSize = 1000): number {
   return median(rates);
 }
 
-async function main(): Promise<void> {
-  const requested = (arg('backends')?.split(',') ?? [...BACKEND_IDS]) as BackendId[];
-  const train = load('train');
-  const test = load('test');
+/** LeNet-5 on Fashion-MNIST per backend: training and inference rates, 3-epoch accuracy, Grad-CAM and occlusion. */
+async function benchLenet(requested: BackendId[], train: ImageArrays, test: ImageArrays): Promise<Result[]> {
   const results: Result[] = [];
-  for (const id of process.argv.includes('--skip-lenet') ? [] : requested) {
+  for (const id of requested) {
     let line: string;
     try {
       line = (await selectBackend({ cli: id })).line;
@@ -235,12 +233,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(r));
     results.push(r);
   }
-  let convnets: { results: ConvnetResult[]; torch?: string } | undefined;
-  if (!process.argv.includes('--skip-convnets')) {
-    const engine = await selectBackend({});
-    console.log(`\nconvnets: ${engine.line}`);
-    convnets = await benchConvnets({ quick, profile: process.argv.includes('--profile') });
-  }
+  return results;
+}
+
+function printLenet(results: Result[]): void {
   if (results.length > 0) {
     const base = results[0];
     console.log('\nbackend   train@64  train@256  infer   acc(3ep)  gradcam ms/img  occlusion ms/img  train@256 / ' + base.backend);
@@ -259,36 +255,54 @@ async function main(): Promise<void> {
       );
     }
   }
+}
+
+/** A user's model at 224: the visualize step of MobileNetV2 1.0 and VGG16 with random weights (default engine). */
+async function benchUserModels(): Promise<UserModelResult[]> {
+  const userModels: UserModelResult[] = [];
+  await selectBackend({});
+  console.log("\na user's model: the visualize step at 224x224, random weights (default engine)");
+  for (const [name, build, images] of [
+    ['mobilenetv2-1.0-224', () => mobileNetV2({ alpha: 1.0, seed: 3 }), quick ? 1 : 2],
+    ['vgg16-224', () => vgg({ depth: 16, seed: 3 }), 1],
+  ] as const) {
+    const r = await userModel(name, build, images);
+    userModels.push(r);
+    console.log(JSON.stringify(r));
+  }
+  console.log('\nmodel                 GFLOPs  batch f/g  attributions s/img  layers s  randomization s  total s  peak RSS GiB');
+  for (const r of userModels) {
+    const stage = (re: RegExp) => Object.entries(r.stages_s).find(([k]) => re.test(k))?.[1] ?? 0;
+    console.log([
+      r.model.padEnd(21), String(r.gflops).padStart(6), `${r.batch.forward}/${r.batch.gradient}`.padStart(10),
+      (stage(/attribution methods/) / r.images).toFixed(1).padStart(19), stage(/^activations/).toFixed(1).padStart(9),
+      stage(/randomization/).toFixed(1).padStart(16), r.total_s.toFixed(1).padStart(8), r.peak_rss_gib.toFixed(2).padStart(13),
+    ].join(' '));
+  }
+  console.log('\nestimate (cost model, default budget) → actual seconds per view');
+  for (const r of userModels) console.log(`${r.model.padEnd(21)} ${Object.entries(r.views).map(([id, t]) => `${id} ${t.estimated} → ${t.actual}`).join(', ')}`);
+  return userModels;
+}
+
+async function main(): Promise<void> {
+  const requested = (arg('backends')?.split(',') ?? [...BACKEND_IDS]) as BackendId[];
+  const train = load('train');
+  const test = load('test');
+  const results = process.argv.includes('--skip-lenet') ? [] : await benchLenet(requested, train, test);
+  let convnets: { results: ConvnetResult[]; torch?: string } | undefined;
+  if (!process.argv.includes('--skip-convnets')) {
+    const engine = await selectBackend({});
+    console.log(`\nconvnets: ${engine.line}`);
+    convnets = await benchConvnets({ quick, profile: process.argv.includes('--profile') });
+  }
+  printLenet(results);
   let passes: PassResult[] | undefined;
   if (!process.argv.includes('--skip-passes')) {
     const engine = await selectBackend({});
     console.log(`\npasses of user-size models: ${engine.line}`);
     passes = await benchPasses({ quick });
   }
-  const userModels: UserModelResult[] = [];
-  if (!process.argv.includes('--skip-user-models')) {
-    await selectBackend({});
-    console.log("\na user's model: the visualize step at 224x224, random weights (default engine)");
-    for (const [name, build, images] of [
-      ['mobilenetv2-1.0-224', () => mobileNetV2({ alpha: 1.0, seed: 3 }), quick ? 1 : 2],
-      ['vgg16-224', () => vgg({ depth: 16, seed: 3 }), 1],
-    ] as const) {
-      const r = await userModel(name, build, images);
-      userModels.push(r);
-      console.log(JSON.stringify(r));
-    }
-    console.log('\nmodel                 GFLOPs  batch f/g  attributions s/img  layers s  randomization s  total s  peak RSS GiB');
-    for (const r of userModels) {
-      const stage = (re: RegExp) => Object.entries(r.stages_s).find(([k]) => re.test(k))?.[1] ?? 0;
-      console.log([
-        r.model.padEnd(21), String(r.gflops).padStart(6), `${r.batch.forward}/${r.batch.gradient}`.padStart(10),
-        (stage(/attribution methods/) / r.images).toFixed(1).padStart(19), stage(/^activations/).toFixed(1).padStart(9),
-        stage(/randomization/).toFixed(1).padStart(16), r.total_s.toFixed(1).padStart(8), r.peak_rss_gib.toFixed(2).padStart(13),
-      ].join(' '));
-    }
-    console.log('\nestimate (cost model, default budget) → actual seconds per view');
-    for (const r of userModels) console.log(`${r.model.padEnd(21)} ${Object.entries(r.views).map(([id, t]) => `${id} ${t.estimated} → ${t.actual}`).join(', ')}`);
-  }
+  const userModels = process.argv.includes('--skip-user-models') ? [] : await benchUserModels();
   mkdirSync('bench', { recursive: true });
   // A skipped section keeps its previous numbers.
   const previous = existsSync('bench/results.json') ? JSON.parse(readFileSync('bench/results.json', 'utf8')) : {};

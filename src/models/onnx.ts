@@ -176,7 +176,7 @@ class Converter {
     return v;
   }
 
-  apply(node: Node, index: number, layer: tf.layers.Layer, input: T | T[], weights: tf.Tensor[] = []): T {
+  apply(layer: tf.layers.Layer, input: T | T[], weights: tf.Tensor[] = []): T {
     this.built.push({ layer, weights });
     return layer.apply(input) as T;
   }
@@ -188,154 +188,174 @@ class Converter {
 
 const spatialSize = (t: T): [number, number] => [t.shape[1] as number, t.shape[2] as number];
 
+/** What a node's converter reads: the converter, the node, its index, its attributes and its output's name. */
+interface Step {
+  c: Converter;
+  node: Node;
+  index: number;
+  a: Record<string, unknown>;
+  out: string;
+}
+
+const inputOf = ({ c, node }: Step) => c.tensor(node, node.input![0]);
+const setTensor = ({ c, out }: Step, t: T, spatial: boolean, nonNegative = false) => c.values.set(out, { kind: 'tensor', t, spatial, nonNegative });
+
+/** Constants and the shape arithmetic of `x.view(x.size(0), -1)`, evaluated now (the batch stays symbolic). */
+const CONSTANT_OPS: Record<string, (s: Step) => void> = {
+  Identity: passThrough,
+  Dropout: passThrough,
+  Constant({ c, node, a, out }) {
+    const v = a.value as { data: Float32Array | number[]; dims: number[] } | undefined;
+    if (!v) throw new OnnxError(`${c.where(node)}: only tensor constants are supported`);
+    c.values.set(out, { kind: 'const', ...v });
+  },
+  Shape(s) {
+    const x = inputOf(s);
+    const [, h, w, ch] = x.t.shape as number[];
+    // ONNX's NCHW order, the batch symbolic.
+    s.c.values.set(s.out, { kind: 'const', data: x.spatial ? [BATCH, ch, h, w] : [BATCH, ...(x.t.shape.slice(1) as number[])], dims: [x.spatial ? 4 : x.t.shape.length] });
+  },
+  Gather({ c, node, a, out }) {
+    const data = c.constant(node, node.input![0]);
+    const idx = c.constant(node, node.input![1]);
+    if (((a.axis as number) ?? 0) !== 0 || data.dims.length !== 1) throw new OnnxError(`${c.where(node)}: convlens gathers only from a 1-D constant (a shape)`);
+    const picked = Array.from(idx.data).map((i) => (data.data as number[])[i < 0 ? i + data.data.length : i]);
+    c.values.set(out, { kind: 'const', data: picked, dims: idx.dims });
+  },
+  Unsqueeze({ c, node, out }) {
+    const v = c.constant(node, node.input![0]);
+    c.values.set(out, { kind: 'const', data: Array.from(v.data), dims: [Array.from(v.data).length] });
+  },
+};
+
+function passThrough({ c, node, out }: Step): void {
+  const v = c.values.get(node.input![0]);
+  if (v) c.values.set(out, v);
+}
+
+/** Element-wise activations: one layer each. */
+const ACTIVATION_OPS: Record<string, (s: Step) => void> = {
+  Relu(s) {
+    setTensor(s, s.c.apply(tf.layers.reLU({ name: s.c.name(s.node, s.index) }), inputOf(s).t), inputOf(s).spatial, true);
+  },
+  Clip(s) {
+    const { c, node, a } = s;
+    const lo = node.input![1] ? Number(c.constant(node, node.input![1]).data[0]) : (a.min as number | undefined);
+    const hi = node.input![2] ? Number(c.constant(node, node.input![2]).data[0]) : (a.max as number | undefined);
+    if (lo !== 0 || (hi !== 6 && hi != null)) throw new OnnxError(`${c.where(node)}: convlens converts Clip(0, 6) (ReLU6) and Clip(0) (ReLU), not Clip(${lo}, ${hi})`);
+    setTensor(s, c.apply(tf.layers.reLU({ name: c.name(node, s.index), maxValue: hi ?? undefined }), inputOf(s).t), inputOf(s).spatial, true);
+  },
+  LeakyRelu(s) {
+    setTensor(s, s.c.apply(tf.layers.leakyReLU({ name: s.c.name(s.node, s.index), alpha: (s.a.alpha as number) ?? 0.01 }), inputOf(s).t), inputOf(s).spatial);
+  },
+  Sigmoid(s) {
+    setTensor(s, s.c.apply(tf.layers.activation({ name: s.c.name(s.node, s.index), activation: 'sigmoid' }), inputOf(s).t), inputOf(s).spatial, true);
+  },
+  HardSigmoid: hard,
+  HardSwish: hard,
+  Softmax(s) {
+    const x = inputOf(s);
+    const axis = s.a.axis as number | undefined;
+    if (x.spatial || (axis != null && axis !== 1 && axis !== -1)) throw new OnnxError(`${s.c.where(s.node)}: convlens converts a softmax over the classes of a [batch, classes] output only`);
+    setTensor(s, s.c.apply(tf.layers.activation({ name: s.c.name(s.node, s.index), activation: 'softmax' }), x.t), false, true);
+  },
+};
+
+function hard(s: Step): void {
+  const swish = s.node.opType === 'HardSwish';
+  const alpha = swish ? 1 / 6 : ((s.a.alpha as number) ?? 0.2);
+  const beta = swish ? 0.5 : ((s.a.beta as number) ?? 0.5);
+  setTensor(s, s.c.apply(new OnnxHardSigmoid({ name: s.c.name(s.node, s.index), alpha, beta, swish }), inputOf(s).t), inputOf(s).spatial, !swish);
+}
+
+/** Layers with weights, pooling, reshaping and merging. */
+const LAYER_OPS: Record<string, (s: Step) => void> = {
+  Conv: (s) => conv(s.c, s.node, s.index, s.a, s.out),
+  BatchNormalization(s) {
+    const { c, node, a } = s;
+    const x = inputOf(s);
+    const [gamma, beta, mean, variance] = node.input!.slice(1, 5).map((n) => c.constant(node, n).data as Float32Array);
+    const layer = tf.layers.batchNormalization({ name: c.name(node, s.index), axis: -1, epsilon: (a.epsilon as number) ?? 1e-5 });
+    setTensor(s, c.apply(layer, x.t, [gamma, beta, mean, variance].map((d) => tf.tensor1d(d))), x.spatial);
+  },
+  MaxPool: (s) => pool(s.c, s.node, s.index, s.a, s.out),
+  AveragePool: (s) => pool(s.c, s.node, s.index, s.a, s.out),
+  GlobalAveragePool(s) {
+    const x = inputOf(s);
+    // [N, C] here stands for ONNX's [N, C, 1, 1]: the Flatten or Reshape after it changes nothing.
+    setTensor(s, s.c.apply(tf.layers.globalAveragePooling2d({ name: s.c.name(s.node, s.index) }), x.t), false, x.nonNegative);
+  },
+  Flatten: (s) => flatten(s.c, s.node, s.index, s.out, (s.a.axis as number) ?? 1),
+  Reshape(s) {
+    const { c, node } = s;
+    const shape = Array.from(c.constant(node, node.input![1]).data) as number[];
+    const total = (inputOf(s).t.shape.slice(1) as number[]).reduce((p, q) => p * q, 1);
+    const batch = Number.isNaN(shape[0]) || shape[0] === 0 || shape[0] === -1 || shape[0] === 1;
+    if (shape.length === 2 && batch && (shape[1] === -1 || shape[1] === total)) return flatten(c, node, s.index, s.out, 1);
+    throw new OnnxError(`${c.where(node)}: convlens converts a Reshape that flattens to [batch, features] only, not to [${shape.map((d) => (Number.isNaN(d) ? 'batch' : d)).join(', ')}]`);
+  },
+  Gemm: (s) => gemm(s.c, s.node, s.index, s.a, s.out),
+  MatMul(s) {
+    const { c, node } = s;
+    const x = inputOf(s);
+    const w = c.constant(node, node.input![1]);
+    if (x.spatial || w.dims.length !== 2) throw new OnnxError(`${c.where(node)}: convlens converts MatMul of a [batch, features] tensor by a 2-D weight only`);
+    const [inF, outF] = w.dims;
+    const layer = tf.layers.dense({ name: c.name(node, s.index), units: outF, useBias: false });
+    setTensor(s, c.apply(layer, x.t, [tf.tensor2d(w.data as Float32Array, [inF, outF])]), false);
+  },
+  Add: merge,
+  Sum: merge,
+  Mul: merge,
+  Concat(s) {
+    const { c, node, a } = s;
+    const vs = node.input!.map((n) => c.values.get(n));
+    if (vs.every((v) => v?.kind === 'const')) {
+      const data = vs.flatMap((v) => Array.from((v as Extract<Value, { kind: 'const' }>).data));
+      c.values.set(s.out, { kind: 'const', data, dims: [data.length] });
+      return;
+    }
+    const ts = node.input!.map((n) => c.tensor(node, n));
+    const axis = a.axis as number;
+    if (!(ts.every((t) => t.spatial) && (axis === 1 || axis === -3)) && !(ts.every((t) => !t.spatial) && (axis === 1 || axis === -1))) {
+      throw new OnnxError(`${c.where(node)}: convlens concatenates along the channel axis only (axis ${axis})`);
+    }
+    setTensor(s, c.apply(tf.layers.concatenate({ name: c.name(node, s.index), axis: -1 }), ts.map((t) => t.t)), ts[0].spatial, ts.every((t) => t.nonNegative));
+  },
+  Pad(s) {
+    const { c, node, a } = s;
+    const x = inputOf(s);
+    const pads = (node.input![1] ? Array.from(c.constant(node, node.input![1]).data) : (a.pads as number[])) as number[];
+    const mode = (a.mode as string) ?? 'constant';
+    const value = node.input![2] ? Number(c.constant(node, node.input![2]).data[0]) : ((a.value as number) ?? 0);
+    // NCHW pads: [n0, c0, h0, w0, n1, c1, h1, w1].
+    if (!x.spatial || mode !== 'constant' || value !== 0 || pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) {
+      throw new OnnxError(`${c.where(node)}: convlens converts zero padding of the height and width only`);
+    }
+    const layer = tf.layers.zeroPadding2d({ name: c.name(node, s.index), padding: [[pads[2], pads[6]], [pads[3], pads[7]]] });
+    setTensor(s, c.apply(layer, x.t), true, x.nonNegative);
+  },
+};
+
+/** Add, Sum, Mul of computed tensors (one layer), or with a constant (a MatMul's bias). */
+function merge(s: Step): void {
+  const { c, node } = s;
+  const op = node.opType!;
+  if (node.input!.some((n) => c.values.get(n)?.kind === 'const')) return addConstant(c, node, s.index, s.out, op);
+  const ts = node.input!.map((n) => c.tensor(node, n));
+  const layer = op === 'Mul' ? tf.layers.multiply({ name: c.name(node, s.index) }) : tf.layers.add({ name: c.name(node, s.index) });
+  setTensor(s, c.apply(layer, ts.map((t) => t.t)), ts[0].spatial, op !== 'Mul' && ts.every((t) => t.nonNegative));
+}
+
+const OPS: Record<string, (s: Step) => void> = { ...LAYER_OPS, ...ACTIVATION_OPS, ...CONSTANT_OPS };
+
 function convert(c: Converter, node: Node, index: number): void {
   const op = node.opType ?? '';
-  const a = attributes(node, c.where(node));
-  const out = node.output?.[0] ?? '';
-  const set = (t: T, spatial: boolean, nonNegative = false) => c.values.set(out, { kind: 'tensor', t, spatial, nonNegative });
-  const input = () => c.tensor(node, node.input![0]);
-  switch (op) {
-    case 'Identity':
-    case 'Dropout': {
-      const v = c.values.get(node.input![0]);
-      if (v) c.values.set(out, v);
-      return;
-    }
-    case 'Constant': {
-      const v = a.value as { data: Float32Array | number[]; dims: number[] } | undefined;
-      if (!v) throw new OnnxError(`${c.where(node)}: only tensor constants are supported`);
-      c.values.set(out, { kind: 'const', ...v });
-      return;
-    }
-    case 'Shape': {
-      const x = input();
-      const [, h, w, ch] = x.t.shape as number[];
-      // ONNX's NCHW order, the batch symbolic.
-      c.values.set(out, { kind: 'const', data: x.spatial ? [BATCH, ch, h, w] : [BATCH, ...(x.t.shape.slice(1) as number[])], dims: [x.spatial ? 4 : x.t.shape.length] });
-      return;
-    }
-    case 'Gather': {
-      const data = c.constant(node, node.input![0]);
-      const idx = c.constant(node, node.input![1]);
-      if ((a.axis as number ?? 0) !== 0 || data.dims.length !== 1) throw new OnnxError(`${c.where(node)}: convlens gathers only from a 1-D constant (a shape)`);
-      const picked = Array.from(idx.data).map((i) => (data.data as number[])[i < 0 ? i + data.data.length : i]);
-      c.values.set(out, { kind: 'const', data: picked, dims: idx.dims });
-      return;
-    }
-    case 'Unsqueeze': {
-      const v = c.constant(node, node.input![0]);
-      c.values.set(out, { kind: 'const', data: Array.from(v.data), dims: [Array.from(v.data).length] });
-      return;
-    }
-    case 'Concat': {
-      const vs = node.input!.map((n) => c.values.get(n));
-      if (vs.every((v) => v?.kind === 'const')) {
-        const data = vs.flatMap((v) => Array.from((v as Extract<Value, { kind: 'const' }>).data));
-        c.values.set(out, { kind: 'const', data, dims: [data.length] });
-        return;
-      }
-      const ts = node.input!.map((n) => c.tensor(node, n));
-      const axis = a.axis as number;
-      if (!(ts.every((t) => t.spatial) && (axis === 1 || axis === -3)) && !(ts.every((t) => !t.spatial) && (axis === 1 || axis === -1))) {
-        throw new OnnxError(`${c.where(node)}: convlens concatenates along the channel axis only (axis ${axis})`);
-      }
-      set(c.apply(node, index, tf.layers.concatenate({ name: c.name(node, index), axis: -1 }), ts.map((t) => t.t)), ts[0].spatial, ts.every((t) => t.nonNegative));
-      return;
-    }
-    case 'Conv':
-      return conv(c, node, index, a, out);
-    case 'BatchNormalization': {
-      const x = input();
-      const [gamma, beta, mean, variance] = node.input!.slice(1, 5).map((n) => c.constant(node, n).data as Float32Array);
-      const layer = tf.layers.batchNormalization({ name: c.name(node, index), axis: -1, epsilon: (a.epsilon as number) ?? 1e-5 });
-      set(c.apply(node, index, layer, x.t, [gamma, beta, mean, variance].map((d) => tf.tensor1d(d))), x.spatial);
-      return;
-    }
-    case 'Relu':
-      set(c.apply(node, index, tf.layers.reLU({ name: c.name(node, index) }), input().t), input().spatial, true);
-      return;
-    case 'Clip': {
-      const lo = node.input![1] ? Number(c.constant(node, node.input![1]).data[0]) : (a.min as number | undefined);
-      const hi = node.input![2] ? Number(c.constant(node, node.input![2]).data[0]) : (a.max as number | undefined);
-      if (lo !== 0 || (hi !== 6 && hi != null)) throw new OnnxError(`${c.where(node)}: convlens converts Clip(0, 6) (ReLU6) and Clip(0) (ReLU), not Clip(${lo}, ${hi})`);
-      set(c.apply(node, index, tf.layers.reLU({ name: c.name(node, index), maxValue: hi ?? undefined }), input().t), input().spatial, true);
-      return;
-    }
-    case 'LeakyRelu':
-      set(c.apply(node, index, tf.layers.leakyReLU({ name: c.name(node, index), alpha: (a.alpha as number) ?? 0.01 }), input().t), input().spatial);
-      return;
-    case 'Sigmoid':
-      set(c.apply(node, index, tf.layers.activation({ name: c.name(node, index), activation: 'sigmoid' }), input().t), input().spatial, true);
-      return;
-    case 'HardSigmoid':
-    case 'HardSwish': {
-      const alpha = op === 'HardSwish' ? 1 / 6 : ((a.alpha as number) ?? 0.2);
-      const beta = op === 'HardSwish' ? 0.5 : ((a.beta as number) ?? 0.5);
-      set(c.apply(node, index, new OnnxHardSigmoid({ name: c.name(node, index), alpha, beta, swish: op === 'HardSwish' }), input().t), input().spatial, op === 'HardSigmoid');
-      return;
-    }
-    case 'Softmax': {
-      const x = input();
-      const axis = a.axis as number | undefined;
-      if (x.spatial || (axis != null && axis !== 1 && axis !== -1)) throw new OnnxError(`${c.where(node)}: convlens converts a softmax over the classes of a [batch, classes] output only`);
-      set(c.apply(node, index, tf.layers.activation({ name: c.name(node, index), activation: 'softmax' }), x.t), false, true);
-      return;
-    }
-    case 'MaxPool':
-    case 'AveragePool':
-      return pool(c, node, index, a, out);
-    case 'GlobalAveragePool': {
-      const x = input();
-      // [N, C] here stands for ONNX's [N, C, 1, 1]: the Flatten or Reshape after it changes nothing.
-      set(c.apply(node, index, tf.layers.globalAveragePooling2d({ name: c.name(node, index) }), x.t), false, x.nonNegative);
-      return;
-    }
-    case 'Flatten':
-      return flatten(c, node, index, out, (a.axis as number) ?? 1);
-    case 'Reshape': {
-      const shape = Array.from(c.constant(node, node.input![1]).data) as number[];
-      const x = input();
-      const total = (x.t.shape.slice(1) as number[]).reduce((p, q) => p * q, 1);
-      if (shape.length === 2 && (Number.isNaN(shape[0]) || shape[0] === 0 || shape[0] === -1 || shape[0] === 1) && (shape[1] === -1 || shape[1] === total)) return flatten(c, node, index, out, 1);
-      throw new OnnxError(`${c.where(node)}: convlens converts a Reshape that flattens to [batch, features] only, not to [${shape.map((d) => (Number.isNaN(d) ? 'batch' : d)).join(', ')}]`);
-    }
-    case 'Gemm':
-      return gemm(c, node, index, a, out);
-    case 'MatMul': {
-      const x = input();
-      const w = c.constant(node, node.input![1]);
-      if (x.spatial || w.dims.length !== 2) throw new OnnxError(`${c.where(node)}: convlens converts MatMul of a [batch, features] tensor by a 2-D weight only`);
-      const [inF, outF] = w.dims;
-      const layer = tf.layers.dense({ name: c.name(node, index), units: outF, useBias: false });
-      set(c.apply(node, index, layer, x.t, [tf.tensor2d(w.data as Float32Array, [inF, outF])]), false);
-      return;
-    }
-    case 'Add':
-    case 'Mul':
-    case 'Sum': {
-      const vs = node.input!.map((n) => c.values.get(n));
-      if (vs.some((v) => v?.kind === 'const')) return addConstant(c, node, index, out, op);
-      const ts = node.input!.map((n) => c.tensor(node, n));
-      const layer = op === 'Mul' ? tf.layers.multiply({ name: c.name(node, index) }) : tf.layers.add({ name: c.name(node, index) });
-      set(c.apply(node, index, layer, ts.map((t) => t.t)), ts[0].spatial, op !== 'Mul' && ts.every((t) => t.nonNegative));
-      return;
-    }
-    case 'Pad': {
-      const x = input();
-      const pads = (node.input![1] ? Array.from(c.constant(node, node.input![1]).data) : (a.pads as number[])) as number[];
-      const mode = (a.mode as string) ?? 'constant';
-      const value = node.input![2] ? Number(c.constant(node, node.input![2]).data[0]) : ((a.value as number) ?? 0);
-      // NCHW pads: [n0, c0, h0, w0, n1, c1, h1, w1].
-      if (!x.spatial || mode !== 'constant' || value !== 0 || pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) {
-        throw new OnnxError(`${c.where(node)}: convlens converts zero padding of the height and width only`);
-      }
-      const layer = tf.layers.zeroPadding2d({ name: c.name(node, index), padding: [[pads[2], pads[6]], [pads[3], pads[7]]] });
-      set(c.apply(node, index, layer, x.t), true, x.nonNegative);
-      return;
-    }
-    default:
-      throw new OnnxError(`${c.where(node)}: convlens does not convert the ONNX operator ${op}; it converts Conv, BatchNormalization, Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (flattening), Gemm, MatMul, Add, Mul, Concat, Pad, Dropout, Identity, Softmax and Constant`);
+  const handler = Object.hasOwn(OPS, op) ? OPS[op] : undefined;
+  if (!handler) {
+    throw new OnnxError(`${c.where(node)}: convlens does not convert the ONNX operator ${op}; it converts ${Object.keys(OPS).join(', ')}`);
   }
+  handler({ c, node, index, a: attributes(node, c.where(node)), out: node.output?.[0] ?? '' });
 }
 
 function conv(c: Converter, node: Node, index: number, a: Record<string, unknown>, out: string): void {
@@ -353,7 +373,7 @@ function conv(c: Converter, node: Node, index: number, a: Record<string, unknown
   if (group > 1 && !depthwise) throw new OnnxError(`${c.where(node)}: a grouped convolution (${group} groups of ${i} channels) is not supported; convlens converts groups = 1 and depthwise (one group per channel)`);
   let t = x.t;
   const pad = padding((a.pads as number[]) ?? [0, 0, 0, 0], [kh, kw], strides, dilations, spatialSize(t));
-  if (Array.isArray(pad)) t = c.apply(node, index, tf.layers.zeroPadding2d({ name: c.name(node, index, '_pad'), padding: pad }), t);
+  if (Array.isArray(pad)) t = c.apply(tf.layers.zeroPadding2d({ name: c.name(node, index, '_pad'), padding: pad }), t);
   const common = { name: c.name(node, index), kernelSize: [kh, kw] as [number, number], strides: strides as [number, number], dilationRate: dilations as [number, number], padding: (pad === 'same' ? 'same' : 'valid') as 'same' | 'valid', useBias: bias != null };
   const weights: tf.Tensor[] = [];
   let layer: tf.layers.Layer;
@@ -367,7 +387,7 @@ function conv(c: Converter, node: Node, index: number, a: Record<string, unknown
     weights.push(tf.tensor4d(hwio(w.data as Float32Array, w.dims), [kh, kw, i, o]));
   }
   if (bias) weights.push(tf.tensor1d(bias));
-  c.values.set(out, { kind: 'tensor', t: c.apply(node, index, layer, t, weights), spatial: true, nonNegative: false });
+  c.values.set(out, { kind: 'tensor', t: c.apply(layer, t, weights), spatial: true, nonNegative: false });
 }
 
 function pool(c: Converter, node: Node, index: number, a: Record<string, unknown>, out: string): void {
@@ -388,14 +408,14 @@ function pool(c: Converter, node: Node, index: number, a: Record<string, unknown
     const countPad = (a.count_include_pad as number) === 1;
     if (pad === 'same' && (max || !countPad)) mode = 'same';
     else if (max ? x.nonNegative : countPad) {
-      t = c.apply(node, index, tf.layers.zeroPadding2d({ name: c.name(node, index, '_pad'), padding: [[pads[0], pads[2]], [pads[1], pads[3]]] }), t);
+      t = c.apply(tf.layers.zeroPadding2d({ name: c.name(node, index, '_pad'), padding: [[pads[0], pads[2]], [pads[1], pads[3]]] }), t);
     } else {
       throw new OnnxError(`${c.where(node)}: this padding of ${node.opType} ${max ? 'over values that can be negative' : 'with count_include_pad=0'} has no TensorFlow.js equivalent; pad in the model (nn.ZeroPad2d) or use symmetric 'same'-style padding`);
     }
   }
   const config = { name: c.name(node, index), poolSize: kernel as [number, number], strides: strides as [number, number], padding: mode };
   const layer = max ? tf.layers.maxPooling2d(config) : tf.layers.averagePooling2d(config);
-  c.values.set(out, { kind: 'tensor', t: c.apply(node, index, layer, t), spatial: true, nonNegative: x.nonNegative });
+  c.values.set(out, { kind: 'tensor', t: c.apply(layer, t), spatial: true, nonNegative: x.nonNegative });
 }
 
 function flatten(c: Converter, node: Node, index: number, out: string, axis: number): void {
@@ -408,8 +428,8 @@ function flatten(c: Converter, node: Node, index: number, out: string, axis: num
   let t = x.t;
   const [h, w] = spatialSize(t);
   // ONNX flattens C, H, W in that order; channels last would give H, W, C.
-  if (h * w > 1) t = c.apply(node, index, tf.layers.permute({ name: c.name(node, index, '_nchw'), dims: [3, 1, 2] }), t);
-  c.values.set(out, { kind: 'tensor', t: c.apply(node, index, tf.layers.flatten({ name: c.name(node, index) }), t), spatial: false, nonNegative: x.nonNegative });
+  if (h * w > 1) t = c.apply(tf.layers.permute({ name: c.name(node, index, '_nchw'), dims: [3, 1, 2] }), t);
+  c.values.set(out, { kind: 'tensor', t: c.apply(tf.layers.flatten({ name: c.name(node, index) }), t), spatial: false, nonNegative: x.nonNegative });
 }
 
 function gemm(c: Converter, node: Node, index: number, a: Record<string, unknown>, out: string): void {
@@ -427,7 +447,7 @@ function gemm(c: Converter, node: Node, index: number, a: Record<string, unknown
   if (bias && bias.length !== outF) throw new OnnxError(`${c.where(node)}: a bias of ${bias.length} values for ${outF} outputs (only a per-output bias is supported)`);
   const layer = tf.layers.dense({ name: c.name(node, index), units: outF, useBias: bias != null });
   const weights = [tf.tensor2d(scaled, [inF, outF]), ...(bias ? [tf.tensor1d(beta === 1 ? bias : bias.map((v) => v * beta))] : [])];
-  c.values.set(out, { kind: 'tensor', t: c.apply(node, index, layer, x.t, weights), spatial: false, nonNegative: false });
+  c.values.set(out, { kind: 'tensor', t: c.apply(layer, x.t, weights), spatial: false, nonNegative: false });
 }
 
 /** x + b or x · s with a constant per-channel b or s: a bias after MatMul goes into its Dense layer. */
@@ -444,7 +464,7 @@ function addConstant(c: Converter, node: Node, index: number, out: string, op: s
     const withBias = tf.layers.dense({ ...config, name: `${config!.name}_bias` });
     c.built.pop();
     const input = (last.layer.input as T);
-    const t = c.apply(node, index, withBias, input, [last.weights[0], tf.tensor1d(k.data as Float32Array)]);
+    const t = c.apply(withBias, input, [last.weights[0], tf.tensor1d(k.data as Float32Array)]);
     c.values.set(out, { kind: 'tensor', t, spatial: false, nonNegative: false });
     return;
   }
