@@ -42,7 +42,7 @@ export class SigmoidPair extends tf.layers.Layer {
 tf.serialization.registerClass(SigmoidPair);
 
 /** The layer computing z and how, when the model ends in one sigmoid unit; undefined otherwise. */
-function sigmoidUnit(model: tf.LayersModel): { dense: Layer; activation?: Layer } | undefined {
+function sigmoidUnit(model: tf.LayersModel): { dense: Layer } | undefined {
   if (model.outputs.length !== 1 || model.outputs[0].shape.length !== 2 || model.outputs[0].shape[1] !== 1) return undefined;
   const last = model.layers[model.layers.length - 1];
   const config = last.getConfig() as { activation?: string; units?: number };
@@ -50,7 +50,7 @@ function sigmoidUnit(model: tf.LayersModel): { dense: Layer; activation?: Layer 
   if (last.getClassName() === 'Activation' && config.activation === 'sigmoid') {
     const before = last.inboundNodes[0]?.inboundLayers[0] as Layer | undefined;
     const linear = before && before.getClassName() === 'Dense' && (before.getConfig() as { activation?: string }).activation === 'linear';
-    if (before && linear && before.outboundNodes.length === 1) return { dense: before, activation: last };
+    if (before && linear && before.outboundNodes.length === 1) return { dense: before };
   }
   return undefined;
 }
@@ -96,7 +96,9 @@ export function logitsHead(model: tf.LayersModel): tf.LayersModel {
 
 /** How convlens reads the model's output as class probabilities: one sigmoid unit as two classes, logits through a softmax. */
 export function classifierHead(model: tf.LayersModel): { model: tf.LayersModel; note?: string } {
-  if (isSigmoidUnit(model)) return { model: twoClassHead(model), note: 'its sigmoid unit read as two classes, [1 − p, p]' };
-  if (isLogitsHead(model)) return { model: logitsHead(model), note: 'its logits read through a softmax' };
+  const twoClasses = twoClassHead(model);
+  if (twoClasses !== model) return { model: twoClasses, note: 'its sigmoid unit read as two classes, [1 − p, p]' };
+  const softmax = logitsHead(model);
+  if (softmax !== model) return { model: softmax, note: 'its logits read through a softmax' };
   return { model };
 }

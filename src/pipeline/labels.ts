@@ -20,7 +20,7 @@ export function readClassNames(value: string, baseDir: string): string[] {
     } catch (err) {
       throw new LabelsError(`${value}: cannot read the class names file (${(err as NodeJS.ErrnoException).code}); give a file with one class per line, or a,b,c`);
     }
-    const names = stripIndices(text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
+    const names = stripIndices(nonEmptyLines(text));
     if (names.length < 2) throw new LabelsError(`${value}: ${names.length} class name${names.length === 1 ? '' : 's'}; expected one per line, at least 2`);
     return names;
   }
@@ -28,6 +28,8 @@ export function readClassNames(value: string, baseDir: string): string[] {
   if (names.some((n) => n === '')) throw new LabelsError(`--classes '${value}': an empty class name; write a,b,c`);
   return names;
 }
+
+const nonEmptyLines = (text: string) => text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
 
 /**
  * Teachable Machine's labels.txt numbers its lines ("0 Mango", "1 Apple", …): when every line starts with its own
@@ -71,7 +73,7 @@ export function readModelMetadata(modelPath: string): ModelMetadata | undefined 
 function readLabelsBeside(modelPath: string): ModelMetadata | undefined {
   const path = join(dirname(resolve(modelPath)), 'labels.txt');
   if (!existsSync(path)) return undefined;
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = nonEmptyLines(readFileSync(path, 'utf8'));
   const labels = stripIndices(lines);
   const teachable = basename(modelPath).toLowerCase() === 'keras_model.h5' && labels !== lines;
   return { labels, scaling: teachable ? '[-1,1]' : undefined, file: basename(path) };
