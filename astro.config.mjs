@@ -10,6 +10,10 @@ const manifest = existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath
 const models = manifest.models ?? [];
 const methods = manifest.methods ?? [];
 const MAX_SIDEBAR_LAYERS = 40;
+// `report --compare`: each compared model's What changed page joins its sidebar group.
+const changesPath = process.env.CONVLENS_CHANGES ?? './content/generated/changes.json';
+const changes = existsSync(changesPath) ? JSON.parse(readFileSync(changesPath, 'utf8')) : undefined;
+const compared = new Set(changes?.status === 'compared' ? changes.models.filter((c) => c.status !== 'removed').map((c) => c.id) : []);
 // The site's sub-path (`convlens report --base /repo/`; a GitHub project Pages site lives at /<repo>/).
 const base = process.env.CONVLENS_BASE || '/';
 
@@ -58,6 +62,7 @@ export default defineConfig({
             collapsed: true,
             items: [
               { label: 'Overview', link: `/models/${m.slug}/` },
+              ...(compared.has(m.slug) ? [{ label: 'What changed', link: `/models/${m.slug}/changes/` }] : []),
               // Deep models (MobileNetV2: 163 layers) link their summary table instead of listing every layer:
               // the sidebar is in every page's HTML, and 163 entries would double the size of every page.
               m.layers.length > MAX_SIDEBAR_LAYERS

@@ -39,7 +39,8 @@ const COMPUTE_OPTIONS: Record<string, OptionDef> = {
   shard: { type: 'string', value: 'k/n', help: "compute only shard k of n (whole models, or one loaded model's samples), for a CI matrix" },
   'work-dir': { type: 'string', value: 'dir', help: 'where compute writes its manifest and images (default .convlens/site)' },
 };
-const SITE_OPTIONS: Record<string, OptionDef> = { out: OUT, base: BASE, config: CONFIG, 'work-dir': COMPUTE_OPTIONS['work-dir'] };
+const COMPARE: OptionDef = { type: 'string', value: 'site', help: "compare with the previous report: an earlier site's folder (a kept dist/) or the URL of the published one; writes changes.json, changes.md and a What changed page per model" };
+const SITE_OPTIONS: Record<string, OptionDef> = { out: OUT, base: BASE, config: CONFIG, 'work-dir': COMPUTE_OPTIONS['work-dir'], compare: COMPARE };
 
 export interface CommandDef {
   usage: string;
@@ -65,7 +66,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     description: 'The site is built in a temporary folder and swapped into --out only when everything succeeded;\n' +
       'a failed run names the cause and leaves the previous site as it was. Generated files and caches\n' +
       'live in .convlens/ (in convlens\'s own checkout: content/generated, public/generated, .cache).',
-    options: { ...COMPUTE_OPTIONS, out: OUT, base: BASE },
+    options: { ...COMPUTE_OPTIONS, out: OUT, base: BASE, compare: COMPARE },
     positionals: 'none',
   },
   compute: {

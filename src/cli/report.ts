@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type EngineInfo, selectBackend } from '../engine/backend.ts';
 import { dependencyFile, type Home, homeFor, PACKAGE_ROOT } from '../home.ts';
@@ -26,7 +26,11 @@ import { parseShard, referenceProcesses, selectEntries, type SpecEntry } from '.
 import type { Manifest } from '../manifest/schema.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
 import { intValue, type Parsed, UsageError } from './args.ts';
-import { siteBase } from '../site/base.ts';
+import { joinBase, siteBase } from '../site/base.ts';
+import type { Changes } from '../manifest/changes.ts';
+import { compareWithPrevious, reportIndex } from '../pipeline/compare/compare.ts';
+import { changesMarkdown } from '../pipeline/compare/markdown.ts';
+import { openPrevious, PreviousUnavailable } from '../pipeline/compare/previous.ts';
 
 type Values = Parsed['values'];
 
@@ -41,17 +45,20 @@ interface Paths {
   publicDir: string;
   manifest: string;
   buildInfo: string;
+  /** This build's comparison with the previous report (--compare), beside the manifest. */
+  changes: string;
 }
 function pathsFor(home: Home, work: string | undefined): Paths {
   const paths = work
     ? { publicDir: join(work, 'public'), manifest: join(work, 'manifest.json'), buildInfo: join(work, 'build-info.json') }
     : { publicDir: home.publicDir, manifest: home.manifest, buildInfo: home.buildInfo };
+  const withChanges = { ...paths, changes: join(dirname(paths.manifest), 'changes.json') };
   if (work || !home.own) {
     // The site's static files (favicon) travel with the generated ones: the package folder is never written.
     mkdirSync(paths.publicDir, { recursive: true });
     cpSync(join(PACKAGE_ROOT, 'public'), paths.publicDir, { recursive: true, filter: (src) => !src.includes('generated') });
   }
-  return paths;
+  return withChanges;
 }
 
 interface ModelTimes {
@@ -300,19 +307,55 @@ export class ReportRun {
   }
 
   /** The site from the manifest and assets of the last compute, swapped atomically into --out. */
-  site(): void {
+  async site(): Promise<void> {
     const t0 = performance.now();
     const out = resolve(this.str('out') ?? this.config?.out ?? 'dist');
     const manifest = readManifest(this.paths.manifest);
     const extra: Record<string, string> = {};
     for (const model of manifest.models) extra[`models/${model.slug}/report.json`] = `${JSON.stringify(reportJson(model, manifest), null, 2)}\n`;
+    extra['report.json'] = `${JSON.stringify(reportIndex(manifest), null, 2)}\n`;
     if (existsSync(this.paths.buildInfo)) extra['build-info.json'] = readFileSync(this.paths.buildInfo, 'utf8');
     const { base, site } = siteBase(this.str('base'), process.env.CONVLENS_SITE_URL);
+    const changes = await this.compare(manifest);
+    if (changes) {
+      extra['changes.json'] = `${JSON.stringify(changes, null, 2)}\n`;
+      // Links into the published site when its address is known (CI), else relative to the site's root.
+      const link = (path: string) => (process.env.CONVLENS_SITE_URL ? `${site}${joinBase(base, path)}` : path.replace(/^\//, ''));
+      extra['changes.md'] = changesMarkdown(changes, link);
+    }
     buildSite(out, extra, {
-      CONVLENS_MANIFEST: resolve(this.paths.manifest), CONVLENS_PUBLIC_DIR: resolve(this.paths.publicDir),
+      CONVLENS_MANIFEST: resolve(this.paths.manifest), CONVLENS_PUBLIC_DIR: resolve(this.paths.publicDir), CONVLENS_CHANGES: resolve(this.paths.changes),
       CONVLENS_BASE: base, CONVLENS_SITE_URL: site, ...(this.home.own ? {} : { CONVLENS_SRC_DIR: join(PACKAGE_ROOT, 'src') }),
     }, this.home.siteRoot);
     console.log(`report: site ${((performance.now() - t0) / 1000).toFixed(1)} s · ${out}${base !== '/' ? ` (served under ${base})` : ''}`);
+  }
+
+  /**
+   * --compare <site>: this report against the previous one, written beside the manifest (the pages read it) with
+   * the old maps it shows drawn under generated/<model>/changes/. Without --compare, an earlier comparison's files
+   * are removed so that no page shows a stale one.
+   */
+  private async compare(manifest: Manifest): Promise<Changes | undefined> {
+    rmSync(this.paths.changes, { force: true });
+    for (const m of manifest.models) rmSync(join(this.paths.publicDir, 'generated', m.slug, 'changes'), { recursive: true, force: true });
+    const spec = this.str('compare');
+    if (!spec) return undefined;
+    let changes: Changes;
+    try {
+      changes = await compareWithPrevious({ manifest, publicDir: this.paths.publicDir, site: openPrevious(spec, this.home.cwd) });
+    } catch (err) {
+      if (!(err instanceof PreviousUnavailable)) throw err;
+      changes = { version: 1, previous: /^https?:/i.test(spec) ? spec : basename(spec), status: 'unavailable', note: err.message, models: [] };
+    }
+    writeFileSync(this.paths.changes, `${JSON.stringify(changes, null, 2)}\n`);
+    if (changes.status === 'unavailable') console.log(`report: no comparison: ${changes.note}`);
+    else {
+      for (const m of changes.models) {
+        const what = m.status === 'compared' ? `${m.flipped.length} prediction${m.flipped.length === 1 ? '' : 's'} flipped of ${m.samples.compared}` : m.status;
+        console.log(`report: compared ${m.id} with ${changes.previous}: ${what}${m.note ? ` (${m.note})` : ''}`);
+      }
+    }
+    return changes;
   }
 
   async run(): Promise<void> {
@@ -320,13 +363,13 @@ export class ReportRun {
       if (this.positionals.length === 0) throw new UsageError('merge needs the work dirs of the shards: convlens merge shard-1 shard-2 … [--out dist]');
       await this.loadConfig();
       this.mergeInto(this.positionals.map((p) => resolve(p)));
-      this.site();
+      await this.site();
       return;
     }
     await this.loadConfig(); // a bad config fails before any work
     if (this.mode !== 'compute') checkDependencies(this.home.siteRoot);
     if (this.mode !== 'site') await this.compute();
-    if (this.mode !== 'compute') this.site();
+    if (this.mode !== 'compute') await this.site();
   }
 }
 

@@ -4,9 +4,16 @@
  */
 import type { Manifest, ModelReport } from './schema.ts';
 
+/**
+ * 2: `version`, and per sample its slug, every class's probability and each method's .npy. A report.json without
+ * `version` is 1 (convlens's first reports): `--compare` reads what it holds.
+ */
+export const REPORT_JSON_VERSION = 2;
+
 export function reportJson(model: ModelReport, manifest: Manifest): object {
   const classes = model.dataset.classes;
   return {
+    version: REPORT_JSON_VERSION,
     model: model.slug,
     title: model.title,
     architecture: model.architecture,
@@ -40,11 +47,15 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
     },
     samples: model.samples.map((s) => ({
       id: s.id,
+      slug: s.slug,
       file: s.image.src,
       label: classes[s.label],
       predicted: s.predicted >= 0 ? classes[s.predicted] : null,
       probability: s.probability,
       top: s.top.map((t) => ({ label: t.label, probability: t.probability })),
+      ...(s.probabilities ? { probabilities: s.probabilities } : {}),
+      // Each method's raw map (.npy, site-absolute): what `--compare` reads of a published report.
+      maps: Object.fromEntries(s.attributions.map((a) => [a.method, a.npy])),
       faithfulness: Object.fromEntries(s.attributions.filter((a) => a.faithfulness).map((a) => [a.method, { deletionAuc: a.faithfulness!.deletionAuc, insertionAuc: a.faithfulness!.insertionAuc }])),
       ...(s.baselines ? { faithfulnessBaselines: { random: { deletionAuc: s.baselines.random.deletionAuc, insertionAuc: s.baselines.random.insertionAuc }, edges: { deletionAuc: s.baselines.edges.deletionAuc, insertionAuc: s.baselines.edges.insertionAuc } } } : {}),
     })),

@@ -100,6 +100,8 @@ export const Sample = z.object({
   predicted: z.number().int(),
   probability: z.number(),
   top: z.array(z.object({ index: z.number().int(), label: z.string(), probability: z.number() })),
+  /** Every class's probability (6 significant digits): what a later report compares with. */
+  probabilities: z.array(z.number()).optional(),
   image: Asset,
   attributions: z.array(Attribution),
   /** The same curves for two maps blind to the model: a random pixel order and the image's edges (Sobel). */

@@ -193,6 +193,7 @@ function viewContext(opts: VisualizeOptions, plan: Plan, x: tf.Tensor4D, out: As
       predicted: plan.classifier ? plan.predicted[s] : -1,
       probability: plan.classifier ? row[plan.predicted[s]] : 0,
       top,
+      ...(plan.classifier ? { probabilities: row.map((p) => Number(p.toPrecision(6))) } : {}),
       image: out.image(`samples/${sampleSlugs[s]}/input`, sampleRaster(s), data.labels[index] >= 0 ? `Input ${data.ids[index]}, true class ${data.classes[data.labels[index]]}` : `Photo ${data.ids[index]}`),
       attributions: [],
     };
