@@ -121,13 +121,16 @@ ${classes}      // How pixel values become inputs: '/255' → [0, 1] (default), 
 }
 
 export function workflowText(opts: { lockfile: boolean }): string {
-  return `# Builds the convlens report on every push to main and publishes it with GitHub Pages.
+  return `# Builds the convlens report on every push to main and publishes it with GitHub Pages; on a pull request it
+# builds the report without publishing it. Each run compares its report with the published one and writes what
+# changed (flipped predictions first) to the run's summary page.
 # Once: Settings → Pages → Source: GitHub Actions. The report is then at https://<user>.github.io/<repo>/.
 name: convlens report
 
 on:
   push:
     branches: [main]
+  pull_request:
   workflow_dispatch:
 
 permissions:
@@ -136,7 +139,7 @@ permissions:
   id-token: write
 
 concurrency:
-  group: pages
+  group: convlens-\${{ github.event_name == 'pull_request' && github.ref || 'pages' }}
   cancel-in-progress: true
 
 jobs:
@@ -157,15 +160,23 @@ jobs:
           restore-keys: convlens-
       - id: pages
         uses: actions/configure-pages@v5
-      # CONVLENS_SITE_URL gives the site its address and sub-path (/<repo>/ on a project site).
-      - run: npx convlens report
+      # CONVLENS_SITE_URL gives the site its address and sub-path (/<repo>/ on a project site). --compare reads the
+      # published report (its report.json files and maps, nothing else); on the first run there is none, which the
+      # summary says, and the report builds all the same.
+      - run: npx convlens report --compare "\${{ steps.pages.outputs.base_url }}"
         env:
           CONVLENS_SITE_URL: \${{ steps.pages.outputs.base_url }}
-      - uses: actions/upload-pages-artifact@v3
+      - name: What changed
+        if: always()
+        run: |
+          cat dist/changes.md >> "$GITHUB_STEP_SUMMARY" || echo "No report was built; see the report step." >> "$GITHUB_STEP_SUMMARY"
+      - if: github.event_name != 'pull_request'
+        uses: actions/upload-pages-artifact@v3
         with:
           path: dist
 
   deploy:
+    if: github.event_name != 'pull_request'
     needs: build
     runs-on: ubuntu-latest
     environment:

@@ -27,7 +27,7 @@ import type { Manifest } from '../manifest/schema.ts';
 import { ATTRIBUTION_METHODS } from '../viz/registry.ts';
 import { intValue, type Parsed, UsageError } from './args.ts';
 import { joinBase, siteBase } from '../site/base.ts';
-import type { Changes } from '../manifest/changes.ts';
+import { Changes } from '../manifest/changes.ts';
 import { compareWithPrevious, reportIndex } from '../pipeline/compare/compare.ts';
 import { changesMarkdown } from '../pipeline/compare/markdown.ts';
 import { openPrevious, PreviousUnavailable } from '../pipeline/compare/previous.ts';
@@ -347,6 +347,7 @@ export class ReportRun {
       if (!(err instanceof PreviousUnavailable)) throw err;
       changes = { version: 1, previous: /^https?:/i.test(spec) ? spec : basename(spec), status: 'unavailable', note: err.message, models: [] };
     }
+    changes = Changes.parse(changes); // the schema the pages and CI read
     writeFileSync(this.paths.changes, `${JSON.stringify(changes, null, 2)}\n`);
     if (changes.status === 'unavailable') console.log(`report: no comparison: ${changes.note}`);
     else {
@@ -423,6 +424,8 @@ function buildSite(out: string, extra: Record<string, string>, env: Record<strin
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(`astro build failed (exit ${astro.status}); the previous site in ${out} is untouched`);
   }
+  // Astro's content-layer build files, which it leaves in the output folder when that lies outside the root: not site files.
+  for (const leftover of ['collections', 'content-assets.mjs', 'content-modules.mjs']) rmSync(join(tmp, leftover), { recursive: true, force: true });
   addCspToSite(tmp);
   for (const [rel, text] of Object.entries(extra)) {
     mkdirSync(dirname(join(tmp, rel)), { recursive: true });

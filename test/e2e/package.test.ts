@@ -6,9 +6,10 @@
  * nothing is written inside node_modules or reveals the build machine's paths.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../helpers/backends.ts';
@@ -201,4 +202,58 @@ describe.runIf(existsSync(CHROMIUM))('pack → install → init → report in a 
     times.warmReport = again.ms;
     expect(again.out).toMatch(/my-model: report loaded from the cache/);
   }, 300_000);
+
+  it('report --compare <kept site>: two output columns swapped flip exactly the photos predicted as those classes; the What changed page shows old and new maps; the same model twice changes nothing', async () => {
+    cpSync(join(project, 'dist'), join(project, 'kept'), { recursive: true });
+    const before = JSON.parse(readFileSync(join(project, 'kept/models/my-model/report.json'), 'utf8')) as { samples: Array<{ id: string; predicted: string }> };
+    const a = before.samples[0].predicted;
+    const b = before.samples.map((x) => x.predicted).find((p) => p !== a) ?? CLASSES.find((c) => c !== a)!;
+    // The retrained model: the same weights with the output columns of classes a and b exchanged.
+    const model = teachableModel(64, CLASSES.length);
+    const dense = (model.layers[1] as tf.Sequential).getLayer('dense_Dense2');
+    const kernel = dense.getWeights()[0].arraySync() as number[][];
+    const [i, j] = [CLASSES.indexOf(a), CLASSES.indexOf(b)];
+    for (const row of kernel) [row[i], row[j]] = [row[j], row[i]];
+    dense.setWeights([tf.tensor2d(kernel)]);
+    await writeTeachableExport(model, join(project, 'my-model'), CLASSES);
+    const report = await sh('npx', ['convlens', 'report', '--compare', 'kept'], project);
+    expect(report.status, report.out).toBe(0);
+    times.compareReport = report.ms;
+    const changes = JSON.parse(readFileSync(join(project, 'dist/changes.json'), 'utf8'));
+    expect(changes).toMatchObject({ version: 1, previous: 'kept', status: 'compared' });
+    const flipped = changes.models[0].flipped as Array<{ sample: string; before: { label: string }; after: { label: string } }>;
+    const expected = before.samples.filter((x) => x.predicted === a || x.predicted === b).map((x) => x.id).sort();
+    expect(flipped.map((f) => f.sample).sort()).toEqual(expected);
+    for (const f of flipped) expect([f.before.label, f.after.label].sort()).toEqual([a, b].sort());
+    const md = readFileSync(join(project, 'dist/changes.md'), 'utf8');
+    expect(md).toMatch(new RegExp(`flipped\\.\\*\\*\\s+### my-model\\s+\\| sample \\| before \\| after \\|`));
+    expect(md.indexOf(flipped[0].sample)).toBeLessThan(md.indexOf('explanations:'));
+    expect(filesContaining(join(project, 'dist'), project)).toEqual([]);
+    // In Chromium: the home page's summary links to the What changed page, which shows each flipped photo's old map beside its new one.
+    const server = await serve(join(project, 'dist'));
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/`);
+    expect(await page.locator('#what-changed').count()).toBe(1);
+    await page.locator('.cl-changes a', { hasText: 'my-model' }).click();
+    await page.waitForURL(/\/models\/my-model\/changes\/$/);
+    expect(await page.locator('main').textContent()).toContain(`${flipped.length} of ${before.samples.length} predictions flipped`);
+    const pairs = page.locator('.cl-pair');
+    expect(await pairs.count()).toBe(Math.min(6, flipped.length));
+    await page.evaluate(async () => {
+      for (const img of Array.from(document.images)) img.loading = 'eager';
+      await Promise.all(Array.from(document.images).map((img) => (img.complete ? null : new Promise((r) => { img.onload = img.onerror = r; }))));
+    });
+    const sizes = await pairs.first().locator('img').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+    expect(sizes).toHaveLength(2);
+    expect(sizes.every((w) => w > 0)).toBe(true);
+    await page.close();
+    await server.close();
+    // The same model against the site it just built: nothing flips, every map agrees.
+    const same = await sh('npx', ['convlens', 'report', '--compare', 'dist'], project);
+    expect(same.status, same.out).toBe(0);
+    const none = JSON.parse(readFileSync(join(project, 'dist/changes.json'), 'utf8'));
+    expect(none.models[0].flipped).toEqual([]);
+    expect(none.models[0].explanations.every((e: { spearman: number }) => e.spearman === 1)).toBe(true);
+    expect(readFileSync(join(project, 'dist/changes.md'), 'utf8')).toContain('No prediction flipped.');
+  }, 600_000);
 });

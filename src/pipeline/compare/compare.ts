@@ -252,14 +252,19 @@ async function explanations(ctx: CompareContext, model: ModelReport, old: Report
     const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
     return { method, title: titles.get(method) ?? method, samples: rs.length, spearman: Number(median.toFixed(4)), minSpearman: sorted[0], peakMoved: rs.filter((p) => p.moved).length };
   });
-  return { explanations: summary, moved: await movedMost(ctx, model, pairs) };
+  const flipped = new Set(now.samples.filter((s) => before.get(s.id) && before.get(s.id)!.predicted !== s.predicted).map((s) => s.id));
+  return { explanations: summary, moved: await movedMost(ctx, model, pairs, flipped) };
 }
 
-/** The six samples whose map changed most (each with its least-agreeing method), old map redrawn beside the new. */
-async function movedMost(ctx: CompareContext, model: ModelReport, pairs: Pair[]): Promise<ModelChanges['moved']> {
+/**
+ * Old map redrawn beside the new one for up to six samples: the flipped ones first, then those whose map changed
+ * most (ρ < 0.99); each with its least-agreeing method.
+ */
+async function movedMost(ctx: CompareContext, model: ModelReport, pairs: Pair[], flipped: Set<string>): Promise<ModelChanges['moved']> {
   const worst = new Map<string, Pair>();
-  for (const p of pairs) if (p.rho < 0.99 && (!worst.has(p.sample) || p.rho < worst.get(p.sample)!.rho)) worst.set(p.sample, p);
-  const chosen = [...worst.values()].sort((a, b) => a.rho - b.rho || a.sample.localeCompare(b.sample)).slice(0, 6);
+  for (const p of pairs) if ((p.rho < 0.99 || flipped.has(p.sample)) && (!worst.has(p.sample) || p.rho < worst.get(p.sample)!.rho)) worst.set(p.sample, p);
+  const rank = (p: Pair) => (flipped.has(p.sample) ? 0 : 1);
+  const chosen = [...worst.values()].sort((a, b) => rank(a) - rank(b) || a.rho - b.rho || a.sample.localeCompare(b.sample)).slice(0, 6);
   const writer = new AssetWriter(ctx.publicDir, `${model.slug}/changes`);
   const out: ModelChanges['moved'] = [];
   for (const p of chosen) {
