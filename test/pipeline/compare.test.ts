@@ -16,7 +16,7 @@ import { Changes } from '../../src/manifest/changes.ts';
 import { readManifest } from '../../src/manifest/read.ts';
 import { reportJson } from '../../src/manifest/report-json.ts';
 import { saveModel } from '../../src/models/io.ts';
-import { compareWithPrevious, peakMoved, reportIndex } from '../../src/pipeline/compare/compare.ts';
+import { agreement, compareWithPrevious, peakMoved, reportIndex } from '../../src/pipeline/compare/compare.ts';
 import { changesMarkdown } from '../../src/pipeline/compare/markdown.ts';
 import { openPrevious } from '../../src/pipeline/compare/previous.ts';
 import { npyBytes, parseNpy } from '../../src/render/npy.ts';
@@ -238,6 +238,15 @@ describe('compare helpers', () => {
     const own = parseNpy(npyBytes(new Float32Array([3, 1, 2]), [3]));
     expect([own.shape, Array.from(own.data)]).toEqual([[3], [3, 1, 2]]);
     expect(() => parseNpy(new Uint8Array([1, 2, 3]))).toThrow(/not a \.npy/);
+  });
+
+  it('maps agree by Spearman ρ; identical maps agree fully, constant ones included', () => {
+    expect(agreement([0, 0, 0], [0, 0, 0])).toBe(1);
+    expect(agreement([0, 0, 0], [1, 2, 3])).toBe(0);
+    expect(agreement([1, 2, 3, 4], [10, 20, 30, 40])).toBe(1);
+    expect(agreement([1, 2, 3, 4], [4, 3, 2, 1])).toBe(-1);
+    // ρ of [1,2,3,4] and [1,3,2,4]: 1 − 6·Σd²/(n(n²−1)) = 1 − 6·2/60 = 0.8.
+    expect(agreement([1, 2, 3, 4], [1, 3, 2, 4])).toBe(0.8);
   });
 
   it('a peak moves when it travels more than an eighth of the larger side', () => {

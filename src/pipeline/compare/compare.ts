@@ -197,6 +197,16 @@ function mapPath(s: SampleFile, method: string): string {
   return s.maps?.[method] ?? s.file.replace(/\/[^/]+$/, `/${method}.npy`);
 }
 
+/**
+ * Spearman's ρ of two maps (4 decimals); 1 for identical maps, constant ones included (a map without any ordering,
+ * such as occlusion's on a saturated prediction, agrees with itself; against a map that has one, ρ is 0).
+ */
+export function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let same = a.length === b.length;
+  for (let i = 0; same && i < a.length; i++) same = a[i] === b[i];
+  return same ? 1 : Number(spearman(a, b).toFixed(4));
+}
+
 /** The peak (largest value) moved by more than an eighth of the image's larger side. */
 export function peakMoved(a: ArrayLike<number>, b: ArrayLike<number>, width: number, height: number): boolean {
   const argmax = (v: ArrayLike<number>) => {
@@ -237,7 +247,7 @@ async function explanations(ctx: CompareContext, model: ModelReport, old: Report
           return undefined;
         }
         const [H, W] = cur.shape;
-        return { sample: s.id, slug: s.slug, method: a.method, rho: Number(spearman(prev.data, cur.data).toFixed(4)), moved: peakMoved(prev.data, cur.data, W, H), old: prev.data, shape: cur.shape };
+        return { sample: s.id, slug: s.slug, method: a.method, rho: agreement(prev.data, cur.data), moved: peakMoved(prev.data, cur.data, W, H), old: prev.data, shape: cur.shape };
       });
     }
   }
