@@ -340,6 +340,7 @@ export class ReportRun {
     for (const m of manifest.models) rmSync(join(this.paths.publicDir, 'generated', m.slug, 'changes'), { recursive: true, force: true });
     const spec = this.str('compare');
     if (!spec) return undefined;
+    const t0 = performance.now();
     let changes: Changes;
     try {
       changes = await compareWithPrevious({ manifest, publicDir: this.paths.publicDir, site: openPrevious(spec, this.home.cwd) });
@@ -349,6 +350,7 @@ export class ReportRun {
     }
     changes = Changes.parse(changes); // the schema the pages and CI read
     writeFileSync(this.paths.changes, `${JSON.stringify(changes, null, 2)}\n`);
+    console.log(`report: compare ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (changes.status === 'unavailable') console.log(`report: no comparison: ${changes.note}`);
     else {
       for (const m of changes.models) {

@@ -114,7 +114,7 @@ async function compareModel(ctx: CompareContext, model: ModelReport, raw: unknow
   const old = parsed.data;
   const notes: string[] = [];
   if ((old.version ?? 1) > REPORT_JSON_VERSION) notes.push(`the previous report.json is version ${old.version}, newer than this convlens's ${REPORT_JSON_VERSION}: what both hold is compared`);
-  if (!old.samples.some((s) => s.probabilities)) notes.push(`the previous report${old.version == null ? ' (report.json version 1)' : ''} kept only each sample's top ${old.samples[0]?.top.length ?? 5}: a probability outside it is not compared`);
+  if (!old.samples.some((s) => s.probabilities) && old.samples.some((s) => s.top.length > 0)) notes.push(`the previous report${old.version == null ? ' (report.json version 1)' : ''} kept only each sample's top ${old.samples[0]?.top.length ?? 5}: a probability outside it is not compared`);
   const out: ModelChanges = { ...empty(model.slug, model.title), ...predictions(old, now), ...labeled(old, now), architecture: architecture(old, now) };
   const maps = await explanations(ctx, model, old, now, notes);
   Object.assign(out, maps, { faithfulness: faithfulness(old, now), pointing: pointing(old, now) });
