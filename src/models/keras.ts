@@ -160,9 +160,22 @@ export function toTfjsModelConfig(raw: Json): Json {
   return fixModel(convertValue(raw) as Json);
 }
 
+/**
+ * A functional model's `input_layers` / `output_layers` as tfjs reads them, [[layer, node, tensor], …]: Keras 3
+ * writes a single input as one flat triple and a model built on a dict of inputs (or outputs) as a dict of triples.
+ */
+function endpointList(v: unknown): unknown {
+  if (v != null && typeof v === 'object' && !Array.isArray(v)) return Object.values(v as Json).map(endpointList).flat(1);
+  if (Array.isArray(v) && typeof v[0] === 'string') return [v];
+  return v;
+}
+
 function fixModel(model: Json): Json {
   if (model.class_name === 'Model') model.class_name = 'Functional';
   const config = model.config as Json;
+  if (config && model.class_name === 'Functional') {
+    for (const key of ['input_layers', 'output_layers']) if (config[key] != null) config[key] = endpointList(config[key]);
+  }
   const layers = (config?.layers ?? []) as Json[];
   for (const layer of layers) {
     const lc = layer.config as Json;

@@ -130,9 +130,17 @@ function writeKeras3Weights(group: InstanceType<typeof h5wasm.Group>, model: tf.
 }
 
 /** Write `model` as a Keras 3 `.keras` archive. */
-export async function writeKeras3(model: tf.LayersModel, path: string, opts: { omit?: 'model.weights.h5' | 'config.json'; truncate?: boolean } = {}): Promise<void> {
+export async function writeKeras3(model: tf.LayersModel, path: string, opts: { omit?: 'model.weights.h5' | 'config.json'; truncate?: boolean; endpoints?: 'flat' | 'dict' } = {}): Promise<void> {
   await h5wasm.ready;
   const config = toKeras3(modelConfig(model));
+  if (opts.endpoints) {
+    // Keras 3's other spellings of a functional model's ends: one input as a flat triple (`Model(inputs=x)`), or a
+    // dict by name (`Model(inputs={'image': x}, outputs={'probs': y})`).
+    const c = (config as { config: Record<string, Array<[string, number, number]>> }).config;
+    for (const key of ['input_layers', 'output_layers']) {
+      c[key] = (opts.endpoints === 'flat' ? c[key][0] : Object.fromEntries(c[key].map((t) => [t[0], t]))) as never;
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), 'convlens-k3-'));
   const h5path = join(dir, 'model.weights.h5');
   const f = new h5wasm.File(h5path, 'w');

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { unzipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lenet5 } from '../../src/models/lenet5.ts';
 import { mobileNetV2 } from '../../src/models/mobilenet-v2.ts';
@@ -102,5 +103,18 @@ describe('loading Keras and tfjs models', () => {
     f.close();
     await expect(loadAnyModel(join(dir, 'm.h5'))).rejects.toThrow(/no implementation of layer 'max_pooling2d' \(MyFancyPool\)\. Replace it with built-in Keras layers/);
     model.dispose();
+  });
+});
+
+describe('Keras 3 functional ends spelled as a flat triple or a dict', () => {
+  it.each(['flat', 'dict'] as const)('input_layers / output_layers as %s: the same model, the same predictions', async (endpoints) => {
+    const model = mobileNetV2({ inputShape: [32, 32, 3], alpha: 0.35, numClasses: 3, head: 'imagenet' });
+    const path = join(tmp(), `ends-${endpoints}.keras`);
+    await writeKeras3(model, path, { endpoints });
+    const config = JSON.parse(new TextDecoder().decode(unzipSync(readFileSync(path))['config.json']));
+    expect(Array.isArray(config.config.input_layers[0])).toBe(false);
+    const loaded = await loadAnyModel(path);
+    expect(loaded.inputs.map((t) => t.shape)).toEqual([[null, 32, 32, 3]]);
+    expect(relError(predict(loaded, [32, 32, 3]), predict(model, [32, 32, 3]))).toBeLessThan(1e-6);
   });
 });
