@@ -18,7 +18,7 @@ export async function runModelCommand(command: 'summary' | 'predict', values: Pa
   }
   if (positionals.length < 2) throw new UsageError(`predict takes a model and at least one image or folder\n\n${commandHelp('predict')}`);
   // One sigmoid unit read as two classes, logits through a softmax (models/heads.ts), as report reads them.
-  const { model } = classifierHead(await loadAnyModel(positionals[0]));
+  const { model, multiLabel } = classifierHead(await loadAnyModel(positionals[0]));
   // Teachable Machine's metadata.json beside model.json (or labels.txt beside keras_model.h5): its labels and
   // [-1, 1] scaling, unless --classes / --scale say otherwise — as `report` reads them.
   const metadata = readModelMetadata(positionals[0]);
@@ -26,9 +26,11 @@ export async function runModelCommand(command: 'summary' | 'predict', values: Pa
     classes: typeof values.classes === 'string' ? readClassNames(values.classes, process.cwd()) : metadata?.labels,
     scaling: typeof values.scale === 'string' ? parseScaling(values.scale) : metadata?.scaling,
     classesFrom: typeof values.classes === 'string' ? '--classes' : metadata?.labels ? `the labels of ${metadata.file}` : undefined,
+    multiLabel,
   });
   if (values.json) console.log(JSON.stringify(predictions, null, 2));
   else {
+    if (multiLabel) console.log('multi-label model: each class its own probability (one sigmoid unit per class)');
     for (const p of predictions) {
       console.log(p.file);
       for (const t of p.top) console.log(`  ${(t.probability * 100).toFixed(2).padStart(6)} %  ${t.label}`);

@@ -42,7 +42,7 @@ export function collectImages(inputs: string[]): string[] {
 export async function predictFiles(
   model: tf.LayersModel,
   files: string[],
-  opts: { classes?: string[]; scaling?: Scaling; topK?: number; classesFrom?: string } = {},
+  opts: { classes?: string[]; scaling?: Scaling; topK?: number; classesFrom?: string; multiLabel?: boolean } = {},
 ): Promise<Prediction[]> {
   const inputShape = model.inputs[0].shape;
   const [h, w, c] = inputShape.slice(1) as number[];
@@ -66,10 +66,13 @@ export async function predictFiles(
           return makeBatch({ images: pixels, labels: Int32Array.from([0]), count: 1, shape: [h, w, c], numClasses: 1, bgr: s.bgr }, [0], s.scale, s.offset).x;
         })();
       let y = forward(model, x) as tf.Tensor;
-      // Not a probability distribution (a logits head): apply softmax so the numbers read as probabilities.
-      const sum = y.sum().dataSync()[0];
-      const min = y.min().dataSync()[0];
-      if (Math.abs(sum - 1) > 1e-3 || min < 0) y = tf.softmax(y);
+      // Not a probability distribution (a logits head that models/heads.ts did not recognise): apply softmax so the
+      // numbers read as probabilities. A multi-label head's probabilities are each class's own: kept as they are.
+      if (!opts.multiLabel) {
+        const sum = y.sum().dataSync()[0];
+        const min = y.min().dataSync()[0];
+        if (Math.abs(sum - 1) > 1e-3 || min < 0) y = tf.softmax(y);
+      }
       return Array.from(y.dataSync());
     });
     if (opts.classes && opts.classes.length !== probs.length) {

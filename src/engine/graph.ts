@@ -50,7 +50,7 @@ function isInputLayer(layer: Layer): boolean {
 }
 
 /**
- * How the model turns logits into probabilities, if it does: a final Dense with softmax, a final
+ * How the model turns logits into probabilities, if it does: a final Dense with softmax (or k ≥ 2 sigmoids), a final
  * Activation/Softmax layer, or one sigmoid unit read as two classes (models/heads.ts's SigmoidPair, logits [−z, z]).
  * Returns the layer and how to get logits from it.
  */
@@ -58,8 +58,11 @@ export function softmaxHead(model: tf.LayersModel): { layer: Layer; kind: 'dense
   const last = model.layers[model.layers.length - 1];
   const config = last.getConfig() as { activation?: string };
   const cls = last.getClassName();
-  if (cls === 'Dense' && config.activation === 'softmax') return { layer: last, kind: 'dense' };
-  if ((cls === 'Activation' && config.activation === 'softmax') || cls === 'Softmax') return { layer: last, kind: 'activation' };
+  // k ≥ 2 sigmoid units (a multi-label head, models/heads.ts): each unit's logit is its pre-activation.
+  const units = model.outputs[0]?.shape[1] ?? 0;
+  const squash = config.activation === 'softmax' || (config.activation === 'sigmoid' && units >= 2);
+  if (cls === 'Dense' && squash) return { layer: last, kind: 'dense' };
+  if ((cls === 'Activation' && squash) || cls === 'Softmax') return { layer: last, kind: 'activation' };
   // One sigmoid unit read as two classes (models/heads.ts): [σ(−z), σ(z)] has the logits [−z, z].
   if (cls === 'ConvlensSigmoidPair') return { layer: last, kind: 'sigmoid-pair' };
   return undefined;

@@ -17,6 +17,7 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
     model: model.slug,
     title: model.title,
     architecture: model.architecture,
+    ...(model.multiLabel ? { multiLabel: true } : {}),
     backend: manifest.engine.backend,
     seed: model.training?.seed,
     dataset: {
@@ -54,6 +55,8 @@ export function reportJson(model: ModelReport, manifest: Manifest): object {
       probability: s.probability,
       top: s.top.map((t) => ({ label: t.label, probability: t.probability })),
       ...(s.probabilities ? { probabilities: s.probabilities } : {}),
+      // A multi-label model's labels for this sample: every class whose own probability is above 0.5.
+      ...(model.multiLabel && s.probabilities ? { above: classes.filter((_, k) => s.probabilities![k] > 0.5) } : {}),
       // Each method's raw map (.npy, site-absolute): what `--compare` reads of a published report.
       maps: Object.fromEntries(s.attributions.map((a) => [a.method, a.npy])),
       faithfulness: Object.fromEntries(s.attributions.filter((a) => a.faithfulness).map((a) => [a.method, { deletionAuc: a.faithfulness!.deletionAuc, insertionAuc: a.faithfulness!.insertionAuc }])),

@@ -209,6 +209,8 @@ export const ModelReport = z.object({
   }).optional(),
   /** One-paragraph description shown on the model page. */
   description: z.string().default(''),
+  /** k sigmoid units: each class its own probability (no renormalisation); every class above 0.5 is a label. */
+  multiLabel: z.boolean().optional(),
   camLayer: z.string().optional(),
   /** Cascading randomization (Adebayo et al. 2018) on the first sample: maps and Spearman ρ per step. */
   randomization: z.object({

@@ -94,10 +94,28 @@ export function logitsHead(model: tf.LayersModel): tf.LayersModel {
   return tf.model({ inputs: model.inputs, outputs: out, name: model.name });
 }
 
-/** How convlens reads the model's output as class probabilities: one sigmoid unit as two classes, logits through a softmax. */
-export function classifierHead(model: tf.LayersModel): { model: tf.LayersModel; note?: string } {
+/**
+ * Whether the model ends in k ≥ 2 sigmoid units — `Dense(k, activation='sigmoid')`, or a linear Dense then
+ * `Activation('sigmoid')`: a multi-label classifier, each class its own probability (they need not sum to 1).
+ */
+export function isMultiLabelHead(model: tf.LayersModel): boolean {
+  if (model.outputs.length !== 1 || model.outputs[0].shape.length !== 2 || (model.outputs[0].shape[1] ?? 0) < 2) return false;
+  const last = model.layers[model.layers.length - 1];
+  const activation = (last.getConfig() as { activation?: string }).activation;
+  if (last.getClassName() === 'Dense') return activation === 'sigmoid';
+  if (last.getClassName() !== 'Activation' || activation !== 'sigmoid') return false;
+  const before = last.inboundNodes[0]?.inboundLayers[0] as Layer | undefined;
+  return before?.getClassName() === 'Dense' && (before.getConfig() as { activation?: string }).activation === 'linear';
+}
+
+/**
+ * How convlens reads the model's output as class probabilities: one sigmoid unit as two classes, logits through a
+ * softmax, k sigmoid units as k independent probabilities (multi-label; explanations follow each unit's logit).
+ */
+export function classifierHead(model: tf.LayersModel): { model: tf.LayersModel; note?: string; multiLabel?: boolean } {
   const twoClasses = twoClassHead(model);
   if (twoClasses !== model) return { model: twoClasses, note: 'its sigmoid unit read as two classes, [1 − p, p]' };
+  if (isMultiLabelHead(model)) return { model, note: 'multi-label: one sigmoid unit per class, each class its own probability', multiLabel: true };
   const softmax = logitsHead(model);
   if (softmax !== model) return { model: softmax, note: 'its logits read through a softmax' };
   return { model };

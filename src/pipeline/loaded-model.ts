@@ -81,7 +81,7 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
   const loaded = await loadAnyModel(modelPath);
   // Nested models opened up; one sigmoid unit read as two classes, logits through a softmax (models/heads.ts).
   const flat = flattenModel(loaded);
-  const { model, note } = classifierHead(flat);
+  const { model, note, multiLabel } = classifierHead(flat);
   const [, h, w, c] = model.inputs[0].shape as number[];
   if (!h || !w || (c !== 1 && c !== 3)) {
     throw new Error(`${modelPath}: input shape [${model.inputs[0].shape.map(String)}] is not an image [batch, height, width, 1 or 3]`);
@@ -119,6 +119,7 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
     build: () => model,
     test,
     classifier: true,
+    ...(multiLabel ? { multiLabel: true } : {}),
     labeled: folder.labeled,
     dataName: shownData,
     omittedSamples: folder.total - folder.count,

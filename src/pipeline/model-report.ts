@@ -56,6 +56,8 @@ export interface ModelSpec {
   test: Dataset;
   /** The model's outputs are the test data's classes (so evaluation and attributions apply). */
   classifier: boolean;
+  /** k sigmoid units: each class its own probability; a sample's page lists every class above 0.5. */
+  multiLabel?: boolean;
   seed: number;
   /** Activation maximisation: channels per conv layer, ascent steps, and at most this many conv layers. */
   actmax?: { maxChannels: number; steps: number; maxLayers?: number; method?: 'fourier' | 'pixel'; images?: number };
@@ -213,6 +215,7 @@ function architectureReport(spec: ModelSpec, model: tf.LayersModel): ModelReport
   const summary = layerSummaries(model);
   return {
     slug: spec.slug, title: spec.title, architecture: spec.architecture, description: spec.description,
+    ...(spec.multiLabel ? { multiLabel: true } : {}),
     dataset: {
       name: spec.dataName ?? test.name.split('/')[0],
       classes: test.classes, trainCount: t?.train.count ?? 0,

@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runGraph } from '../../src/engine/graph.ts';
-import { isSigmoidUnit, twoClassHead } from '../../src/models/heads.ts';
+import { classifierHead, isMultiLabelHead, isSigmoidUnit, twoClassHead } from '../../src/models/heads.ts';
 import { loadAnyModel } from '../../src/models/keras.ts';
 import { loadedModelSpec } from '../../src/pipeline/loaded-model.ts';
+import { predictFiles } from '../../src/cli/predict.ts';
+import { decodeImage } from '../../src/data/folder.ts';
 import { targetScore } from '../../src/viz/target.ts';
 import { useBackend } from '../helpers/backends.ts';
 import { writeKeras2H5Py } from '../helpers/keras2-h5.ts';
@@ -90,5 +92,67 @@ describe('one sigmoid unit as two classes', () => {
     const named = await loadedModelSpec({ modelPath: 'model.h5', dataDir: 'test', classes: 'cat,dog', seed: 1, cwd: dir });
     expect(named.test.numClasses).toBe(2);
     (await named.build()).dispose();
+  });
+});
+
+/** A multi-label head: conv → ReLU → GAP → Dense(3, sigmoid) (or Dense(3) + Activation('sigmoid')). */
+function multiLabel(split: boolean): tf.LayersModel {
+  const m = tf.sequential({ name: split ? 'tags_split' : 'tags' });
+  m.add(tf.layers.conv2d({ name: 'conv', inputShape: [12, 12, 3], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }));
+  m.add(tf.layers.globalAveragePooling2d({ name: 'gap' }));
+  m.add(tf.layers.dense({ name: 'out', units: 3, activation: split ? 'linear' : 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }), biasInitializer: tf.initializers.constant({ value: 0.4 }) }));
+  if (split) m.add(tf.layers.activation({ name: 'probs', activation: 'sigmoid' }));
+  return m;
+}
+
+describe('k sigmoid units as a multi-label head', () => {
+  it.each([false, true])('Keras 2 .h5 (activation in a separate layer: %s): each class its own probability; explanations follow each logit', async (split) => {
+    const dir = tmp();
+    const x = tf.randomUniform([4, 12, 12, 3], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const reference = writeKeras2H5Py(multiLabel(split), join(dir, 'model.h5'), { input: x })!; // σ per unit, float64
+    const loaded = await loadAnyModel(join(dir, 'model.h5'));
+    expect(isMultiLabelHead(loaded)).toBe(true);
+    const head = classifierHead(loaded);
+    expect(head).toMatchObject({ multiLabel: true, note: expect.stringContaining('multi-label') });
+    expect(head.model).toBe(loaded);
+    // No renormalisation: the probabilities are the units' own, and a row need not sum to 1.
+    const y = (loaded.predict(x) as tf.Tensor).dataSync();
+    y.forEach((p, i) => expect(p).toBeCloseTo(reference[i], 6));
+    expect(Math.max(...[0, 1, 2, 3].map((r) => Math.abs(y[3 * r] + y[3 * r + 1] + y[3 * r + 2] - 1)))).toBeGreaterThan(0.05);
+    // The logits are the pre-sigmoid values.
+    const logits = runGraph(loaded, x, { logits: true }).output.dataSync();
+    logits.forEach((z, i) => expect(1 / (1 + Math.exp(-z))).toBeCloseTo(reference[i], 6));
+    // Class k's explanation follows z_k: its input gradient is the probability's divided by σ'(z) = p(1 − p),
+    // the probability's gradient taken through the model's own sigmoid.
+    for (const k of [0, 2]) {
+      const gz = tf.grad((v: tf.Tensor) => targetScore(loaded, v, [k, k, k, k]))(x).arraySync() as number[][][][];
+      const gp = tf.grad((v: tf.Tensor) => (loaded.predict(v) as tf.Tensor).slice([0, k], [-1, 1]).sum())(x).arraySync() as number[][][][];
+      for (let n = 0; n < 4; n++) {
+        const p = reference[3 * n + k];
+        expect(gz[n][5][6][1]).toBeCloseTo(gp[n][5][6][1] / (p * (1 - p)), 5);
+        expect(Math.abs(gz[n][5][6][1])).toBeGreaterThan(1e-5);
+      }
+    }
+    loaded.dispose();
+    x.dispose();
+  });
+
+  it('report: the model is marked multi-label and says so', async () => {
+    const dir = tmp();
+    writeKeras2H5Py(multiLabel(false), join(dir, 'model.h5'));
+    await writePhotos(join(dir, 'photos'), 2);
+    const spec = await loadedModelSpec({ modelPath: 'model.h5', dataDir: 'photos', classes: 'cat,outdoor,night', seed: 1, cwd: dir });
+    expect(spec.multiLabel).toBe(true);
+    expect(spec.architecture).toContain('multi-label: one sigmoid unit per class');
+    (await spec.build()).dispose();
+    // `convlens predict` prints each class's own probability, not a renormalised one.
+    const { model, multiLabel: isMulti } = classifierHead(await loadAnyModel(join(dir, 'model.h5')));
+    const [own] = await predictFiles(model, [join(dir, 'photos', 'IMG_2000 (red).jpg')], { classes: ['cat', 'outdoor', 'night'], multiLabel: isMulti });
+    const x = tf.tensor4d(Float32Array.from(await decodeImage(join(dir, 'photos', 'IMG_2000 (red).jpg'), [12, 12], 3)).map((v) => v / 255), [1, 12, 12, 3]);
+    const direct = (model.predict(x) as tf.Tensor).dataSync();
+    for (const t of own.top) expect(t.probability).toBeCloseTo(direct[t.index], 6);
+    expect(Math.abs(own.top.reduce((a, t) => a + t.probability, 0) - 1)).toBeGreaterThan(1e-3);
+    model.dispose();
+    x.dispose();
   });
 });
