@@ -99,6 +99,19 @@ function hwio(w: Float32Array, [o, i, kh, kw]: number[]): Float32Array {
 }
 
 /** [rows, cols] → [cols, rows]. */
+/** An HWIO kernel of `groups` groups ([kh, kw, i, o], i inputs per group) as one kernel over every input: [kh, kw, i·groups, o]. */
+export function blockDiagonal(w: Float32Array, [kh, kw, i, o]: number[], groups: number): Float32Array {
+  const C = i * groups;
+  const per = o / groups;
+  const out = new Float32Array(kh * kw * C * o);
+  for (let p = 0; p < kh * kw; p++) {
+    for (let j = 0; j < i; j++) {
+      for (let f = 0; f < o; f++) out[(p * C + Math.floor(f / per) * i + j) * o + f] = w[(p * i + j) * o + f];
+    }
+  }
+  return out;
+}
+
 function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(w.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
@@ -370,7 +383,9 @@ function conv(c: Converter, node: Node, index: number, a: Record<string, unknown
   if (a.auto_pad && a.auto_pad !== 'NOTSET') throw new OnnxError(`${c.where(node)}: auto_pad ${a.auto_pad} is not supported; export with explicit pads`);
   const channels = x.t.shape[3] as number;
   const depthwise = group > 1 && group === channels && i === 1;
-  if (group > 1 && !depthwise) throw new OnnxError(`${c.where(node)}: a grouped convolution (${group} groups of ${i} channels) is not supported; convlens converts groups = 1 and depthwise (one group per channel)`);
+  if (group > 1 && !depthwise && (channels !== group * i || o % group !== 0)) {
+    throw new OnnxError(`${c.where(node)}: ${group} groups of ${i} input channels do not match the input's ${channels} channels and ${o} filters`);
+  }
   let t = x.t;
   const pad = padding((a.pads as number[]) ?? [0, 0, 0, 0], [kh, kw], strides, dilations, spatialSize(t));
   if (Array.isArray(pad)) t = c.apply(tf.layers.zeroPadding2d({ name: c.name(node, index, '_pad'), padding: pad }), t);
@@ -382,6 +397,11 @@ function conv(c: Converter, node: Node, index: number, a: Record<string, unknown
     const m = o / channels;
     layer = tf.layers.depthwiseConv2d({ ...common, depthMultiplier: m });
     weights.push(tf.tensor4d(hwio(w.data as Float32Array, [o, 1, kh, kw]), [kh, kw, 1, o]).reshape([kh, kw, channels, m]));
+  } else if (group > 1) {
+    // A grouped convolution (ResNeXt, ShuffleNet) as one Conv2D with a block-diagonal kernel: filter f of group g
+    // reads input channels g·i … g·i + i − 1 and has zeros elsewhere, which adds nothing (exactly) to its sums.
+    layer = tf.layers.conv2d({ ...common, filters: o });
+    weights.push(tf.tensor4d(blockDiagonal(hwio(w.data as Float32Array, w.dims), [kh, kw, i, o], group), [kh, kw, channels, o]));
   } else {
     layer = tf.layers.conv2d({ ...common, filters: o });
     weights.push(tf.tensor4d(hwio(w.data as Float32Array, w.dims), [kh, kw, i, o]));

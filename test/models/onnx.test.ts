@@ -21,7 +21,7 @@ import { ATTRIBUTION_METHODS } from '../../src/viz/registry.ts';
 import { useBackend } from '../helpers/backends.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convlens-onnx-'));
-const MODELS = ['small-cnn-11', 'small-cnn-17', 'resnet18-17', 'mobilenet_v2-11'];
+const MODELS = ['small-cnn-11', 'small-cnn-17', 'resnet18-17', 'mobilenet_v2-11', 'grouped-13'];
 
 beforeAll(async () => {
   await useBackend('wasm');
