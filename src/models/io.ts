@@ -83,7 +83,7 @@ export function weightShardPaths(modelJsonPath: string): string[] {
 }
 
 /** Read and check a model.json and its shards; returns tfjs ModelArtifacts. */
-export function readModelArtifacts(modelJsonPath: string): tf.io.ModelArtifacts {
+export function readModelArtifacts(modelJsonPath: string, opts: { graph?: boolean } = {}): tf.io.ModelArtifacts {
   const path = resolve(modelJsonPath);
   let json: ModelJson;
   try {
@@ -97,8 +97,8 @@ export function readModelArtifacts(modelJsonPath: string): tf.io.ModelArtifacts 
   if (json == null || typeof json !== 'object' || json.modelTopology == null) {
     throw new ModelFileError(`${path}: no 'modelTopology'; expected a TensorFlow.js layers model (model.json)`);
   }
-  if (json.format === 'graph-model') {
-    throw new ModelFileError(`${path}: a TensorFlow.js graph model; convlens needs a layers model (tfjs.converters.save_keras_model)`);
+  if (json.format === 'graph-model' && !opts.graph) {
+    throw new ModelFileError(`${path}: a TensorFlow.js graph model; load it with loadAnyModel (models/tfjs-graph.ts)`);
   }
   const manifest = json.weightsManifest ?? [];
   const buffers: Uint8Array[] = [];

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadOnnx } from './onnx.ts';
+import { loadGraphModel } from './tfjs-graph.ts';
 import { unzipSync } from 'fflate';
 import type h5wasm from 'h5wasm/node';
 import { loadModel, ModelFileError, weightShardPaths } from './io.ts';
@@ -456,11 +457,20 @@ export function modelFiles(path: string): string[] {
   return extname(path).toLowerCase() === '.json' ? [resolve(path), ...weightShardPaths(path)] : [resolve(path)];
 }
 
-/** Load a model by file type: model.json (tfjs layers), .h5/.hdf5 (Keras 2), .keras (Keras 3), .onnx (converted: onnx.ts). */
+/** Whether a model.json is a graph model (tensorflowjs_converter from a SavedModel); unreadable files are left to the loader. */
+function isGraphModel(path: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(resolve(path), 'utf8')) as { format?: string }).format === 'graph-model';
+  } catch {
+    return false;
+  }
+}
+
+/** Load a model by file type: model.json (tfjs layers or graph, tfjs-graph.ts), .h5/.hdf5 (Keras 2), .keras (Keras 3), .onnx (converted: onnx.ts). */
 export async function loadAnyModel(path: string): Promise<tf.LayersModel> {
   const ext = extname(path).toLowerCase();
   let model: tf.LayersModel;
-  if (ext === '.json') model = await loadModel(path);
+  if (ext === '.json') model = isGraphModel(path) ? await loadGraphModel(path) : await loadModel(path);
   else if (ext === '.h5' || ext === '.hdf5') model = await loadKerasH5(path);
   else if (ext === '.keras') model = await loadKeras3(path);
   else if (ext === '.onnx') model = loadOnnx(path);
