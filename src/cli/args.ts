@@ -24,7 +24,7 @@ const SCALE: OptionDef = { type: 'string', value: '/255|[-1,1]|tf|caffe|torch|me
 
 const COMPUTE_OPTIONS: Record<string, OptionDef> = {
   config: CONFIG,
-  model: { type: 'string', value: 'file', help: 'explain this model instead of a config: model.json (TensorFlow.js), .h5 (Keras 2), .keras (Keras 3) or .onnx (PyTorch via torch.onnx.export)' },
+  model: { type: 'string', value: 'file', help: 'explain this model instead of a config: model.json (TensorFlow.js layers or graph model), .h5 (Keras 2), .keras (Keras 3) or .onnx (PyTorch via torch.onnx.export)' },
   data: { type: 'string', value: 'folder', help: 'images for --model: class sub-folders (labeled) or a flat folder of photos (unlabeled)' },
   classes: CLASSES,
   scale: SCALE,
