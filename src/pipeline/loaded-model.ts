@@ -86,7 +86,14 @@ export async function loadedModelSpec(o: LoadedModelOptions): Promise<ModelSpec>
   if (!h || !w || (c !== 1 && c !== 3)) {
     throw new Error(`${modelPath}: input shape [${model.inputs[0].shape.map(String)}] is not an image [batch, height, width, 1 or 3]`);
   }
-  const outputs = model.outputs[0].shape[1] as number;
+  const outShape = model.outputs[0].shape;
+  if (model.outputs.length !== 1 || outShape.length !== 2 || !((outShape[1] ?? 0) >= 1)) {
+    throw new Error(
+      `${modelPath}: its output${model.outputs.length > 1 ? 's' : ''} ${model.outputs.map((o) => `[${o.shape.map((d) => d ?? 'batch').join(', ')}]`).join(' and ')} ` +
+        `${model.outputs.length > 1 ? 'are' : 'is'} not one vector of class scores [batch, classes]; convlens explains image classifiers (for a feature extractor, add a classification head)`,
+    );
+  }
+  const outputs = outShape[1] as number;
   const scaling = scalingOption(o.scaling, o.scalingKey ?? '--scale', c) ?? metadata?.scaling ?? '/255';
   const max = o.samplesMax ?? DEFAULT_PHOTOS;
   const folder = await loadImageFolder({ dir: dataDir, imageSize: [h, w], channels: c as 1 | 3, scaling, limitUnlabeled: max });

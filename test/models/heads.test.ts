@@ -156,3 +156,14 @@ describe('k sigmoid units as a multi-label head', () => {
     x.dispose();
   });
 });
+
+describe('outputs that are not a class vector', () => {
+  it('a feature map output (no head) is refused with what to do', async () => {
+    const dir = tmp();
+    const m = tf.sequential({ name: 'features' });
+    m.add(tf.layers.conv2d({ name: 'conv', inputShape: [12, 12, 3], filters: 4, kernelSize: 3 }));
+    writeKeras2H5Py(m, join(dir, 'model.h5'));
+    await writePhotos(join(dir, 'photos'), 1);
+    await expect(loadedModelSpec({ modelPath: 'model.h5', dataDir: 'photos', seed: 1, cwd: dir })).rejects.toThrow(/model\.h5: its output \[batch, 10, 10, 4\] is not one vector of class scores \[batch, classes\]; convlens explains image classifiers/);
+  });
+});
