@@ -95,6 +95,10 @@ describe('ONNX models exported from PyTorch', () => {
     await expect(loadAnyModel(join(dir, 'gelu-11.onnx'))).rejects.toThrow(/gelu-11\.onnx: node '.*' \((Div|Erf|Mul)\): convlens does not convert the ONNX operator (Div|Erf|Mul); it converts Conv, /);
     writeFileSync(join(dir, 'garbage.onnx'), 'not a protobuf at all');
     await expect(loadAnyModel(join(dir, 'garbage.onnx'))).rejects.toThrow(/garbage\.onnx: not an ONNX model/);
+    // A download cut short: the first half of a real export.
+    const whole = readFileSync(join(dir, 'small-cnn-11.onnx'));
+    writeFileSync(join(dir, 'truncated.onnx'), whole.subarray(0, whole.length >> 1));
+    await expect(loadAnyModel(join(dir, 'truncated.onnx'))).rejects.toThrow(/truncated\.onnx: (not an ONNX model|.*initializer)/);
   });
 
   it("a PyTorch model's report: logits through a softmax, Normalize's mean and std, every attribution method", async () => {

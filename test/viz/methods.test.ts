@@ -27,6 +27,19 @@ const X = oneConvInput;
 // Activations A = 2x2 window sums of X = [[4, 6], [3, 5]]; logit_0 = 2 · mean(A) ⇒ ∂logit_0/∂A = 0.5.
 
 describe('CAMs on a one-conv model (worked by hand)', () => {
+  it("a ResNet's CAM layer is its last block's output (the ReLU after the Add), not the convolution inside it", () => {
+    const input = tf.input({ shape: [6, 6, 2] });
+    const a = tf.layers.conv2d({ name: 'stem', filters: 2, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+    const b = tf.layers.conv2d({ name: 'block_conv', filters: 2, kernelSize: 3, padding: 'same' }).apply(a) as tf.SymbolicTensor;
+    const bn = tf.layers.batchNormalization({ name: 'block_bn' }).apply(b) as tf.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'block_add' }).apply([a, bn]) as tf.SymbolicTensor;
+    const out = tf.layers.activation({ name: 'block_out', activation: 'relu' }).apply(sum) as tf.SymbolicTensor;
+    const head = tf.layers.dense({ units: 2 }).apply(tf.layers.globalAveragePooling2d({}).apply(out)) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: input, outputs: head });
+    expect(defaultCamLayer(m)).toBe('block_out');
+    m.dispose();
+  });
+
   it('finds the conv layer and computes logits without softmax', () => {
     const m = oneConv();
     expect(defaultCamLayer(m)).toBe('conv');
