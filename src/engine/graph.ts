@@ -44,6 +44,23 @@ function inboundLayers(layer: Layer): Layer[] {
   return node ? (node.inboundLayers as Layer[]) : [];
 }
 
+/**
+ * What the layers after `layer` read besides it: the layers outside its downstream that feed a layer inside it (a
+ * residual block's shortcut, a DenseNet's earlier features). Given their outputs and a replacement for `layer`,
+ * `runGraph` computes the output from the layers after `layer` alone.
+ */
+export function tailInputs(model: tf.LayersModel, layer: string): string[] {
+  const target = model.getLayer(layer);
+  const downstream = new Set<Layer>([target]);
+  for (const l of model.layers) if (inboundLayers(l).some((p) => downstream.has(p))) downstream.add(l);
+  const out = new Set<string>();
+  for (const l of downstream) {
+    if (l === target) continue;
+    for (const p of inboundLayers(l)) if (!downstream.has(p)) out.add(p.name);
+  }
+  return [...out];
+}
+
 /** Names of the model's input layers. */
 function isInputLayer(layer: Layer): boolean {
   return layer.getClassName() === 'InputLayer';

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { lenet5 } from '../../src/models/lenet5.ts';
-import { runGraph } from '../../src/engine/graph.ts';
+import { runGraph, tailInputs } from '../../src/engine/graph.ts';
 import { ablationCam } from '../../src/viz/methods/ablation-cam.ts';
 import { eigenCam, firstComponentProjection } from '../../src/viz/methods/eigen-cam.ts';
 import { hiResCam } from '../../src/viz/methods/hires-cam.ts';
@@ -111,6 +111,38 @@ describe('float64 references on LeNet-5 at conv2d_1', () => {
       const want = Array.from({ length: 64 }, (_, p) => relu(w.reduce((s, wk, k) => s + wk * av[p * 16 + k], 0)));
       expect(relError(got[b].flat(), want)).toBeLessThan(1e-4);
     }
+  });
+});
+
+describe('Ablation-CAM on a layer inside a residual block', () => {
+  it("runs the layers after it with the shortcut's output given, and agrees with one full forward pass per zeroed channel", () => {
+    const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.4, seed });
+    const input = tf.input({ shape: [8, 8, 2] });
+    const stem = tf.layers.conv2d({ name: 'stem', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }).apply(input) as tf.SymbolicTensor;
+    const inner = tf.layers.conv2d({ name: 'inner', filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: init(2) }).apply(stem) as tf.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'add' }).apply([stem, inner]) as tf.SymbolicTensor;
+    const out = tf.layers.activation({ name: 'out', activation: 'relu' }).apply(sum) as tf.SymbolicTensor;
+    const logits = tf.layers.dense({ name: 'fc', units: 3, kernelInitializer: init(3) }).apply(tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(out)) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: input, outputs: logits });
+    expect(tailInputs(m, 'inner')).toEqual(['stem']);
+    expect(tailInputs(m, 'out')).toEqual([]);
+    const xs = tf.randomUniform([2, 8, 8, 2], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const r = ablationCam.attribute({ model: m, x: xs, targets: [0, 2], seed: 0, layer: 'inner' }, { batchSize: 3 });
+    const A = runGraph(m, xs, { capture: ['inner'] }).captured.inner;
+    const got = r.lowRes!.arraySync() as number[][][];
+    for (let b = 0; b < 2; b++) {
+      const t = [0, 2][b];
+      // The reference recomputes the shortcut from the image for every ablated copy.
+      const y = (a: tf.Tensor) => runGraph(m, tf.slice(xs, b, 1), { replace: { inner: a }, logits: true }).output.dataSync()[t];
+      const ab = tf.slice(A, b, 1);
+      const av = ab.dataSync();
+      const y0 = y(ab);
+      const w = Array.from({ length: 4 }, (_, k) => (y0 - y(tf.tensor4d(Float32Array.from(av, (v, i) => (i % 4 === k ? 0 : v)), [1, 8, 8, 4]))) / y0);
+      const want = Array.from({ length: 64 }, (_, p) => Math.max(0, w.reduce((s2, wk, k) => s2 + wk * av[p * 4 + k], 0)));
+      expect(relError(got[b].flat(), want)).toBeLessThan(1e-4);
+      expect(Math.max(...want)).toBeGreaterThan(0);
+    }
+    m.dispose();
   });
 });
 
