@@ -149,6 +149,7 @@ describe('report --compare', () => {
     expect(firstFlip).toBeLessThan(md.indexOf('accuracy 100.0 % → 33.3 %'));
     expect(md).toContain(`**${m.flipped.length} predictions flipped.**`);
     expect(md).toContain('(https://example.org/r/models/model/changes/)');
+    expect(md).toMatch(/- confusions changed: (blue as green 0 → 2, green as blue 0 → 2|green as blue 0 → 2, blue as green 0 → 2)/);
     // The flipped samples' old maps beside their new ones (identical here: each explains the class its model predicted).
     expect(m.moved.map((x) => x.sample).sort()).toEqual(expected);
     for (const x of m.moved) expect(x.spearman).toBe(1);

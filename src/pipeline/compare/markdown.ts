@@ -37,6 +37,8 @@ function modelSection(m: ModelChanges, link: (path: string) => string): string[]
   } else out.push(`No prediction flipped (${m.samples.compared} samples compared).`, '');
   const facts: string[] = [];
   if (m.accuracy) facts.push(`accuracy ${pct(m.accuracy.before)} → ${pct(m.accuracy.after)}`);
+  const mistakes = m.confusion.filter((x) => x.true !== x.predicted).sort((a, b) => Math.abs(b.after - b.before) - Math.abs(a.after - a.before));
+  if (mistakes.length) facts.push(`confusions changed: ${mistakes.slice(0, 5).map((x) => `${x.true} as ${x.predicted} ${x.before} → ${x.after}`).join(', ')}${mistakes.length > 5 ? `, and ${mistakes.length - 5} more` : ''}`);
   if (m.recall.length) facts.push(`recall changed for ${m.recall.map((r) => `${r.class} (${pct(r.before)} → ${pct(r.after)})`).join(', ')}`);
   if (m.samples.added.length || m.samples.removed.length) facts.push(`samples not compared: ${m.samples.added.length} new, ${m.samples.removed.length} only in the previous report`);
   const a = m.architecture;
