@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type EngineInfo, selectBackend } from '../engine/backend.ts';
 import { dependencyFile, type Home, homeFor, PACKAGE_ROOT } from '../home.ts';
@@ -30,7 +30,7 @@ import { joinBase, siteBase } from '../site/base.ts';
 import { Changes } from '../manifest/changes.ts';
 import { compareWithPrevious, reportIndex } from '../pipeline/compare/compare.ts';
 import { changesMarkdown } from '../pipeline/compare/markdown.ts';
-import { openPrevious, PreviousUnavailable } from '../pipeline/compare/previous.ts';
+import { openPrevious, PreviousUnavailable, previousLabel } from '../pipeline/compare/previous.ts';
 
 type Values = Parsed['values'];
 
@@ -346,7 +346,7 @@ export class ReportRun {
       changes = await compareWithPrevious({ manifest, publicDir: this.paths.publicDir, site: openPrevious(spec, this.home.cwd) });
     } catch (err) {
       if (!(err instanceof PreviousUnavailable)) throw err;
-      changes = { version: 1, previous: /^https?:/i.test(spec) ? spec : basename(spec), status: 'unavailable', note: err.message, models: [] };
+      changes = { version: 1, previous: previousLabel(spec), status: 'unavailable', note: err.message, models: [] };
     }
     changes = Changes.parse(changes); // the schema the pages and CI read
     writeFileSync(this.paths.changes, `${JSON.stringify(changes, null, 2)}\n`);

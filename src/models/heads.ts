@@ -41,18 +41,27 @@ export class SigmoidPair extends tf.layers.Layer {
 }
 tf.serialization.registerClass(SigmoidPair);
 
-/** The layer computing z and how, when the model ends in one sigmoid unit; undefined otherwise. */
-function sigmoidUnit(model: tf.LayersModel): { dense: Layer } | undefined {
-  if (model.outputs.length !== 1 || model.outputs[0].shape.length !== 2 || model.outputs[0].shape[1] !== 1) return undefined;
+/**
+ * The Dense layer whose outputs z the model's final sigmoid squashes — `Dense(units, activation='sigmoid')`, or a
+ * linear Dense then `Activation('sigmoid')` — when the model ends in `units` sigmoid units (`units` 'many': two or
+ * more); undefined otherwise.
+ */
+function sigmoidDense(model: tf.LayersModel, units: 1 | 'many'): Layer | undefined {
+  const k = model.outputs[0]?.shape[1] ?? 0;
+  if (model.outputs.length !== 1 || model.outputs[0].shape.length !== 2 || (units === 1 ? k !== 1 : k < 2)) return undefined;
   const last = model.layers[model.layers.length - 1];
-  const config = last.getConfig() as { activation?: string; units?: number };
-  if (last.getClassName() === 'Dense' && config.activation === 'sigmoid') return { dense: last };
-  if (last.getClassName() === 'Activation' && config.activation === 'sigmoid') {
-    const before = last.inboundNodes[0]?.inboundLayers[0] as Layer | undefined;
-    const linear = before && before.getClassName() === 'Dense' && (before.getConfig() as { activation?: string }).activation === 'linear';
-    if (before && linear && before.outboundNodes.length === 1) return { dense: before };
-  }
-  return undefined;
+  if ((last.getConfig() as { activation?: string }).activation !== 'sigmoid') return undefined;
+  if (last.getClassName() === 'Dense') return last;
+  if (last.getClassName() !== 'Activation') return undefined;
+  const before = last.inboundNodes[0]?.inboundLayers[0] as Layer | undefined;
+  const linear = before?.getClassName() === 'Dense' && (before.getConfig() as { activation?: string }).activation === 'linear';
+  return linear && before!.outboundNodes.length === 1 ? before : undefined;
+}
+
+/** The layer computing z, when the model ends in one sigmoid unit; undefined otherwise. */
+function sigmoidUnit(model: tf.LayersModel): { dense: Layer } | undefined {
+  const dense = sigmoidDense(model, 1);
+  return dense ? { dense } : undefined;
 }
 
 /** Whether the model ends in one sigmoid unit (a binary classifier). */
@@ -99,13 +108,7 @@ export function logitsHead(model: tf.LayersModel): tf.LayersModel {
  * `Activation('sigmoid')`: a multi-label classifier, each class its own probability (they need not sum to 1).
  */
 export function isMultiLabelHead(model: tf.LayersModel): boolean {
-  if (model.outputs.length !== 1 || model.outputs[0].shape.length !== 2 || (model.outputs[0].shape[1] ?? 0) < 2) return false;
-  const last = model.layers[model.layers.length - 1];
-  const activation = (last.getConfig() as { activation?: string }).activation;
-  if (last.getClassName() === 'Dense') return activation === 'sigmoid';
-  if (last.getClassName() !== 'Activation' || activation !== 'sigmoid') return false;
-  const before = last.inboundNodes[0]?.inboundLayers[0] as Layer | undefined;
-  return before?.getClassName() === 'Dense' && (before.getConfig() as { activation?: string }).activation === 'linear';
+  return sigmoidDense(model, 'many') != null;
 }
 
 /**

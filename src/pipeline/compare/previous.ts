@@ -18,6 +18,11 @@ export class PreviousUnavailable extends Error {}
 
 const TIMEOUT_MS = Number(process.env.CONVLENS_COMPARE_TIMEOUT_MS) || 20_000;
 
+/** What a site given as `spec` is called in what the site publishes: the URL, or the folder's name. */
+export function previousLabel(spec: string): string {
+  return /^https?:\/\//i.test(spec) ? new URL(spec.endsWith('/') ? spec : `${spec}/`).href : basename(resolve(spec));
+}
+
 export function openPrevious(spec: string, cwd: string): PreviousSite {
   if (/^https?:\/\//i.test(spec)) return remoteSite(spec);
   const dir = resolve(cwd, spec);
@@ -25,7 +30,7 @@ export function openPrevious(spec: string, cwd: string): PreviousSite {
     throw new PreviousUnavailable(`${spec}: no such folder (give an earlier site's folder, e.g. a kept copy of dist/, or the http(s) URL of a published report)`);
   }
   return {
-    label: basename(dir),
+    label: previousLabel(dir),
     async bytes(rel) {
       const path = join(dir, rel.replace(/^\/+/, ''));
       if (relative(dir, path).startsWith('..')) return undefined; // a report.json pointing outside its site
@@ -41,7 +46,7 @@ export function openPrevious(spec: string, cwd: string): PreviousSite {
 function remoteSite(url: string): PreviousSite {
   const root = new URL(url.endsWith('/') ? url : `${url}/`);
   return {
-    label: root.href,
+    label: previousLabel(url),
     async bytes(rel) {
       const target = new URL(rel.replace(/^\/+/, ''), root);
       if (target.origin !== root.origin || !target.pathname.startsWith(root.pathname)) return undefined;
