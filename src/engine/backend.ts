@@ -6,6 +6,7 @@
  * fallback. The GPU path is chosen automatically when `@tensorflow/tfjs-node-gpu` is installed and loads.
  */
 import * as tf from '@tensorflow/tfjs';
+import { loadOrt, setOrtThreads } from './ort/runtime.ts';
 import { poolThreads } from './simd/pool.ts';
 import { requestedThreads, wasmThreadCount } from './threads.ts';
 
@@ -139,6 +140,15 @@ function describe(id: BackendId, threads: number, simdThreads: number): string {
   return 'cpu (pure JavaScript, slow)';
 }
 
+/** What runs forward passes (ort/runtime.ts): ONNX Runtime's CPU kernels when its package loads. */
+function forwardLine(): string {
+  if (process.env.CONVLENS_FORWARD === 'tfjs') return 'forward passes: this engine (CONVLENS_FORWARD=tfjs)';
+  const ort = loadOrt();
+  if (typeof ort === 'string') return `forward passes: this engine — ${ort}`;
+  const n = requestedThreads();
+  return `forward passes: ONNX Runtime ${ort.version} (CPU, ${n} thread${n > 1 ? 's' : ''}) where the model exports`;
+}
+
 /**
  * Pick and initialise the backend. `candidates` is injectable for tests.
  * Throws BackendError when a forced backend cannot load or none loads.
@@ -173,6 +183,7 @@ export async function selectBackend(
     }
     const reason = forced ? `forced by ${forced.source}` : skipped.length ? 'first that loaded' : 'fastest available';
     const threads = candidate.id === 'wasm' ? wasmThreadCount() : 1;
+    setOrtThreads(requestedThreads());
     const skippedText = skipped.map((s) => `${DISPLAY[s.id]}: ${s.why}`).join('; ');
     return {
       id: candidate.id,
@@ -180,7 +191,7 @@ export async function selectBackend(
       reason,
       skipped,
       threads,
-      line: `engine: ${describe(candidate.id, threads, candidate.id === 'wasm' ? poolThreads() : 1)}, ${reason}${skippedText ? ` — ${skippedText}` : ''}`,
+      line: `engine: ${describe(candidate.id, threads, candidate.id === 'wasm' ? poolThreads() : 1)}, ${reason}${skippedText ? ` — ${skippedText}` : ''}; ${forwardLine()}`,
     };
   }
   throw new BackendError(

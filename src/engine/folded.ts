@@ -24,6 +24,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CONV_POOL, convPoolApplies } from './kernels/winograd-conv2d.ts';
 import { type FusedLayers, type RunOptions, type RunResult, runGraph } from './graph.ts';
+import { ortForward } from './ort/runtime.ts';
 
 type Layer = tf.layers.Layer;
 type Activation = 'linear' | 'relu' | 'relu6';
@@ -275,10 +276,13 @@ export function foldedGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOption
 }
 
 /**
- * `model.predict(x, { batchSize })` with batch normalization folded into the convolutions where the model allows
- * it (see above); `model.predict` itself otherwise. The caller owns the result.
+ * `model.predict(x, { batchSize })`: on ONNX Runtime when it runs this model (ort/runtime.ts), else on the tfjs
+ * engine with batch normalization folded into the convolutions where the model allows it (see above), else
+ * `model.predict` itself. The caller owns the result.
  */
 export function forward(model: tf.LayersModel, x: tf.Tensor, opts: { batchSize?: number } = {}): tf.Tensor {
+  const onOrt = ortForward(model, x, opts.batchSize ?? 32);
+  if (onOrt) return onOrt;
   const plan = planOf(model);
   if (plan == null) return model.predict(x, opts) as tf.Tensor;
   const n = x.shape[0];
