@@ -6,6 +6,8 @@
  * error) and writes src/pipeline/cost-table.json. Run it on the reference machine (2 cores, nothing else running):
  *   CONVLENS_THREADS=1 npx tsx scripts/calibrate-cost.ts [--check]
  * `--check` prints each model's measured and modelled milliseconds against the table in the repository.
+ * `--forward-ort` times forward passes on ONNX Runtime only (one intra-op thread) and writes `forwardOrt` alone;
+ * otherwise forward passes are timed on the tfjs engine (CONVLENS_FORWARD=tfjs), as `forward`.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -34,13 +36,16 @@ const MODELS: Array<[string, () => tf.LayersModel, number[]]> = [
 ];
 
 /** Median milliseconds of `reps` calls of one pass at `batch` (after one warm-up call). */
-function time(model: tf.LayersModel, kind: PassKind, batch: number, reps: number): number {
+function time(model: tf.LayersModel, kind: PassKind, batch: number, reps: number, ort = false): number {
+  if (ort) delete process.env.CONVLENS_FORWARD;
+  else process.env.CONVLENS_FORWARD = 'tfjs';
   const x = tf.randomUniform([batch, ...(model.inputs[0].shape.slice(1) as number[])], -1, 1, 'float32', 3);
   const run = () => tf.tidy(() => {
     if (kind === 'forward') (forward(model, x, { batchSize: batch }) as tf.Tensor).dataSync();
     else tf.grad((v: tf.Tensor) => targetScore(model, v, new Array<number>(batch).fill(0)))(x).dataSync();
   });
-  run();
+  // ONNX Runtime sizes its memory arena over the first runs at a batch size.
+  for (let i = 0; i < (ort ? 3 : 1); i++) run();
   const ms: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
@@ -115,7 +120,30 @@ export function fit(rows: Array<{ x: number[]; y: number }>): number[] {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const check = process.argv.includes('--check');
+  const ortOnly = process.argv.includes('--forward-ort');
   const backend = await selectBackend({ cli: 'wasm' });
+  if (ortOnly) {
+    const rows: Row[] = [];
+    for (const [name, make, batches] of MODELS) {
+      const model = make();
+      const work = modelWork(model);
+      for (const batch of [...batches, batches[1] * 2]) {
+        const ms = time(model, 'forward', batch, 7, true);
+        rows.push({ model: name, kind: 'forward', batch, work, ms });
+        console.log(`${name}: ONNX Runtime forward batch ${batch}: ${ms.toFixed(2)} ms measured, ${passMs(work, 'forwardOrt', batch, { ...COST_TABLE, parallel: 1 }).toFixed(2)} in the table (alone)`);
+      }
+      model.dispose();
+    }
+    if (!check) {
+      const x = fit(rows.map((r) => ({ x: features(r.work, r.batch), y: r.ms })));
+      const forwardOrt = Object.fromEntries(KEYS.map((k, i) => [k, Number(x[i].toPrecision(4))])) as unknown as Coefficients;
+      const table: CostTable = { ...COST_TABLE, forwardOrt };
+      for (const r of rows) console.log(`${r.model} b${r.batch}: measured ${r.ms.toFixed(2)}, fitted ${passMs(r.work, 'forwardOrt', r.batch, { ...table, parallel: 1 }).toFixed(2)} ms (alone)`);
+      writeFileSync(new URL('../src/pipeline/cost-table.json', import.meta.url), `${JSON.stringify(table, null, 2)}\n`);
+      console.log('wrote forwardOrt in src/pipeline/cost-table.json');
+    }
+    process.exit(0);
+  }
   const rows: Row[] = [];
   for (const [name, make, batches] of MODELS) {
     const model = make();

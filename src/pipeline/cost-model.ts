@@ -12,6 +12,8 @@ import type * as tf from '@tensorflow/tfjs';
 import table from './cost-table.json' with { type: 'json' };
 
 export type PassKind = 'forward' | 'gradient';
+/** A pass as the table prices it: `forwardOrt` is a forward pass on ONNX Runtime (engine/ort/runtime.ts). */
+export type PricedKind = PassKind | 'forwardOrt';
 
 /** The counted work of a pass: per image (multiply-adds by kind, values written) and per call (layers). */
 export interface Work {
@@ -46,8 +48,11 @@ export interface CostTable {
    * Teachable Machine model's attributions (197 s beside the other process against 140 s estimated alone).
    */
   parallel?: number;
+  /** Forward passes on the tfjs engine (wasm). */
   forward: Coefficients;
   gradient: Coefficients;
+  /** Forward passes on ONNX Runtime's CPU kernels, one intra-op thread (absent: priced as `forward`). */
+  forwardOrt?: Coefficients;
   /** Feature visualization's own work per step (featureStepMs): per image DFT product and pixel, and per step. */
   feature: { dft: number; pixel: number; step: number };
   /**
@@ -127,8 +132,8 @@ function countWork(model: tf.LayersModel, upTo?: string): Work {
 }
 
 /** Milliseconds of one call of `batch` images on the reference machine. */
-export function passMs(work: Work, kind: PassKind, batch: number, t: CostTable = COST_TABLE): number {
-  const c = t[kind];
+export function passMs(work: Work, kind: PricedKind, batch: number, t: CostTable = COST_TABLE): number {
+  const c = t[kind] ?? t.forward;
   // Two processes side by side slow each other's memory traffic (values, depthwise, per-op overhead), not the
   // multiply-adds of compute-bound products (VGG16's passes run at the same speed either way).
   const k = t.parallel ?? 1;
@@ -141,7 +146,7 @@ export function passMs(work: Work, kind: PassKind, batch: number, t: CostTable =
  * Milliseconds per image when images go through in calls of up to `batch` (the per-call overhead shared out): what
  * a view's count of image-passes is multiplied by.
  */
-export function msPerImage(work: Work, kind: PassKind, batch: number, t: CostTable = COST_TABLE): number {
+export function msPerImage(work: Work, kind: PricedKind, batch: number, t: CostTable = COST_TABLE): number {
   const b = Math.max(1, batch);
   return passMs(work, kind, b, t) / b;
 }

@@ -19,6 +19,7 @@ import type { Method, Plan } from './views/types.ts';
 import { CONV, cumulativeFlops } from './views/util.ts';
 import type { VisualizeOptions } from './visualize-options.ts';
 import { forward } from '../engine/folded.ts';
+import { forwardEngine } from '../engine/ort/runtime.ts';
 
 /** Which conv layers get activation maximisation: all, or `maxLayers` spread evenly (first and last included). */
 export function actmaxLayers(names: string[], maxLayers?: number): Set<string> {
@@ -116,9 +117,12 @@ function byFrequency(predicted: number[]): number[] {
  */
 export function passRates(model: tf.LayersModel, limits?: BatchLimits, table = COST_TABLE): Rates {
   const work = modelWork(model);
+  const batch = Math.min(16, limits?.forward || 16);
+  const capture = msPerImage(work, 'forward', batch, table);
   return {
-    forward: msPerImage(work, 'forward', Math.min(16, limits?.forward || 16), table),
+    forward: forwardEngine(model).kind === 'onnxruntime' ? msPerImage(work, 'forwardOrt', batch, table) : capture,
     gradient: msPerImage(work, 'gradient', Math.min(8, limits?.gradient || 8), table),
+    capture,
   };
 }
 

@@ -63,10 +63,12 @@ export interface Unit {
 export interface Rates {
   forward: number;
   gradient: number;
+  /** A forward pass that reads intermediate activations (the tfjs engine's forward rate). */
+  capture: number;
 }
 
 export function passSeconds(rates: Rates, p: Passes, images = 1): number {
-  return (images * (p.forward * rates.forward + p.gradient * rates.gradient + (p.ms ?? 0))) / 1000;
+  return (images * (p.forward * rates.forward + (p.capture ?? 0) * rates.capture + p.gradient * rates.gradient + (p.ms ?? 0))) / 1000;
 }
 
 /** What a method's cost depends on: the [H, W] input and its values (H·W·C), the CAM layer's channels and values. */
@@ -86,7 +88,7 @@ export function methodPasses(method: AttributionMethod<never>, params: Record<st
   const extra = table.methods?.[method.id];
   if (!extra) return p;
   const ms = (p.ms ?? 0) + (extra.inputValue ?? 0) * (p.forward + p.gradient) * (shape.values ?? 0) + (extra.camValue ?? 0) * shape.channels * (shape.camValues ?? 0);
-  return { forward: p.forward, gradient: p.gradient * (extra.gradientScale ?? 1), ms };
+  return { forward: p.forward, gradient: p.gradient * (extra.gradientScale ?? 1), ...(p.capture ? { capture: p.capture } : {}), ms };
 }
 
 /** One trim the budget made, for the model page: what was cut and the seconds it saved (estimated). */

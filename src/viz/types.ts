@@ -65,8 +65,11 @@ export interface AttributionMethod<P extends Record<string, unknown> = Record<st
 
 /** Forward-only and gradient passes of one image through the model. */
 export interface Passes {
+  /** Forward passes to the output: on ONNX Runtime when it runs the model (engine/ort/runtime.ts). */
   forward: number;
   gradient: number;
+  /** Forward passes that read intermediate activations: on the tfjs engine (default 0). */
+  capture?: number;
   /** Milliseconds of work outside the engine (drawing, encoding), on the reference machine. */
   ms?: number;
 }

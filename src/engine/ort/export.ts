@@ -193,7 +193,7 @@ function exportLayer(g: GraphBuilder, layer: Layer, inputs: Value[]): Value {
       const c = cfg as unknown as ConvConfig;
       const k = weights[0];
       const [kh, kw] = k.shape as number[];
-      const w = g.floats(`${layer.name}_W`, convWeight(data(k), k.shape), [k.shape[3], k.shape[2], kh, kw]);
+      const w = g.floats(`${layer.name}_W`, convWeight(data(k), k.shape), [k.shape[3]!, k.shape[2]!, kh, kw]);
       const b = c.useBias !== false && weights[1] ? g.floats(`${layer.name}_B`, data(weights[1]), [weights[1].size]) : undefined;
       return activation(g, layer, c.activation, v4(convNode(g, layer, x, w, b, 1, c, [kh, kw])));
     }
@@ -213,7 +213,7 @@ function exportLayer(g: GraphBuilder, layer: Layer, inputs: Value[]): Value {
       const [kh, kw, ci, m] = dk.shape as number[];
       const dw = g.floats(`${layer.name}_DW`, depthwiseWeight(data(dk), dk.shape), [ci * m, 1, kh, kw]);
       const mid = convNode(g, layer, x, dw, undefined, ci, c, [kh, kw]);
-      const pw = g.floats(`${layer.name}_PW`, convWeight(data(pk), pk.shape), [pk.shape[3], pk.shape[2], 1, 1]);
+      const pw = g.floats(`${layer.name}_PW`, convWeight(data(pk), pk.shape), [pk.shape[3]!, pk.shape[2]!, 1, 1]);
       const b = c.useBias !== false && bias ? g.floats(`${layer.name}_B`, data(bias), [bias.size]) : undefined;
       const out = g.node('Conv', b ? [mid, pw, b] : [mid, pw], { kernel_shape: [1, 1] });
       return activation(g, layer, c.activation, v4(out));
@@ -343,7 +343,8 @@ export function exportOnnx(model: tf.LayersModel): Uint8Array {
   if (inShape.length !== 4) throw new Unsupported(model.name, `a rank-${inShape.length} input`);
   const g = new GraphBuilder();
   const values = new Map<string, Value>();
-  return tf.tidy(() => {
+  // Not in tf.tidy: it would walk the returned bytes as a tensor container (getWeights makes no new tensors).
+  {
     const input = () => ({ name: g.node('Transpose', ['x'], { perm: [0, 3, 1, 2] }), rank: 4 });
     for (const layer of model.layers) {
       if (layer instanceof tf.LayersModel) throw new Unsupported(layer.name, 'a nested model');
@@ -381,5 +382,5 @@ export function exportOnnx(model: tf.LayersModel): Uint8Array {
       },
     });
     return onnx.ModelProto.encode(proto).finish();
-  });
+  }
 }

@@ -101,7 +101,7 @@ export const datasetExamplesView: View = {
       return t + shape[1] * shape[2] * Math.min(cap, shape[3]);
     }, 0);
     const per = plan.costTable.exampleChannel;
-    return { forward: plan.exampleImages, gradient: 0, ms: per ? channels * (per.base + per.inputValue * (plan.shape.values ?? 0)) + plan.exampleImages * scanned * per.scanValue : 0 };
+    return { forward: 0, capture: plan.exampleImages, gradient: 0, ms: per ? channels * (per.base + per.inputValue * (plan.shape.values ?? 0)) + plan.exampleImages * scanned * per.scanValue : 0 };
   },
   run(ctx) {
     const { plan, model } = ctx;

@@ -119,7 +119,7 @@ function actmaxOf(ctx: ViewContext, view: LayerView, slug: string, channels: num
 
 /** The samples' capture pass, and the grids and statistics of every shown layer (JS work). */
 function gridPasses(plan: Plan, sampleCount: number): Passes {
-  return { forward: sampleCount, gradient: 0, ms: sampleCount * plan.drawn * (plan.costTable.drawValue ?? 0) };
+  return { forward: 0, capture: sampleCount, gradient: 0, ms: sampleCount * plan.drawn * (plan.costTable.drawValue ?? 0) };
 }
 
 export const layersView: View = {

@@ -162,10 +162,10 @@ export interface View {
  * extra per-call overhead, in ms, of methods with a few passes per sample (the many-pass ones batch their steps).
  */
 export function smallBatchMs(plan: Plan, p: Passes, batch: number): number {
-  if (p.forward + p.gradient > 3) return 0;
+  if (p.forward + (p.capture ?? 0) + p.gradient > 3) return 0;
   const at = plan.ratesAt(batch);
-  return Math.max(0, p.forward * (at.forward - plan.rates.forward) + p.gradient * (at.gradient - plan.rates.gradient));
+  return Math.max(0, p.forward * (at.forward - plan.rates.forward) + (p.capture ?? 0) * (at.capture - plan.rates.capture) + p.gradient * (at.gradient - plan.rates.gradient));
 }
 
-export const addPasses = (a: Passes, b: Passes): Passes => ({ forward: a.forward + b.forward, gradient: a.gradient + b.gradient, ms: (a.ms ?? 0) + (b.ms ?? 0) });
-export const scalePasses = (a: Passes, k: number): Passes => ({ forward: a.forward * k, gradient: a.gradient * k, ms: (a.ms ?? 0) * k });
+export const addPasses = (a: Passes, b: Passes): Passes => ({ forward: a.forward + b.forward, gradient: a.gradient + b.gradient, capture: (a.capture ?? 0) + (b.capture ?? 0), ms: (a.ms ?? 0) + (b.ms ?? 0) });
+export const scalePasses = (a: Passes, k: number): Passes => ({ forward: a.forward * k, gradient: a.gradient * k, capture: (a.capture ?? 0) * k, ms: (a.ms ?? 0) * k });

@@ -40,7 +40,7 @@ export const ablationCam: AttributionMethod<AblationCamParams> = {
   reference: 'Desai & Ramaswamy 2020, Eq. 2–3: w_k = (y_c − y_c^k) / y_c, L = ReLU(Σ_k w_k A^k)',
   params: ablationCamParams,
   // One pass for the activations; the K ablated copies go through the head only (counted as one pass).
-  passes: () => ({ forward: 2, gradient: 0 }),
+  passes: () => ({ forward: 0, capture: 2, gradient: 0 }),
   attribute(input, params) {
     const { batchSize } = ablationCamParams.parse(params);
     const { x, targets } = input;

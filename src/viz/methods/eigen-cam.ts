@@ -89,7 +89,7 @@ export const eigenCam: AttributionMethod<Record<string, never>> = {
   signed: false,
   reference: 'Muhammad & Yeasin 2020, Eq. 3–4: M = ReLU(Ã v₁), v₁ the first right singular vector of the centred activations',
   params: z.object({}).strict() as never,
-  passes: () => ({ forward: 1, gradient: 0 }),
+  passes: () => ({ forward: 0, capture: 1, gradient: 0 }),
   attribute(input) {
     const layer = camLayer(input);
     const A = tf.tidy(() => foldedGraph(input.model, input.x, { capture: [layer], captureOnly: true, differentiable: false }).captured[layer]) as tf.Tensor4D;
