@@ -53,6 +53,8 @@ export interface CostTable {
   gradient: Coefficients;
   /** Forward passes on ONNX Runtime's CPU kernels, one intra-op thread (absent: priced as `forward`). */
   forwardOrt?: Coefficients;
+  /** Ms per weight to write a model as ONNX and open its session (again after every weight change). */
+  ortSessionWeight?: number;
   /** Feature visualization's own work per step (featureStepMs): per image DFT product and pixel, and per step. */
   feature: { dft: number; pixel: number; step: number };
   /**

@@ -159,7 +159,7 @@ export function makePlan(opts: VisualizeOptions): Plan {
   const faithfulness = { steps: size.faithfulnessSteps };
   const road = opts.road ?? true;
   const plan: Plan = {
-    opts, size, flops, rates, processes: Math.max(1, opts.processes ?? 1), ratesAt: (b) => passRates(model, { forward: Math.max(1, b), gradient: Math.max(1, b) }, opts.costTable), costTable: opts.costTable ?? COST_TABLE, classifier, camLayer, shape, wanted, methods, paramsOf, limits: opts.limits,
+    opts, size, flops, rates, sessionMs: forwardEngine(model).kind === 'onnxruntime' ? model.countParams() * ((opts.costTable ?? COST_TABLE).ortSessionWeight ?? 0) : 0, processes: Math.max(1, opts.processes ?? 1), ratesAt: (b) => passRates(model, { forward: Math.max(1, b), gradient: Math.max(1, b) }, opts.costTable), costTable: opts.costTable ?? COST_TABLE, classifier, camLayer, shape, wanted, methods, paramsOf, limits: opts.limits,
     checkParamsOf: (id) => (opts.methodParams?.[id] == null && size.randomizationParams[id] ? { ...paramsOf.get(id)!, ...size.randomizationParams[id] } : paramsOf.get(id)!),
     actmax, convLayers, maxLayers: gradientsFit ? actmaxLayers(convLayers, actmax.maxLayers) : new Set(),
     featureMethod: opts.actmax?.method ?? 'fourier',

@@ -5,7 +5,7 @@
  * after weight updates (the folded weights follow the variables), in batches, without leaked tensors.
  */
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { foldedGraph, foldedGroups, forward } from '../../src/engine/folded.ts';
 import { runGraph } from '../../src/engine/graph.ts';
@@ -19,6 +19,12 @@ import { teachableModel } from '../helpers/teachable.ts';
 
 beforeAll(async () => {
   await useBackend('wasm');
+  // The tfjs engine's folded passes (ONNX Runtime, which runs forward passes when installed, has its own tests).
+  process.env.CONVLENS_FORWARD = 'tfjs';
+});
+
+afterAll(() => {
+  delete process.env.CONVLENS_FORWARD;
 });
 
 /** Moving statistics, scales and offsets far from their initial 0 / 1 (so a folding mistake shows). */

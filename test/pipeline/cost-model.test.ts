@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fit } from '../../scripts/calibrate-cost.ts';
 import { generateShapes } from '../../src/data/shapes.ts';
 import { type CostTable, layerWork, modelWork, msPerImage, passMs } from '../../src/pipeline/cost-model.ts';
-import { actmaxKeep } from '../../src/pipeline/plan.ts';
+import { actmaxKeep, passRates } from '../../src/pipeline/plan.ts';
 import { visualize } from '../../src/pipeline/visualize.ts';
 import { DEFAULT_BUDGET } from '../../src/pipeline/visualize-options.ts';
 import { gapCnn } from '../../src/models/gap-cnn.ts';
@@ -63,6 +63,25 @@ describe('counted work', () => {
     ] });
     expect(modelWork(wide)).toMatchObject({ wide: 16 * 9 * 128 * 128, conv: 16 * 128 * 256 + 16 * 9 * 256 * 64 });
     wide.dispose();
+  });
+
+  it('prices forward passes on the engine that runs them: ONNX Runtime for outputs, tfjs for captured activations', () => {
+    const m = handModel();
+    const w = modelWork(m);
+    const table: CostTable = { ...TABLE, forwardOrt: { conv: 1e-7, depthwise: 2e-7, dense: 3e-7, values: 1e-6, layer: 0.01, call: 0.1 } };
+    const rates = passRates(m, { forward: 4, gradient: 2 }, table);
+    expect(rates.forward).toBeCloseTo(msPerImage(w, 'forwardOrt', 4, table), 9);
+    expect(rates.capture).toBeCloseTo(msPerImage(w, 'forward', 4, table), 9);
+    expect(rates.forward).toBeLessThan(rates.capture / 5);
+    process.env.CONVLENS_FORWARD = 'tfjs';
+    try {
+      expect(passRates(m, { forward: 4, gradient: 2 }, table).forward).toBeCloseTo(rates.capture, 9);
+    } finally {
+      delete process.env.CONVLENS_FORWARD;
+    }
+    // A table without ONNX Runtime's coefficients prices it as the tfjs engine.
+    expect(msPerImage(w, 'forwardOrt', 4, TABLE)).toBeCloseTo(msPerImage(w, 'forward', 4, TABLE), 9);
+    m.dispose();
   });
 
   it('prices a call from the table: per image times the batch, plus per layer and per call', () => {

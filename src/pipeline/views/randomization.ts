@@ -7,6 +7,7 @@ import { colorize } from '../../render/colormap.ts';
 import { normalizeMap } from '../../render/normalize.ts';
 import { cascadingRandomization } from '../../viz/metrics/randomization.ts';
 import { methodPasses } from '../work.ts';
+import type { Passes } from '../../viz/types.ts';
 import { addPasses, smallBatchMs, scalePasses, type View } from './types.ts';
 
 export const randomizationView: View = {
@@ -14,11 +15,12 @@ export const randomizationView: View = {
   scope: 'model',
   section: 'methods/<method>/#sanity-<model> (the strip), methods/ (TrustSummary: ρ and verdict)',
   enabled: (plan) => plan.classifier && plan.randomization.steps > 0 && plan.methods.length > 0,
-  cost: (plan) => plan.methods.reduce((t, m) => {
+  cost: (plan) => plan.methods.reduce<Passes>((t, m) => {
     const p = methodPasses(m, plan.checkParamsOf(m.id), plan.shape, plan.costTable);
     const n = plan.randomization.samples;
     return addPasses(t, scalePasses({ ...p, ms: (p.ms ?? 0) + smallBatchMs(plan, p, n) }, n * (plan.randomization.steps + 1)));
-  }, { forward: 0, gradient: 0 }),
+    // Each step's new weights make a new ONNX Runtime session for the methods' forward passes.
+  }, { forward: 0, gradient: 0, ms: plan.methods.some((m) => methodPasses(m, plan.checkParamsOf(m.id), plan.shape).forward > 0) ? plan.randomization.steps * plan.sessionMs : 0 }),
   run(ctx) {
     const { plan, x, out, samples } = ctx;
     const [, H, W, C] = x.shape;

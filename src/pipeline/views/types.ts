@@ -36,6 +36,8 @@ export interface SharedPlan {
   flops: number;
   /** Milliseconds per image of the views' forward and gradient passes on the reference machine (the cost model). */
   rates: Rates;
+  /** Ms to write the model as ONNX and open an ONNX Runtime session (after each weight change); 0 on tfjs. */
+  sessionMs: number;
   /** The same in calls of `batch` images (a few samples at once: the per-call overhead weighs more). */
   ratesAt(batch: number): Rates;
   /** The cost model's coefficients. */
