@@ -188,7 +188,10 @@ jobs:
 `;
 }
 
-/** Write the config, the workflow and the .gitignore lines into `root`; refuses to overwrite. */
+/** The .npmrc line that keeps onnxruntime-node's install from downloading its CUDA libraries. */
+export const NPMRC_LINE = 'onnxruntime-node-install=skip';
+
+/** Write the config, the workflow, the .gitignore and .npmrc lines into `root`; refuses to overwrite. */
 export function initProject(root: string, o: InitOptions, log: (line: string) => void): void {
   const existing = CONFIG_NAMES.map((n) => join(root, n)).filter((p) => existsSync(p));
   const workflow = join(root, '.github/workflows/convlens.yml');
@@ -211,6 +214,14 @@ export function initProject(root: string, o: InitOptions, log: (line: string) =>
     const text = readFileSafe(gitignore);
     appendFileSync(gitignore, `${text && !text.endsWith('\n') ? '\n' : ''}${add.join('\n')}\n`);
     log(`added ${add.join(' and ')} to .gitignore`);
+  }
+  // onnxruntime-node (convlens's forward passes) ships its CPU build in the npm package; its install script would
+  // download CUDA libraries on Linux x64 (hundreds of MB, no use without a GPU, a failed install offline).
+  const npmrc = join(root, '.npmrc');
+  if (!/^\s*onnxruntime-node-install\s*=/m.test(readFileSafe(npmrc))) {
+    const text = readFileSafe(npmrc);
+    appendFileSync(npmrc, `${text && !text.endsWith('\n') ? '\n' : ''}${NPMRC_LINE}\n`);
+    log(`added ${NPMRC_LINE} to .npmrc (ONNX Runtime's CPU build is in its npm package; its install would download CUDA libraries)`);
   }
   log('next: npx convlens report   (the site goes to dist/; serve that folder with any static web server)');
 }

@@ -280,8 +280,8 @@ export function foldedGraph(model: tf.LayersModel, x: tf.Tensor, opts: RunOption
  * engine with batch normalization folded into the convolutions where the model allows it (see above), else
  * `model.predict` itself. The caller owns the result.
  */
-export function forward(model: tf.LayersModel, x: tf.Tensor, opts: { batchSize?: number } = {}): tf.Tensor {
-  const onOrt = ortForward(model, x, opts.batchSize ?? 32);
+export function forward(model: tf.LayersModel, x: tf.Tensor, opts: { batchSize?: number; engine?: 'tfjs' } = {}): tf.Tensor {
+  const onOrt = opts.engine === 'tfjs' ? undefined : ortForward(model, x, opts.batchSize ?? 32);
   if (onOrt) return onOrt;
   const plan = planOf(model);
   if (plan == null) return model.predict(x, opts) as tf.Tensor;

@@ -81,7 +81,9 @@ export async function measureCost(model: tf.LayersModel, classifier = true): Pro
   const run = (kind: 'forward' | 'gradient', x: tf.Tensor) =>
     tf.tidy(() => {
       const n = x.shape[0];
-      if (kind === 'forward') (forward(model, x, { batchSize: n }) as tf.Tensor).dataSync();
+      // On the tfjs engine even where ONNX Runtime runs forward passes: the plan bounds the batches the views build
+      // on the tfjs heap, and ONNX Runtime's own activations (outside it) grow with the batch as tfjs's do.
+      if (kind === 'forward') (forward(model, x, { batchSize: n, engine: 'tfjs' }) as tf.Tensor).dataSync();
       else {
         const score = (v: tf.Tensor) => (classifier ? targetScore(model, v, new Array<number>(n).fill(0)) : tf.sum(model.apply(v) as tf.Tensor));
         tf.grad((v: tf.Tensor) => score(v) as tf.Scalar)(x).dataSync();

@@ -6,7 +6,7 @@
  * nothing is written inside node_modules or reveals the build machine's paths.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -54,6 +54,8 @@ describe.runIf(existsSync(CHROMIUM))('pack → install → init → report in a 
     expect(pack.status, pack.out).toBe(0);
     const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'))!;
     expect((await sh('npm', ['init', '-y'], project)).status).toBe(0);
+    // As the README says: onnxruntime-node's CPU build is in its package; its CUDA download is skipped.
+    writeFileSync(join(project, '.npmrc'), 'onnxruntime-node-install=skip\n');
     const install = await sh('npm', ['install', '--no-audit', '--no-fund', join(project, tarball)], project);
     expect(install.status, install.out).toBe(0);
     times.install = install.ms;
@@ -85,6 +87,7 @@ describe.runIf(existsSync(CHROMIUM))('pack → install → init → report in a 
     expect(workflow).toMatch(/npx convlens report/);
     expect(workflow).toMatch(/actions\/deploy-pages/);
     expect(readFileSync(join(project, '.gitignore'), 'utf8')).toMatch(/^\.convlens\/$/m);
+    expect(readFileSync(join(project, '.npmrc'), 'utf8').match(/onnxruntime-node-install=skip/g)).toHaveLength(1);
     const again = await sh('npx', ['convlens', 'init'], project);
     expect(again.status).toBe(2);
     expect(again.out).toMatch(/convlens\.config\.ts and .github\/workflows\/convlens\.yml already exist; convlens init never overwrites/);
@@ -99,6 +102,8 @@ describe.runIf(existsSync(CHROMIUM))('pack → install → init → report in a 
     expect(json.metrics).toBeUndefined();
     expect(json.confusionMatrix).toBeUndefined();
     expect(json.samples).toHaveLength(PHOTOS);
+    // Forward passes on ONNX Runtime, installed with the package.
+    expect(JSON.parse(readFileSync(join(project, 'dist/build-info.json'), 'utf8')).engine).toMatch(/forward passes: ONNX Runtime 1\.\d+\.\d+ \(CPU/);
     expect(json.samples.every((s: { label?: string; predicted: string; top: unknown[] }) => s.label === undefined && CLASSES.includes(s.predicted) && s.top.length === 5)).toBe(true);
     expect(json.camLayer).toBe('out_relu');
     expect(json.layers.find((l: { name: string }) => l.name === 'Conv1').nestedIn).toEqual(['sequential_1']);
