@@ -1,7 +1,8 @@
 /**
  * The passes section of `npm run bench`: milliseconds per image of a forward pass and of an input-gradient pass
  * (∂ logit / ∂ x, what saliency, SmoothGrad, Integrated Gradients, guided backprop, feature visualization and the
- * randomization check run) on user-size models at 224×224, batch 8, as the report runs them (batch norm folded) —
+ * randomization check run) on user-size models at 224×224, batch 8, as the report runs them (forward passes on
+ * ONNX Runtime when onnxruntime-node is installed, gradients on the tfjs engine with batch norm folded) —
  * a Teachable-Machine-style MobileNetV2 α0.35 with TM's head and ResNet-18 — against PyTorch's torchvision builds
  * of the same networks (bench/torch_reference.py --serve, 2 threads), in blocks interleaved with convlens's: the
  * ratio (PyTorch ms / convlens ms, > 1 when convlens is faster) is the median of the pairs'.

@@ -116,7 +116,7 @@ describe('ONNX Runtime forward passes', () => {
     ]), 3);
   });
 
-  it('activations by name and layer: selu, softplus, softsign, hard_sigmoid, swish, mish, gelu, ELU, Softmax over channels', async () => {
+  it('activations by name and layer: selu, softplus, softsign, hard_sigmoid, swish, mish, gelu, ELU, Softmax over channels; Permute and Reshape in Keras\'s order', async () => {
     await expectSame(seq([6, 6, 3], [
       L.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'selu' }),
       L.activation({ activation: 'softplus' }),
@@ -127,6 +127,7 @@ describe('ONNX Runtime forward passes', () => {
       L.activation({ activation: 'gelu' }),
       L.elu({}),
       L.softmax({ axis: -1 }),
+      L.permute({ dims: [3, 1, 2] }),
       L.reshape({ targetShape: [36, 4] }),
       L.reshape({ targetShape: [3, 12, 4] }),
       L.flatten(),

@@ -270,6 +270,12 @@ function exportLayer(g: GraphBuilder, layer: Layer, inputs: Value[]): Value {
       if (rank === 4) return v4(g.node('Transpose', [out], { perm: [0, 3, 1, 2] }));
       return { name: out, rank }; // ranks 2 and 3 stay in Keras's layout
     }
+    case 'Permute': {
+      // Keras's dims are 1-based over the channels-last axes (the ONNX importer's NCHW flatten order: [3, 1, 2]).
+      const dims = cfg.dims as number[];
+      const out = g.node('Transpose', [toChannelsLast(g, x)], { perm: [0, ...dims] });
+      return dims.length === 3 ? v4(g.node('Transpose', [out], { perm: [0, 3, 1, 2] })) : { name: out, rank: dims.length + 1 };
+    }
     case 'GlobalAveragePooling2D': case 'GlobalMaxPooling2D': {
       channelsLast(layer);
       const pooled = g.node(cls === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x.name]);

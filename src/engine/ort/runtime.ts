@@ -128,6 +128,12 @@ function sessionOf(model: tf.LayersModel): Entry {
   return entry;
 }
 
+/** Close the model's session now (its native memory is not the garbage collector's to see). */
+export function releaseSession(model: tf.LayersModel): void {
+  SESSIONS.get(model)?.session?.dispose();
+  SESSIONS.delete(model);
+}
+
 export type ForwardEngine = { kind: 'onnxruntime'; version: string } | { kind: 'tfjs'; reason: string };
 
 /** Which engine `forward` uses for `model`. */
