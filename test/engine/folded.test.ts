@@ -14,7 +14,7 @@ import { withGuidedRelu } from '../../src/viz/methods/guided-backprop.ts';
 import { flattenModel } from '../../src/models/flatten.ts';
 import { gapCnn } from '../../src/models/gap-cnn.ts';
 import { mobileNetV2 } from '../../src/models/mobilenet-v2.ts';
-import { relError, useBackend } from '../helpers/backends.ts';
+import { predictOnCpu, relError, useBackend } from '../helpers/backends.ts';
 import { teachableModel } from '../helpers/teachable.ts';
 
 beforeAll(async () => {
@@ -38,15 +38,6 @@ function randomizeNorms(model: tf.LayersModel, seed: number): void {
       return tf.tensor(Float32Array.from({ length: w.size }, () => (variance ? 0.2 + 2 * r() : 2 * r() - 0.7)), w.shape);
     }));
   }
-}
-
-async function predictOnCpu(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Array> {
-  await useBackend('cpu');
-  const p = model.predict(x) as tf.Tensor;
-  const out = (await p.data()) as Float32Array;
-  p.dispose();
-  await useBackend('wasm');
-  return out;
 }
 
 function images(n: number, side: number, seed: number): tf.Tensor4D {

@@ -13,7 +13,7 @@ import { forwardEngine, loadOrt, providers } from '../../src/engine/ort/runtime.
 import { flattenModel } from '../../src/models/flatten.ts';
 import { SigmoidPair } from '../../src/models/heads.ts';
 import { OnnxHardSigmoid } from '../../src/models/onnx.ts';
-import { relError, useBackend } from '../helpers/backends.ts';
+import { predictOnCpu, relError, useBackend } from '../helpers/backends.ts';
 import { teachableModel } from '../helpers/teachable.ts';
 
 const L = tf.layers;
@@ -37,15 +37,6 @@ function randomize(model: tf.LayersModel, seed: number): void {
       w.shape,
     )));
   }
-}
-
-async function predictOnCpu(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Array> {
-  await useBackend('cpu');
-  const p = model.predict(x) as tf.Tensor;
-  const out = (await p.data()) as Float32Array;
-  p.dispose();
-  await useBackend('wasm');
-  return out;
 }
 
 const input = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);

@@ -34,3 +34,13 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return scale === 0 ? diff : diff / scale;
 }
+
+/** tfjs's own `model.predict` on the cpu backend (unfused layers, channels last), then back to wasm. */
+export async function predictOnCpu(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Array> {
+  await useBackend('cpu');
+  const p = model.predict(x) as tf.Tensor;
+  const out = (await p.data()) as Float32Array;
+  p.dispose();
+  await useBackend('wasm');
+  return out;
+}
