@@ -40,6 +40,8 @@ export function passMsPerImage(model: tf.LayersModel, kind: 'forward' | 'gradien
 }
 
 export async function benchPasses(opts: { quick: boolean }): Promise<PassResult[]> {
+  // Forward passes on ONNX Runtime (opt-in in the report: CONVLENS_FORWARD=onnxruntime).
+  process.env.CONVLENS_FORWARD ??= 'onnxruntime';
   const server = await TorchServer.start();
   const batch = 8;
   const pairs = opts.quick ? 3 : 7;

@@ -37,8 +37,7 @@ const MODELS: Array<[string, () => tf.LayersModel, number[]]> = [
 
 /** Median milliseconds of `reps` calls of one pass at `batch` (after one warm-up call). */
 function time(model: tf.LayersModel, kind: PassKind, batch: number, reps: number, ort = false): number {
-  if (ort) delete process.env.CONVLENS_FORWARD;
-  else process.env.CONVLENS_FORWARD = 'tfjs';
+  process.env.CONVLENS_FORWARD = ort ? 'onnxruntime' : 'tfjs';
   const x = tf.randomUniform([batch, ...(model.inputs[0].shape.slice(1) as number[])], -1, 1, 'float32', 3);
   const run = () => tf.tidy(() => {
     if (kind === 'forward') (forward(model, x, { batchSize: batch }) as tf.Tensor).dataSync();

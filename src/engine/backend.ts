@@ -6,7 +6,7 @@
  * fallback. The GPU path is chosen automatically when `@tensorflow/tfjs-node-gpu` is installed and loads.
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadOrt, setOrtThreads } from './ort/runtime.ts';
+import { loadOrt, ortWanted, setOrtThreads } from './ort/runtime.ts';
 import { poolThreads } from './simd/pool.ts';
 import { requestedThreads, wasmThreadCount } from './threads.ts';
 
@@ -142,7 +142,7 @@ function describe(id: BackendId, threads: number, simdThreads: number): string {
 
 /** What runs forward passes (ort/runtime.ts): ONNX Runtime's CPU kernels when its package loads. */
 function forwardLine(): string {
-  if (process.env.CONVLENS_FORWARD === 'tfjs') return 'forward passes: this engine (CONVLENS_FORWARD=tfjs)';
+  if (!ortWanted()) return 'forward passes: this engine (CONVLENS_FORWARD=onnxruntime runs them on ONNX Runtime)';
   const ort = loadOrt();
   if (typeof ort === 'string') return `forward passes: this engine — ${ort}`;
   const n = requestedThreads();

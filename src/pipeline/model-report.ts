@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.ts';
 import type { ModelReport } from '../manifest/schema.ts';
-import { forwardEngine, loadOrt, releaseSession } from '../engine/ort/runtime.ts';
+import { forwardEngine, loadOrt, ortWanted, releaseSession } from '../engine/ort/runtime.ts';
 import { cacheKey, dataFingerprint, trainWithCache } from '../train/cache.ts';
 import { type AugmentOptions, augmenter } from '../data/augment.ts';
 import { bestCheckpoint, cosineDecay, earlyStopping, learningRateSchedule, progress, type Monitor, unfreezeFrom } from '../train/callbacks.ts';
@@ -238,7 +238,7 @@ async function memoryPlan(model: tf.LayersModel, spec: ModelSpec, ctx: RunContex
   ctx.log?.(`${spec.slug}: ${(cost.flops / 1e9).toFixed(2)} GFLOPs per image; a gradient pass holds ${formatBytes(cost.gradient.bytesPerImage)} per image; batches of ${limits.forward} (forward) and ${limits.gradient} (gradient) within ${formatBytes(memory)}`);
   const engine = forwardEngine(model);
   // ONNX Runtime is installed but cannot run this model: say which layer keeps its forward passes on tfjs.
-  if (engine.kind === 'tfjs' && typeof loadOrt() !== 'string' && process.env.CONVLENS_FORWARD !== 'tfjs') ctx.log?.(`${spec.slug}: forward passes on the tfjs engine — ${engine.reason}`);
+  if (engine.kind === 'tfjs' && typeof loadOrt() !== 'string' && ortWanted()) ctx.log?.(`${spec.slug}: forward passes on the tfjs engine — ${engine.reason}`);
   if (limits.forward === 0) {
     throw new Error(`${spec.configKey ?? spec.slug}: one image's forward pass needs ${formatBytes(cost.forward.fixedBytes + cost.forward.bytesPerImage)}, more than the ${formatBytes(memory)} left beside the model's ${formatBytes(cost.weightBytes)} of weights in the engine's 4 GiB heap; use a smaller input size or a smaller model`);
   }

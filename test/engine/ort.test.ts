@@ -5,7 +5,7 @@
  * weight changes (the session follows); batches; the execution provider choice; no leaked tensors.
  */
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/data/batches.ts';
 import { forward } from '../../src/engine/folded.ts';
 import { exportOnnx, Unsupported } from '../../src/engine/ort/export.ts';
@@ -22,7 +22,11 @@ beforeAll(async () => {
   await useBackend('wasm');
 });
 
-afterEach(() => {
+beforeEach(() => {
+  process.env.CONVLENS_FORWARD = 'onnxruntime';
+});
+
+afterAll(() => {
   delete process.env.CONVLENS_FORWARD;
 });
 
@@ -168,7 +172,7 @@ describe('ONNX Runtime forward passes', () => {
     expect(relError(await forward(model, x).data(), await predictOnCpu(model, x))).toBeLessThan(1e-5);
   });
 
-  it('follows weight changes, runs any batch count, and CONVLENS_FORWARD=tfjs keeps forward passes on tfjs', async () => {
+  it('follows weight changes, runs any batch count, and without CONVLENS_FORWARD=onnxruntime forward passes stay on tfjs', async () => {
     const model = seq([7, 7, 3], [L.conv2d({ filters: 3, kernelSize: 3, activation: 'relu' }), L.flatten(), L.dense({ units: 3, activation: 'softmax' })]);
     randomize(model, 9);
     const x = input([5, 7, 7, 3], 9);
@@ -179,7 +183,7 @@ describe('ONNX Runtime forward passes', () => {
     expect(relError(before, after)).toBeGreaterThan(1e-2);
     expect(forward(model, x.slice(0, 0), { batchSize: 2 }).shape).toEqual([0, 3]);
     process.env.CONVLENS_FORWARD = 'tfjs';
-    expect(forwardEngine(model)).toEqual({ kind: 'tfjs', reason: 'CONVLENS_FORWARD=tfjs' });
+    expect(forwardEngine(model)).toEqual({ kind: 'tfjs', reason: 'CONVLENS_FORWARD is not onnxruntime' });
     expect(relError(await forward(model, x).data(), after)).toBeLessThan(1e-5);
   });
 

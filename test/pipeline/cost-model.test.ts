@@ -68,6 +68,7 @@ describe('counted work', () => {
   it('prices forward passes on the engine that runs them: ONNX Runtime for outputs, tfjs for captured activations', () => {
     const m = handModel();
     const w = modelWork(m);
+    process.env.CONVLENS_FORWARD = 'onnxruntime';
     const table: CostTable = { ...TABLE, forwardOrt: { conv: 1e-7, depthwise: 2e-7, dense: 3e-7, values: 1e-6, layer: 0.01, call: 0.1 } };
     const rates = passRates(m, { forward: 4, gradient: 2 }, table);
     expect(rates.forward).toBeCloseTo(msPerImage(w, 'forwardOrt', 4, table), 9);
